@@ -1,0 +1,100 @@
+"""The lab's one settings object: every port, path and CPU plan, overridable by environment.
+
+Each field reads ``ASYNCLAB_<NAME>`` (for example ``ASYNCLAB_FLASK_PORT=9001``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class LabSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ASYNCLAB_", extra="ignore")
+
+    root: Path = ROOT
+    state_dir: Path = Field(
+        default=ROOT / ".state",
+        description="Data directory, pid files and logs of one lab instance (gitignored).",
+    )
+    host: str = Field(default="127.0.0.1", description="Loopback address every process binds.")
+
+    flask_port: Port = 8001
+    fastapi_port: Port = 8002
+    upstream_port: Port = 8003
+    postgres_port: Port = 55432
+    prometheus_port: Port = 9090
+    grafana_port: Port = 3000
+    locust_port: Port = 8089
+    postgres_exporter_port: Port = 9187
+    node_exporter_port: Port = 9100
+
+    flask_variant: str = Field(default="flask-sync", description="Variant served on flask_port.")
+    fastapi_variant: str = Field(
+        default="fastapi-async", description="Variant served on fastapi_port."
+    )
+
+    # The CPU plan. With two cores the service gets one and the load generator the other, so
+    # that a variant's throughput is never limited by Locust stealing its CPU. Postgres and the
+    # upstream are left unpinned: they cost every variant the same.
+    service_cpus: str = Field(default="0", description="taskset list for service processes.")
+    generator_cpus: str = Field(default="1", description="taskset list for the load generator.")
+    pin_cpus: bool = Field(default=True, description="Pin with taskset when it is available.")
+
+    # Per-process limits shared by every variant so that only the concurrency model differs.
+    workers: int = Field(default=3, ge=1, le=64, description="Processes for multi-process variants.")
+    threads: int = Field(default=8, ge=1, le=256, description="Threads per gthread worker.")
+    gevent_connections: int = Field(default=100, ge=1, le=10000)
+    db_pool_size: int = Field(default=16, ge=1, le=200, description="DB connections per process.")
+    def_threads: int = Field(default=40, ge=1, le=1000, description="FastAPI def thread pool.")
+    http_pool_size: int = Field(default=100, ge=1, le=1000, description="Upstream connections.")
+
+    postgres_user: str = "asynclab"
+    postgres_password: str = "asynclab"
+    postgres_db: str = "asynclab"
+    postgres_max_connections: int = Field(default=300, ge=20, le=5000)
+    statement_timeout_ms: int = Field(default=30_000, ge=100)
+    connect_timeout_s: float = Field(default=3.0, gt=0)
+
+    metrics_enabled: bool = Field(default=True, description="Serve /metrics and time requests.")
+    start_timeout_s: float = Field(default=60.0, gt=0, description="Wait for /readyz this long.")
+
+    @property
+    def pids_dir(self) -> Path:
+        return self.state_dir / "pids"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def pgdata(self) -> Path:
+        return self.state_dir / "pgdata"
+
+    def database_url(self, host: str | None = None) -> str:
+        return (
+            f"postgresql://{self.postgres_user}:{self.postgres_password}"
+            f"@{host or self.host}:{self.postgres_port}/{self.postgres_db}"
+        )
+
+    def url(self, port: int) -> str:
+        return f"http://{self.host}:{port}"
+
+    @property
+    def flask_url(self) -> str:
+        return self.url(self.flask_port)
+
+    @property
+    def fastapi_url(self) -> str:
+        return self.url(self.fastapi_port)
+
+    @property
+    def upstream_url(self) -> str:
+        return self.url(self.upstream_port)

@@ -1,0 +1,157 @@
+"""Service variants: the one table that says how each variant is started and how many slots it has.
+
+The native runner and compose.yaml both start exactly ``Variant.command()`` with
+``Variant.environment()``; ``tests/test_compose.py`` proves compose says the same.
+
+Concurrency budgets are *per service*, divided among its processes, so that variants differ
+only in their concurrency model. For example with ``db_pool_size=30`` and 3 workers each
+gunicorn worker of ``fastapi-workers`` holds 10 connections, and ``fastapi-async`` holds 30
+in its single process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from asynclab.settings import LabSettings
+
+Framework = Literal["flask", "fastapi"]
+Server = Literal["gunicorn", "uvicorn"]
+
+GUNICORN_CONFIG = "services/gunicorn.conf.py"
+FLASK_APP = "services.flask.app:create_app()"
+FASTAPI_FACTORY = "services.fastapi.app:create_app"
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    framework: Framework
+    server: Server
+    worker_class: str
+    multiprocess: bool
+    handlers: Literal["sync", "async", "def"]
+    description: str
+
+    def processes(self, s: LabSettings) -> int:
+        return s.workers if self.multiprocess else 1
+
+    def requests_per_process(self, s: LabSettings) -> int:
+        """How many requests one process serves at once (its request slots)."""
+        if self.worker_class == "sync":
+            return 1
+        if self.worker_class == "gthread":
+            return s.threads
+        if self.handlers == "def":
+            return s.def_threads
+        return s.gevent_connections if self.worker_class == "gevent" else 10**6
+
+    def db_pool_per_process(self, s: LabSettings) -> int:
+        share = max(1, s.db_pool_size // self.processes(s))
+        return min(share, self.requests_per_process(s))
+
+    def http_pool_per_process(self, s: LabSettings) -> int:
+        share = max(1, s.http_pool_size // self.processes(s))
+        return min(share, self.requests_per_process(s))
+
+    def request_slots(self, s: LabSettings) -> int | None:
+        """Requests the whole service can hold at once; None when only memory bounds it."""
+        per = self.requests_per_process(s)
+        return None if per >= 10**6 else per * self.processes(s)
+
+    def db_slots(self, s: LabSettings) -> int:
+        """Requests that can wait inside Postgres at once: the Little's-law numerator."""
+        return self.db_pool_per_process(s) * self.processes(s)
+
+    def upstream_slots(self, s: LabSettings) -> int:
+        return self.http_pool_per_process(s) * self.processes(s)
+
+    def blocking_slots(self, s: LabSettings) -> int:
+        """Requests that can sleep in ``/pitfall/blocking`` at once (one per event loop)."""
+        if self.handlers == "async":
+            return self.processes(s)
+        return self.request_slots(s) or self.processes(s)
+
+    def command(self, s: LabSettings, python: str, port: int, host: str | None = None) -> list[str]:
+        bind = f"{host or s.host}:{port}"
+        if self.server == "gunicorn":
+            app = FLASK_APP if self.framework == "flask" else FASTAPI_FACTORY + "()"
+            return [python, "-m", "gunicorn", "-c", GUNICORN_CONFIG, "--bind", bind, app]
+        # The uvicorn command line lives here and nowhere else (compose repeats it, tested).
+        return [
+            python, "-m", "uvicorn", FASTAPI_FACTORY, "--factory",
+            "--host", host or s.host, "--port", str(port),
+            "--loop", "uvloop", "--http", "httptools",
+            "--no-access-log", "--no-server-header", "--timeout-graceful-shutdown", "5",
+        ]  # fmt: skip
+
+    def environment(
+        self, s: LabSettings, database_url: str, upstream_url: str, metrics_dir: str
+    ) -> dict[str, str]:
+        env = {
+            "SERVICE_NAME": self.framework,
+            "SERVICE_VARIANT": self.name,
+            "SERVICE_HANDLERS": self.handlers,
+            "SERVICE_DATABASE_URL": database_url,
+            "SERVICE_UPSTREAM_URL": upstream_url,
+            "SERVICE_DB_POOL_SIZE": str(self.db_pool_per_process(s)),
+            "SERVICE_HTTP_POOL_SIZE": str(self.http_pool_per_process(s)),
+            "SERVICE_DEF_THREADS": str(s.def_threads),
+            "SERVICE_STATEMENT_TIMEOUT_MS": str(s.statement_timeout_ms),
+            "SERVICE_CONNECT_TIMEOUT_S": str(s.connect_timeout_s),
+            "SERVICE_METRICS_ENABLED": "true" if s.metrics_enabled else "false",
+            "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
+        }
+        if self.server == "gunicorn":
+            env |= {
+                "GUNICORN_WORKER_CLASS": self.worker_class,
+                "GUNICORN_WORKERS": str(self.processes(s)),
+                "GUNICORN_THREADS": str(s.threads if self.worker_class == "gthread" else 1),
+                "GUNICORN_WORKER_CONNECTIONS": str(s.gevent_connections),
+            }
+        return env
+
+    def config(self, s: LabSettings) -> dict[str, object]:
+        """What the manifest records about this variant."""
+        return {
+            "name": self.name,
+            "framework": self.framework,
+            "server": self.server,
+            "worker_class": self.worker_class,
+            "handlers": self.handlers,
+            "processes": self.processes(s),
+            "request_slots": self.request_slots(s),
+            "db_pool_per_process": self.db_pool_per_process(s),
+            "db_slots": self.db_slots(s),
+            "upstream_slots": self.upstream_slots(s),
+            "blocking_slots": self.blocking_slots(s),
+            "description": self.description,
+        }
+
+
+VARIANTS: dict[str, Variant] = {
+    v.name: v
+    for v in [
+        Variant("flask-sync", "flask", "gunicorn", "sync", True, "sync",
+                "gunicorn sync workers: one request per process"),
+        Variant("flask-gthread", "flask", "gunicorn", "gthread", True, "sync",
+                "gunicorn gthread workers: a thread pool per process"),
+        Variant("flask-gevent", "flask", "gunicorn", "gevent", True, "sync",
+                "gunicorn gevent workers: greenlets, psycopg and httpx cooperate"),
+        Variant("fastapi-async", "fastapi", "uvicorn", "uvicorn", False, "async",
+                "one uvicorn process (uvloop, httptools), async def handlers"),
+        Variant("fastapi-workers", "fastapi", "gunicorn", "uvicorn_worker.UvicornWorker", True,
+                "async", "gunicorn with uvicorn workers, async def handlers"),
+        Variant("fastapi-def", "fastapi", "uvicorn", "uvicorn", False, "def",
+                "one uvicorn process, plain def handlers in FastAPI's thread pool"),
+    ]
+}  # fmt: skip
+
+
+def get_variant(name: str) -> Variant:
+    try:
+        return VARIANTS[name]
+    except KeyError:
+        known = ", ".join(VARIANTS)
+        raise ValueError(f"unknown variant {name!r}; choose one of: {known}") from None
