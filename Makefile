@@ -41,3 +41,15 @@ test: install ## Run lint, types and the whole test suite against real component
 lint: install ## Format and lint the code
 	@$(VENV)/bin/ruff format .
 	@$(VENV)/bin/ruff check --fix .
+
+.PHONY: bench
+bench: install ## Run the benchmark matrix (PROFILE=quick|full) and build the report
+	@$(ASYNCLAB) bench --profile $(PROFILE)
+
+.PHONY: report
+report: ## Rebuild the report from results/latest
+	@$(ASYNCLAB) report
+
+.PHONY: demo
+demo: install ## Three acts, live: CPU ties, I/O async wins, blocking in async def loses
+	@$(ASYNCLAB) demo

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from asynclab.bench.cli import bench, report
+from asynclab.demo import demo
 from asynclab.lab_cli import down, status, up
 
 
@@ -15,6 +17,5 @@ def main() -> None:
     """
 
 
-main.add_command(up)
-main.add_command(down)
-main.add_command(status)
+for command in (up, down, status, bench, report, demo):
+    main.add_command(command)

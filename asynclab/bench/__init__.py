@@ -1,0 +1,1 @@
+"""The benchmark matrix, its summary and the report built from it."""
