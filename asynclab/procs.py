@@ -1,9 +1,36 @@
-"""Processes the lab starts: what to run (ProcessSpec) and how to start, watch and stop them."""
+"""Processes the lab starts: what to run (ProcessSpec) and how to start, watch and stop them.
+
+Every process starts in a session of its own, so that Ctrl-C in the terminal does not reach it
+and one ``killpg`` stops a gunicorn master together with its workers. Its output goes to
+``<state>/logs/<name>.log`` and it is recorded in ``<state>/pids/<name>.pid`` as JSON with its
+start time, so that a later ``down`` (even after a crash) can tell our process from an unrelated
+one that got the same pid.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import contextlib
+import errno
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+from asynclab.settings import LabSettings
+
+
+class LabError(Exception):
+    """A problem the user can fix: the CLI prints the message alone, without a traceback."""
 
 
 @dataclass(frozen=True)
@@ -22,3 +49,339 @@ class ProcessSpec:
     port: int | None = None
     cpus: str | None = None
     required: bool = True
+
+
+@dataclass(frozen=True)
+class ProcessRecord:
+    """A started process, as written to its pid file and to ``lab.json``."""
+
+    name: str
+    pid: int
+    create_time: float
+    argv: list[str]
+    log: str
+    port: int | None = None
+    url: str | None = None
+    cpus: str | None = None
+    required: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ProcessRecord:
+        return cls(**data)
+
+
+# Popen objects of the children this Python process started. Keeping them lets ``stop`` reap
+# the child (no zombie) and stops Popen's destructor from warning about a running child.
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
+# --- CPU plan -----------------------------------------------------------------------------
+
+
+def parse_cpus(text: str) -> set[int]:
+    """Parse a taskset CPU list: ``parse_cpus("0,2-3") == {0, 2, 3}``."""
+    cpus: set[int] = set()
+    for part in text.split(","):
+        first, _, last = part.strip().partition("-")
+        if not first.isdigit() or (last and not last.isdigit()):
+            raise ValueError(f"not a CPU list: {text!r} (expected e.g. '0' or '0,2-3')")
+        cpus.update(range(int(first), int(last or first) + 1))
+    return cpus
+
+
+def pinning(cpus: str | None, settings: LabSettings) -> tuple[str | None, str]:
+    """Whether ``cpus`` can be pinned here: (the CPU list to pin, or None; the reason)."""
+    if cpus is None:
+        return None, "unpinned by design"
+    if not settings.pin_cpus:
+        return None, "not pinned: ASYNCLAB_PIN_CPUS is false"
+    if shutil.which("taskset") is None:
+        return None, "not pinned: taskset not found (Debian package util-linux)"
+    try:
+        wanted = parse_cpus(cpus)
+    except ValueError as exc:
+        return None, f"not pinned: {exc}"
+    available = os.sched_getaffinity(0)
+    if not wanted <= available:
+        return None, (
+            f"not pinned: CPUs {sorted(wanted - available)} are not available here "
+            f"(this process may use {sorted(available)})"
+        )
+    return cpus, f"pinned to CPU {cpus} with taskset"
+
+
+def taskset_prefix(cpus: str | None, settings: LabSettings) -> list[str]:
+    """The argv prefix that pins a command to ``cpus``, or [] when it cannot be pinned."""
+    pinned, _ = pinning(cpus, settings)
+    return ["taskset", "-c", pinned] if pinned else []
+
+
+def cpu_plan(settings: LabSettings) -> dict[str, Any]:
+    """What runs where, for ``lab.json`` and for the report."""
+    service, service_note = pinning(settings.service_cpus, settings)
+    generator, generator_note = pinning(settings.generator_cpus, settings)
+    return {
+        "available_cpus": sorted(os.sched_getaffinity(0)),
+        "service_cpus": settings.service_cpus,
+        "services_pinned": service is not None,
+        "services": service_note,
+        "generator_cpus": settings.generator_cpus,
+        "generator_pinned": generator is not None,
+        "generator": generator_note,
+        "unpinned": "postgres, upstream and monitoring (they cost every variant the same)",
+    }
+
+
+# --- ports --------------------------------------------------------------------------------
+
+
+def port_setting(settings: LabSettings, port: int) -> str | None:
+    """The environment variable that sets ``port``: ``"ASYNCLAB_FLASK_PORT"`` for 8001."""
+    for name, value in settings.model_dump().items():
+        if name.endswith("_port") and value == port:
+            return f"ASYNCLAB_{name.upper()}"
+    return None
+
+
+def port_in_use(host: str, port: int) -> bool:
+    # SO_REUSEADDR as the servers themselves use it: a port in TIME_WAIT is free for them,
+    # only a socket that is bound or listening makes their bind fail.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return True
+            raise LabError(f"cannot bind {host}:{port}: {exc}") from exc
+    return False
+
+
+def check_port_free(settings: LabSettings, port: int, who: str) -> None:
+    if port_in_use(settings.host, port):
+        setting = port_setting(settings, port) or "the port setting"
+        raise LabError(
+            f"port {port} on {settings.host} (for {who}) is already in use. "
+            f"Set {setting} to a free port, or stop what listens there "
+            f"(see: ss -ltnp 'sport = :{port}')."
+        )
+
+
+# --- start --------------------------------------------------------------------------------
+
+
+def pid_file(settings: LabSettings, name: str) -> Path:
+    return settings.pids_dir / f"{name}.pid"
+
+
+def log_file(settings: LabSettings, name: str) -> Path:
+    return settings.logs_dir / f"{name}.log"
+
+
+def log_tail(path: Path | str, lines: int = 25) -> str:
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write a file so that a reader sees the old or the new content, never half of it."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def http_ok(url: str) -> bool:
+    try:
+        # trust_env=False: a proxy from the environment must never see loopback traffic.
+        return httpx.get(url, timeout=2.0, trust_env=False).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def start_process(
+    spec: ProcessSpec,
+    settings: LabSettings,
+    *,
+    ready: Callable[[], bool] | None = None,
+    url: str | None = None,
+    timeout: float | None = None,
+) -> ProcessRecord:
+    """Start ``spec`` detached, record it, and wait until it is ready.
+
+    Readiness is ``ready()`` when given, else HTTP 200 from ``spec.ready_url``. If the process
+    exits or is not ready within ``timeout`` (default ``settings.start_timeout_s``) it is
+    stopped and LabError carries the tail of its log.
+    """
+    if spec.port is not None:
+        check_port_free(settings, spec.port, spec.name)
+    pinned, _ = pinning(spec.cpus, settings)
+    argv = (["taskset", "-c", pinned] if pinned else []) + spec.argv
+    settings.pids_dir.mkdir(parents=True, exist_ok=True)
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    log = log_file(settings, spec.name)
+    try:
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                argv,
+                cwd=spec.cwd,
+                env={**os.environ, **spec.env},
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+    except OSError as exc:
+        raise LabError(f"cannot start {spec.name} ({argv[0]}): {exc}") from exc
+    _children[proc.pid] = proc
+    try:
+        create_time = psutil.Process(proc.pid).create_time()
+    except psutil.NoSuchProcess:
+        create_time = 0.0
+    if url is None and spec.port is not None:
+        url = settings.url(spec.port)
+    record = ProcessRecord(
+        name=spec.name,
+        pid=proc.pid,
+        create_time=create_time,
+        argv=argv,
+        log=str(log),
+        port=spec.port,
+        url=url,
+        cpus=pinned,
+        required=spec.required,
+    )
+    write_atomic(pid_file(settings, spec.name), json.dumps(record.to_json()))
+    if ready is None and spec.ready_url is not None:
+        ready_url = spec.ready_url
+        ready = lambda: http_ok(ready_url)  # noqa: E731
+    if ready is not None:
+        try:
+            wait_ready(record, ready, timeout or settings.start_timeout_s)
+        except BaseException:
+            stop_process(record, settings)
+            raise
+    return record
+
+
+def wait_ready(record: ProcessRecord, ready: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if not is_ours(record):
+            raise LabError(
+                f"{record.name} exited while starting. Last lines of {record.log}:\n"
+                f"{log_tail(record.log)}"
+            )
+        if ready():
+            return
+        if time.monotonic() > deadline:
+            raise LabError(
+                f"{record.name} was not ready within {timeout:g} s "
+                f"(ASYNCLAB_START_TIMEOUT_S). Last lines of {record.log}:\n{log_tail(record.log)}"
+            )
+        time.sleep(0.1)
+
+
+# --- watch and stop -----------------------------------------------------------------------
+
+
+def _reap(pid: int) -> None:
+    proc = _children.get(pid)
+    if proc is not None and proc.poll() is not None:
+        del _children[pid]
+
+
+def _alive(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def is_ours(record: ProcessRecord) -> bool:
+    """True while the recorded process runs; False once it exited or its pid was reused."""
+    _reap(record.pid)
+    try:
+        proc = psutil.Process(record.pid)
+        same = abs(proc.create_time() - record.create_time) < 0.05
+    except psutil.NoSuchProcess:
+        return False
+    return same and _alive(proc)
+
+
+def _pid_taken_by_stranger(record: ProcessRecord) -> bool:
+    try:
+        proc = psutil.Process(record.pid)
+        return abs(proc.create_time() - record.create_time) >= 0.05 and _alive(proc)
+    except psutil.NoSuchProcess:
+        return False
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live processes of the process group ``pgid`` (the process and, e.g., its workers)."""
+    members = []
+    for proc in psutil.process_iter():
+        with contextlib.suppress(ProcessLookupError, psutil.Error):
+            if os.getpgid(proc.pid) == pgid and _alive(proc):
+                members.append(proc.pid)
+    return members
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, sig)
+
+
+def _wait_gone(pgid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while group_members(pgid):
+        _reap(pgid)
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    _reap(pgid)
+    return True
+
+
+def stop_process(
+    record: ProcessRecord,
+    settings: LabSettings,
+    *,
+    sig: signal.Signals = signal.SIGTERM,
+    timeout: float = 15.0,
+) -> bool:
+    """Stop the process and its group: ``sig``, wait, then SIGKILL. Idempotent.
+
+    Returns False when there was nothing of ours to stop. A pid now used by a process that is
+    not ours is never signalled: while any of our group lives, Linux does not hand its id to a
+    new process, so a different start time means our group is gone.
+    """
+    stopped = False
+    if not _pid_taken_by_stranger(record) and group_members(record.pid):
+        stopped = True
+        _signal_group(record.pid, sig)
+        if not _wait_gone(record.pid, timeout):
+            _signal_group(record.pid, signal.SIGKILL)
+            _wait_gone(record.pid, 5.0)
+    proc = _children.pop(record.pid, None)
+    if proc is not None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5.0)
+    pid_file(settings, record.name).unlink(missing_ok=True)
+    return stopped
+
+
+def read_pid_files(settings: LabSettings) -> Iterator[ProcessRecord]:
+    """Records of every pid file; unreadable ones are skipped (they cannot name our process)."""
+    if not settings.pids_dir.is_dir():
+        return
+    for path in sorted(settings.pids_dir.glob("*.pid")):
+        try:
+            yield ProcessRecord.from_json(json.loads(path.read_text()))
+        except (OSError, ValueError, TypeError):
+            path.unlink(missing_ok=True)

@@ -1,0 +1,348 @@
+"""The native lab runner: Postgres, the slow upstream and both services, without Docker.
+
+``Lab(settings).up()`` starts everything in the background and records it in
+``<state>/lab.json``; ``down()``, ``status()`` and ``switch()`` work from that record and the
+pid files, so they work from another process too (``asynclab up`` then ``asynclab down``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import fcntl
+import json
+import logging
+import shutil
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from asynclab import postgres
+from asynclab.observability import observability_processes
+from asynclab.procs import (
+    LabError,
+    ProcessRecord,
+    ProcessSpec,
+    check_port_free,
+    cpu_plan,
+    is_ours,
+    port_setting,
+    read_pid_files,
+    start_process,
+    stop_process,
+    write_atomic,
+)
+from asynclab.settings import LabSettings
+from asynclab.variants import Framework, Variant, get_variant
+
+__all__ = ["Lab", "LabError", "ProcessStatus", "upstream_command"]
+
+FRAMEWORKS: tuple[Framework, ...] = ("flask", "fastapi")
+SCHEMA = Path("db") / "init.sql"
+MANIFEST_VERSION = 1
+
+log = logging.getLogger(__name__)
+
+
+def upstream_command(
+    settings: LabSettings, python: str, port: int, host: str | None = None
+) -> list[str]:
+    """The slow upstream's command line, here and nowhere else (compose repeats it, tested)."""
+    return [
+        python, "-m", "uvicorn", "services.upstream.app:app",
+        "--host", host or settings.host, "--port", str(port),
+        "--loop", "uvloop", "--http", "httptools", "--no-access-log",
+    ]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ProcessStatus:
+    name: str
+    pid: int
+    port: int | None
+    url: str | None
+    alive: bool
+
+
+class Lab:
+    """One lab instance, identified by its state directory."""
+
+    def __init__(
+        self, settings: LabSettings | None = None, echo: Callable[[str], None] | None = None
+    ) -> None:
+        self.settings = settings or LabSettings()
+        self.echo = echo or log.info
+        self.python = sys.executable
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.settings.state_dir / "lab.json"
+
+    def manifest(self) -> dict[str, Any] | None:
+        """The content of ``lab.json``, or None when the lab is not up."""
+        try:
+            data: dict[str, Any] = json.loads(self.manifest_path.read_text())
+        except (OSError, ValueError):
+            return None
+        return data
+
+    # --- up -------------------------------------------------------------------------------
+
+    def up(self) -> dict[str, Any]:
+        """Start everything, wait until each process is ready, and return the manifest.
+
+        On any failure (or Ctrl-C) whatever was started is stopped again and LabError raised.
+        """
+        with self._lock():
+            self._refuse_if_running()
+            variants = self._variants()
+            services = [self._service_spec(variants[f]) for f in FRAMEWORKS]
+            upstream = self._upstream_spec()
+            monitoring = observability_processes(self.settings)
+            schema = self.settings.root / SCHEMA
+            if not schema.is_file():
+                raise LabError(f"the schema {schema} is missing")
+            postgres.bindir()
+            postgres.as_postgres_user()
+            monitoring, skipped = self._check_ports([upstream, *services], monitoring)
+
+            started: list[ProcessRecord] = []
+            try:
+                self.echo(
+                    f"starting postgres on {self.settings.host}:{self.settings.postgres_port}"
+                )
+                started.append(postgres.start(self.settings))
+                self.echo(f"loading {SCHEMA}")
+                postgres.load_sql(self.settings, schema)
+                started.append(self._start(upstream))
+                for framework in FRAMEWORKS:
+                    started.append(self._start_service(variants[framework]))
+                for spec in monitoring:
+                    try:
+                        started.append(self._start(spec))
+                    except LabError as exc:
+                        if spec.required:
+                            raise
+                        skipped.append({"name": spec.name, "reason": str(exc)})
+                        self.echo(f"warning: {spec.name} skipped: {exc}")
+                manifest = self._new_manifest(started, variants, skipped)
+                write_atomic(self.manifest_path, json.dumps(manifest, indent=2) + "\n")
+            except BaseException as exc:
+                self.echo("start failed: stopping what was started")
+                self._stop_all(started)
+                self.manifest_path.unlink(missing_ok=True)
+                if isinstance(exc, KeyboardInterrupt):
+                    raise LabError("interrupted; everything started was stopped") from None
+                if isinstance(exc, psycopg.Error | OSError):
+                    raise LabError(f"start failed ({exc}); everything started was stopped") from exc
+                raise
+            return manifest
+
+    def _variants(self) -> dict[Framework, Variant]:
+        chosen = {"flask": self.settings.flask_variant, "fastapi": self.settings.fastapi_variant}
+        variants: dict[Framework, Variant] = {}
+        for framework in FRAMEWORKS:
+            variants[framework] = self._variant(framework, chosen[framework])
+        return variants
+
+    @staticmethod
+    def _variant(framework: Framework, name: str) -> Variant:
+        try:
+            variant = get_variant(name)
+        except ValueError as exc:
+            raise LabError(str(exc)) from None
+        if variant.framework != framework:
+            raise LabError(f"variant {name!r} is a {variant.framework} variant, not {framework}")
+        return variant
+
+    def _refuse_if_running(self) -> None:
+        running = [r for r in self._records() if is_ours(r)]
+        pg = postgres.postmaster_pid(self.settings)
+        if running or pg is not None:
+            names = ", ".join(f"{r.name} (pid {r.pid})" for r in running) or f"postgres (pid {pg})"
+            raise LabError(
+                f"the lab in {self.settings.state_dir} is already running: {names}. "
+                "Nothing was changed. Run `asynclab down` first, or `asynclab status` to see it."
+            )
+        # Leftovers of a crashed run: nothing of them runs any more (checked above).
+        for record in read_pid_files(self.settings):
+            stop_process(record, self.settings)
+        self.manifest_path.unlink(missing_ok=True)
+
+    def _check_ports(
+        self, required: list[ProcessSpec], optional: list[ProcessSpec]
+    ) -> tuple[list[ProcessSpec], list[dict[str, str]]]:
+        """Fail on a taken or doubly used port of a required process; skip optional ones."""
+        s = self.settings
+        wanted = [("postgres", s.postgres_port)] + [(p.name, p.port) for p in required if p.port]
+        seen: dict[int, str] = {}
+        for name, port in wanted:
+            if port in seen:
+                raise LabError(
+                    f"{name} and {seen[port]} are both set to port {port}; "
+                    f"give {port_setting(s, port) or name} another value"
+                )
+            seen[port] = name
+            check_port_free(s, port, name)
+        kept, skipped = [], []
+        for spec in optional:
+            try:
+                if spec.port is not None:
+                    if spec.port in seen:
+                        raise LabError(f"port {spec.port} is already used by {seen[spec.port]}")
+                    check_port_free(s, spec.port, spec.name)
+            except LabError as exc:
+                if spec.required:
+                    raise
+                skipped.append({"name": spec.name, "reason": str(exc)})
+                self.echo(f"warning: {spec.name} skipped: {exc}")
+                continue
+            kept.append(spec)
+        return kept, skipped
+
+    def _start(self, spec: ProcessSpec) -> ProcessRecord:
+        self.echo(f"starting {spec.name}" + (f" on port {spec.port}" if spec.port else ""))
+        return start_process(spec, self.settings)
+
+    def _upstream_spec(self) -> ProcessSpec:
+        s = self.settings
+        return ProcessSpec(
+            name="upstream",
+            argv=upstream_command(s, self.python, s.upstream_port),
+            env={"PYTHONUNBUFFERED": "1"},
+            cwd=s.root,
+            ready_url=f"{s.upstream_url}/healthz",
+            port=s.upstream_port,
+        )
+
+    def metrics_dir(self, framework: Framework) -> Path:
+        return self.settings.state_dir / "metrics" / framework
+
+    def _service_spec(self, variant: Variant) -> ProcessSpec:
+        s = self.settings
+        port = s.flask_port if variant.framework == "flask" else s.fastapi_port
+        metrics = self.metrics_dir(variant.framework)
+        env = variant.environment(s, s.database_url(), s.upstream_url, str(metrics))
+        return ProcessSpec(
+            name=variant.framework,
+            argv=variant.command(s, self.python, port),
+            env={"PYTHONUNBUFFERED": "1", **env},
+            cwd=s.root,
+            ready_url=f"{s.url(port)}/readyz",
+            port=port,
+            cpus=s.service_cpus,
+        )
+
+    def _start_service(self, variant: Variant) -> ProcessRecord:
+        # prometheus_client's multiprocess files of an earlier run would add to the new counts.
+        metrics = self.metrics_dir(variant.framework)
+        shutil.rmtree(metrics, ignore_errors=True)
+        metrics.mkdir(parents=True)
+        return self._start(self._service_spec(variant))
+
+    def _new_manifest(
+        self,
+        started: list[ProcessRecord],
+        variants: dict[Framework, Variant],
+        skipped: list[dict[str, str]],
+    ) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "version": MANIFEST_VERSION,
+            "started_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            "state_dir": str(s.state_dir),
+            "host": s.host,
+            "processes": {r.name: r.to_json() for r in started},
+            "urls": {
+                **{r.name: r.url for r in started if r.url},
+                "postgres": s.database_url(),
+            },
+            "variants": {f: v.config(s) for f, v in variants.items()},
+            "cpu_plan": cpu_plan(s),
+            "postgres": {"dsn": s.database_url(), "settings": postgres.server_settings(s)},
+            "skipped": skipped,
+            "settings": s.model_dump(mode="json"),
+        }
+
+    # --- switch ---------------------------------------------------------------------------
+
+    def switch(self, framework: Framework, variant_name: str) -> ProcessRecord:
+        """Serve ``framework``'s port with another variant; the rest of the lab keeps running."""
+        with self._lock():
+            manifest = self.manifest()
+            if manifest is None:
+                raise LabError(f"the lab in {self.settings.state_dir} is not running")
+            variant = self._variant(framework, variant_name)
+            old = manifest["processes"].get(framework)
+            if old is not None:
+                stop_process(ProcessRecord.from_json(old), self.settings)
+            manifest["processes"].pop(framework, None)
+            manifest["variants"].pop(framework, None)
+            try:
+                record = self._start_service(variant)
+            finally:
+                write_atomic(self.manifest_path, json.dumps(manifest, indent=2) + "\n")
+            manifest["processes"][framework] = record.to_json()
+            manifest["variants"][framework] = variant.config(self.settings)
+            write_atomic(self.manifest_path, json.dumps(manifest, indent=2) + "\n")
+            return record
+
+    # --- down and status ------------------------------------------------------------------
+
+    def down(self) -> list[str]:
+        """Stop everything this state dir's lab started, also after a crash. Idempotent.
+
+        Returns the names of the processes that were still running.
+        """
+        with self._lock():
+            records = self._records()
+            stopped = self._stop_all(records)
+            self.manifest_path.unlink(missing_ok=True)
+            return stopped
+
+    def status(self) -> list[ProcessStatus]:
+        return [ProcessStatus(r.name, r.pid, r.port, r.url, is_ours(r)) for r in self._records()]
+
+    def _records(self) -> list[ProcessRecord]:
+        """Processes known from lab.json and from pid files (a crash may leave only those)."""
+        manifest = self.manifest() or {}
+        records = {
+            name: ProcessRecord.from_json(data)
+            for name, data in manifest.get("processes", {}).items()
+        }
+        for record in read_pid_files(self.settings):
+            records.setdefault(record.name, record)
+        # Start order: postgres first, so that stopping in reverse stops it last.
+        order = {name: i for i, name in enumerate(["postgres", "upstream", *FRAMEWORKS])}
+        return sorted(records.values(), key=lambda r: order.get(r.name, len(order)))
+
+    def _stop_all(self, records: list[ProcessRecord]) -> list[str]:
+        stopped = []
+        pg_record = None
+        for record in reversed(records):
+            if record.name == "postgres":
+                pg_record = record
+                continue
+            if stop_process(record, self.settings):
+                stopped.append(record.name)
+        # Also a postmaster that a crash left without a pid file: its pgdata says it is ours.
+        if postgres.stop(self.settings, pg_record):
+            stopped.append("postgres")
+        return stopped
+
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        """One up/down/switch at a time per state dir."""
+        self.settings.state_dir.mkdir(parents=True, exist_ok=True)
+        with (self.settings.state_dir / "lab.lock").open("w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise LabError(
+                    f"another asynclab up/down/switch is working on {self.settings.state_dir}"
+                ) from None
+            yield
