@@ -1,0 +1,237 @@
+"""The metrics both services export, with the names and labels fixed by docs/contract.md.
+
+Under gunicorn every worker writes its samples to files in ``PROMETHEUS_MULTIPROC_DIR``
+(prometheus_client's multiprocess mode) and whichever worker answers ``/metrics`` adds them up,
+so the figures describe the whole service, not the one worker that happened to be scraped. The
+runner always sets that variable; without it (a bare uvicorn, say) the same metrics live in one
+process's registry.
+
+Labels ``service`` and ``variant`` come from ``SERVICE_NAME`` and ``SERVICE_VARIANT``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+import psutil
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+SERVICE = os.environ.get("SERVICE_NAME", "unknown")
+VARIANT = os.environ.get("SERVICE_VARIANT", "unknown")
+UNMATCHED = "<unmatched>"
+METRICS_PATH = "/metrics"
+MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+# Fine buckets at the low end: /json answers in well under a millisecond, /io/db in ~50 ms.
+LATENCY_BUCKETS = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075,
+    0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0,
+)  # fmt: skip
+
+PoolStats = Callable[[], tuple[int, int, int]]
+
+# In multiprocess mode the metrics must not sit in a registry: the collector reads the files.
+_registry: CollectorRegistry | None = None if MULTIPROCESS else CollectorRegistry()
+_LABELS = ("service", "variant")
+
+REQUESTS = Counter(
+    "http_requests",
+    "HTTP requests answered, by route template, method and status.",
+    [*_LABELS, "route", "method", "status"],
+    registry=_registry,
+)
+DURATION = Histogram(
+    "http_request_duration_seconds",
+    "Time from the request reaching the framework to the response being sent.",
+    [*_LABELS, "route", "method"],
+    buckets=LATENCY_BUCKETS,
+    registry=_registry,
+)
+# livesum: the service's figure is the sum over its live workers; a dead worker's share goes.
+IN_FLIGHT = Gauge(
+    "http_requests_in_flight",
+    "Requests being handled right now.",
+    _LABELS,
+    multiprocess_mode="livesum",
+    registry=_registry,
+).labels(SERVICE, VARIANT)
+POOL_SIZE = Gauge(
+    "db_pool_size",
+    "Open database connections in the pools of all workers.",
+    _LABELS,
+    multiprocess_mode="livesum",
+    registry=_registry,
+).labels(SERVICE, VARIANT)
+POOL_IN_USE = Gauge(
+    "db_pool_in_use",
+    "Database connections lent to a request right now.",
+    _LABELS,
+    multiprocess_mode="livesum",
+    registry=_registry,
+).labels(SERVICE, VARIANT)
+POOL_WAITING = Gauge(
+    "db_pool_waiting",
+    "Requests waiting for a database connection.",
+    _LABELS,
+    multiprocess_mode="livesum",
+    registry=_registry,
+).labels(SERVICE, VARIANT)
+
+
+def gauge(name: str, documentation: str, multiprocess_mode: str) -> Gauge:
+    """A gauge with the service's labels already bound (for framework-specific metrics)."""
+    metric = Gauge(
+        name,
+        documentation,
+        _LABELS,
+        multiprocess_mode=multiprocess_mode,  # type: ignore[arg-type]
+        registry=_registry,
+    )
+    return metric.labels(SERVICE, VARIANT)
+
+
+# (route, method, status) -> bound children: skips prometheus_client's locked label lookup on
+# every request. Dict reads and inserts are atomic under the GIL, so no lock is needed here.
+_children: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
+
+
+def observe(route: str, method: str, status: str, seconds: float) -> None:
+    key = (route, method, status)
+    children = _children.get(key)
+    if children is None:
+        children = (
+            REQUESTS.labels(SERVICE, VARIANT, route, method, status),
+            DURATION.labels(SERVICE, VARIANT, route, method),
+        )
+        _children[key] = children
+    children[0].inc()
+    children[1].observe(seconds)
+
+
+_PLACEHOLDER = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>|\{([^{}:]+)(?::[^{}]*)?\}")
+
+
+def route_template(rule: str) -> str:
+    """The contract's form of a route rule.
+
+    ``route_template("/items/<int:id>") == route_template("/items/{id:int}") == "/items/{id}"``
+    """
+    return _PLACEHOLDER.sub(lambda m: "{" + (m.group(1) or m.group(2)) + "}", rule)
+
+
+_pool_stats: PoolStats | None = None
+
+
+def register_pool(stats: PoolStats) -> None:
+    """Report a database pool: ``stats()`` returns (size, in_use, waiting) of this process."""
+    global _pool_stats
+    _pool_stats = stats
+    refresh_pool()
+
+
+def refresh_pool() -> None:
+    """Copy this process's pool figures into the gauges (each worker does so periodically)."""
+    if _pool_stats is None:
+        return
+    size, in_use, waiting = _pool_stats()
+    POOL_SIZE.set(size)
+    POOL_IN_USE.set(in_use)
+    POOL_WAITING.set(waiting)
+
+
+SAMPLE_INTERVAL_S = 0.5
+_sampler_pid: int | None = None
+
+
+def start_pool_sampler() -> None:
+    """Refresh the pool gauges every 0.5 s in a daemon thread, once per process.
+
+    The worker that answers a scrape cannot read the other workers' pools, so each worker
+    publishes its own. Called on a request rather than at import so that it runs after
+    gunicorn has forked (threads do not survive a fork). Under gevent the thread is a greenlet.
+    """
+    global _sampler_pid
+    if _sampler_pid == os.getpid() or _pool_stats is None:
+        return
+    _sampler_pid = os.getpid()
+
+    def sample() -> None:
+        while True:
+            time.sleep(SAMPLE_INTERVAL_S)
+            try:
+                refresh_pool()
+            except Exception:  # a closing pool must not kill the sampler for good
+                continue
+
+    threading.Thread(target=sample, name="metrics-pool-sampler", daemon=True).start()
+
+
+def _service_processes() -> list[psutil.Process]:
+    """This process, or the gunicorn arbiter, with every process below it."""
+    me = psutil.Process()
+    root = me
+    if "gunicorn.arbiter" in sys.modules:  # a gunicorn worker: the arbiter is our parent
+        parent = me.parent()
+        root = parent if parent is not None else me
+    return [root, *root.children(recursive=True)]
+
+
+class ServiceProcessCollector(Collector):
+    """prometheus_client's process metrics, summed over all processes of the service.
+
+    Read with psutil at scrape time, so every worker counts even though only one answers.
+    """
+
+    def collect(self) -> Iterable[Metric]:
+        cpu = rss = fds = 0.0
+        for proc in _service_processes():
+            try:
+                with proc.oneshot():
+                    times = proc.cpu_times()
+                    cpu += times.user + times.system
+                    rss += proc.memory_info().rss
+                    fds += proc.num_fds()
+            except psutil.Error:  # a worker exited while we looked
+                continue
+        labels = [SERVICE, VARIANT]
+        cpu_family = CounterMetricFamily(
+            "process_cpu_seconds", "User and system CPU time of all processes.", labels=_LABELS
+        )
+        cpu_family.add_metric(labels, cpu)
+        rss_family = GaugeMetricFamily(
+            "process_resident_memory_bytes", "Resident memory of all processes.", labels=_LABELS
+        )
+        rss_family.add_metric(labels, rss)
+        fds_family = GaugeMetricFamily("process_open_fds", "Open file descriptors.", labels=_LABELS)
+        fds_family.add_metric(labels, fds)
+        return [cpu_family, rss_family, fds_family]
+
+
+if _registry is not None:
+    _registry.register(ServiceProcessCollector())
+
+
+def render() -> tuple[bytes, str]:
+    """The ``/metrics`` body and its content type."""
+    refresh_pool()
+    registry = _registry
+    if registry is None:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        registry.register(ServiceProcessCollector())
+    return generate_latest(registry), CONTENT_TYPE_LATEST
