@@ -141,7 +141,7 @@ VARIANTS: dict[str, Variant] = {
                 "gunicorn gevent workers: greenlets, psycopg and httpx cooperate"),
         Variant("fastapi-async", "fastapi", "uvicorn", "uvicorn", False, "async",
                 "one uvicorn process (uvloop, httptools), async def handlers"),
-        Variant("fastapi-workers", "fastapi", "gunicorn", "uvicorn_worker.UvicornWorker", True,
+        Variant("fastapi-workers", "fastapi", "gunicorn", "services.fastapi.worker.Worker", True,
                 "async", "gunicorn with uvicorn workers, async def handlers"),
         Variant("fastapi-def", "fastapi", "uvicorn", "uvicorn", False, "def",
                 "one uvicorn process, plain def handlers in FastAPI's thread pool"),

@@ -1,0 +1,150 @@
+"""Blocking database and upstream access (psycopg_pool, httpx.Client): Flask and FastAPI ``def``.
+
+Every public method either returns the payload or raises ``ApiError``: the handlers above it
+do nothing but parse parameters and encode.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import psycopg
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from services.common import errors, sql, work
+from services.common.config import ServiceConfig
+from services.common.models import ItemIn
+
+DB_ERRORS = (psycopg.OperationalError, PoolTimeout)
+
+
+class SyncBackend:
+    def __init__(self, config: ServiceConfig) -> None:
+        self.config = config
+        # A fixed-size pool (min = max) so that no variant pays for connecting during a run.
+        self.pool = ConnectionPool(
+            config.database_url,
+            min_size=config.db_pool_size,
+            max_size=config.db_pool_size,
+            timeout=config.connect_timeout_s,
+            open=False,
+            kwargs={
+                "connect_timeout": max(1, round(config.connect_timeout_s)),
+                "options": f"-c statement_timeout={config.statement_timeout_ms}",
+                "autocommit": True,
+            },
+        )
+        self.http = httpx.Client(
+            base_url=config.upstream_url,
+            limits=httpx.Limits(
+                max_connections=config.http_pool_size,
+                max_keepalive_connections=config.http_pool_size,
+            ),
+            timeout=httpx.Timeout(15.0, connect=config.connect_timeout_s),
+        )
+
+    def open(self) -> None:
+        # Do not wait: the service must start (and answer /healthz, /readyz 503) without Postgres.
+        self.pool.open(wait=False)
+
+    def close(self) -> None:
+        self.http.close()
+        self.pool.close()
+
+    def pool_stats(self) -> tuple[int, int, int]:
+        stats = self.pool.get_stats()
+        size = stats.get("pool_size", 0)
+        return size, size - stats.get("pool_available", 0), stats.get("requests_waiting", 0)
+
+    @contextmanager
+    def _cursor(self) -> Iterator[psycopg.Cursor[Any]]:
+        try:
+            with self.pool.connection() as conn, conn.cursor() as cur:
+                yield cur
+        except DB_ERRORS:
+            raise errors.database_unavailable() from None
+
+    def ping(self) -> None:
+        with self._cursor() as cur:
+            cur.execute(sql.PING)
+
+    def world(self) -> dict[str, int]:
+        with self._cursor() as cur:
+            cur.execute(sql.pyformat(sql.SELECT_WORLD), (work.random_number(),))
+            row = cur.fetchone()
+        assert row is not None
+        return {"id": row[0], "randomNumber": row[1]}
+
+    def worlds(self, n: int) -> list[dict[str, int]]:
+        select = sql.pyformat(sql.SELECT_WORLD)
+        out: list[dict[str, int]] = []
+        with self._cursor() as cur:
+            for world_id in work.random_ids(n):
+                cur.execute(select, (world_id,))
+                row = cur.fetchone()
+                assert row is not None
+                out.append({"id": row[0], "randomNumber": row[1]})
+        return out
+
+    def update_worlds(self, n: int) -> list[dict[str, int]]:
+        worlds = self.worlds(n)
+        for w in worlds:
+            w["randomNumber"] = work.new_random_number(w["randomNumber"])
+        with self._cursor() as cur:
+            cur.executemany(
+                sql.pyformat(sql.UPDATE_WORLD), [(w["id"], w["randomNumber"]) for w in worlds]
+            )
+        return worlds
+
+    def fortunes(self) -> str:
+        with self._cursor() as cur:
+            cur.execute(sql.SELECT_FORTUNES)
+            rows = [(int(r[0]), str(r[1])) for r in cur.fetchall()]
+        return work.render_fortunes(rows)
+
+    def sleep(self, ms: int) -> dict[str, int]:
+        with self._cursor() as cur:
+            cur.execute(sql.pyformat(sql.SLEEP), (ms / 1000,))
+        return {"ms": ms}
+
+    def insert_item(self, item: ItemIn) -> dict[str, Any]:
+        with self._cursor() as cur:
+            cur.execute(
+                sql.pyformat(sql.INSERT_ITEM), (item.name, item.price, item.quantity, item.tags)
+            )
+            row = cur.fetchone()
+        assert row is not None
+        return work.item_payload(row)
+
+    def get_item(self, item_id: int) -> dict[str, Any]:
+        with self._cursor() as cur:
+            cur.execute(sql.pyformat(sql.SELECT_ITEM), (item_id,))
+            row = cur.fetchone()
+        if row is None:
+            raise errors.item_not_found(item_id)
+        return work.item_payload(row)
+
+    def upstream(self, ms: int) -> dict[str, int]:
+        try:
+            response = self.http.get("/delay", params={"ms": ms})
+            response.raise_for_status()
+        except httpx.HTTPError:
+            raise errors.upstream_unavailable() from None
+        return {"ms": ms}
+
+    def fanout(self, calls: int, ms: int) -> dict[str, Any]:
+        """One call after the other: the natural way of a blocking handler."""
+        start = time.perf_counter()
+        for _ in range(calls):
+            self.upstream(ms)
+        elapsed = (time.perf_counter() - start) * 1000
+        return {"calls": calls, "ms": ms, "mode": "sequential", "elapsed_ms": round(elapsed, 3)}
+
+
+def pitfall_sleep(ms: int) -> dict[str, int]:
+    time.sleep(ms / 1000)
+    return {"ms": ms}

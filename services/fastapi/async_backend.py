@@ -1,0 +1,152 @@
+"""Non-blocking database and upstream access (asyncpg, httpx.AsyncClient) for async handlers.
+
+The same operations, SQL and payloads as services/common/sync_backend.py, awaited instead of
+blocking; ``fanout`` runs its calls concurrently, the natural way of async code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import httpx
+
+from services.common import errors, sql, work
+from services.common.config import ServiceConfig
+from services.common.models import ItemIn
+
+DB_ERRORS = (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+class AsyncBackend:
+    def __init__(self, config: ServiceConfig) -> None:
+        self.config = config
+        self.pool: asyncpg.Pool | None = None
+        self.waiting = 0
+        self.http = httpx.AsyncClient(
+            base_url=config.upstream_url,
+            limits=httpx.Limits(
+                max_connections=config.http_pool_size,
+                max_keepalive_connections=config.http_pool_size,
+            ),
+            timeout=httpx.Timeout(15.0, connect=config.connect_timeout_s),
+        )
+
+    async def open(self) -> None:
+        # min_size=0 lets the service start while Postgres is down (/readyz says 503 then);
+        # warming every connection now keeps the pool as fixed as the psycopg one.
+        self.pool = await asyncpg.create_pool(
+            self.config.database_url,
+            min_size=0,
+            max_size=self.config.db_pool_size,
+            max_inactive_connection_lifetime=0,
+            timeout=self.config.connect_timeout_s,
+            server_settings={"statement_timeout": str(self.config.statement_timeout_ms)},
+        )
+        conns = await asyncio.gather(
+            *(self._acquire() for _ in range(self.config.db_pool_size)), return_exceptions=True
+        )
+        for conn in conns:
+            if not isinstance(conn, BaseException):
+                await self.pool.release(conn)
+
+    async def close(self) -> None:
+        await self.http.aclose()
+        if self.pool is not None:
+            await self.pool.close()
+
+    def pool_stats(self) -> tuple[int, int, int]:
+        if self.pool is None:
+            return 0, 0, 0
+        size = self.pool.get_size()
+        return size, size - self.pool.get_idle_size(), self.waiting
+
+    async def _acquire(self) -> Any:
+        assert self.pool is not None
+        self.waiting += 1
+        try:
+            return await self.pool.acquire(timeout=self.config.connect_timeout_s)
+        finally:
+            self.waiting -= 1
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Any]:
+        assert self.pool is not None
+        try:
+            conn = await self._acquire()
+        except DB_ERRORS:
+            raise errors.database_unavailable() from None
+        try:
+            yield conn
+        except DB_ERRORS:
+            raise errors.database_unavailable() from None
+        finally:
+            await self.pool.release(conn)
+
+    async def ping(self) -> None:
+        async with self._connection() as conn:
+            await conn.fetchval(sql.PING)
+
+    async def world(self) -> dict[str, int]:
+        async with self._connection() as conn:
+            row = await conn.fetchrow(sql.SELECT_WORLD, work.random_number())
+        return {"id": row[0], "randomNumber": row[1]}
+
+    async def worlds(self, n: int) -> list[dict[str, int]]:
+        out: list[dict[str, int]] = []
+        async with self._connection() as conn:
+            for world_id in work.random_ids(n):
+                row = await conn.fetchrow(sql.SELECT_WORLD, world_id)
+                out.append({"id": row[0], "randomNumber": row[1]})
+        return out
+
+    async def update_worlds(self, n: int) -> list[dict[str, int]]:
+        worlds = await self.worlds(n)
+        for w in worlds:
+            w["randomNumber"] = work.new_random_number(w["randomNumber"])
+        async with self._connection() as conn:
+            await conn.executemany(sql.UPDATE_WORLD, [(w["id"], w["randomNumber"]) for w in worlds])
+        return worlds
+
+    async def fortunes(self) -> str:
+        async with self._connection() as conn:
+            rows = await conn.fetch(sql.SELECT_FORTUNES)
+        return work.render_fortunes([(int(r[0]), str(r[1])) for r in rows])
+
+    async def sleep(self, ms: int) -> dict[str, int]:
+        async with self._connection() as conn:
+            await conn.execute(sql.SLEEP, ms / 1000)
+        return {"ms": ms}
+
+    async def insert_item(self, item: ItemIn) -> dict[str, Any]:
+        async with self._connection() as conn:
+            row = await conn.fetchrow(
+                sql.INSERT_ITEM, item.name, item.price, item.quantity, item.tags
+            )
+        return work.item_payload(row)
+
+    async def get_item(self, item_id: int) -> dict[str, Any]:
+        async with self._connection() as conn:
+            row = await conn.fetchrow(sql.SELECT_ITEM, item_id)
+        if row is None:
+            raise errors.item_not_found(item_id)
+        return work.item_payload(row)
+
+    async def upstream(self, ms: int) -> dict[str, int]:
+        try:
+            response = await self.http.get("/delay", params={"ms": ms})
+            response.raise_for_status()
+        except httpx.HTTPError:
+            raise errors.upstream_unavailable() from None
+        return {"ms": ms}
+
+    async def fanout(self, calls: int, ms: int) -> dict[str, Any]:
+        """All calls at once: the natural way of async code."""
+        start = time.perf_counter()
+        await asyncio.gather(*(self.upstream(ms) for _ in range(calls)))
+        elapsed = (time.perf_counter() - start) * 1000
+        return {"calls": calls, "ms": ms, "mode": "concurrent", "elapsed_ms": round(elapsed, 3)}

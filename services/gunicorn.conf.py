@@ -1,0 +1,37 @@
+"""The one gunicorn configuration: Flask variants and fastapi-workers, native and compose.
+
+Everything variable comes from the environment that asynclab/variants.py builds, so that this
+file never differs between the two ways of running the lab.
+"""
+
+import os
+
+import gunicorn.http.wsgi
+
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+workers = int(os.environ.get("GUNICORN_WORKERS", "1"))
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))
+# Keep-alive like uvicorn's default (5 s): the load generator reuses connections against
+# every variant, so no variant pays for new TCP connections that the other does not.
+keepalive = 5
+# /io/db?ms=5000 and /fanout with 50 calls must be able to finish.
+timeout = 120
+graceful_timeout = 10
+accesslog = None
+errorlog = "-"
+loglevel = "warning"
+# No preload: each worker must open its own pools (threads do not survive fork) and gevent
+# must patch the standard library before the app imports it.
+preload_app = False
+
+# gunicorn writes its own Server header before the app's headers; name the service instead.
+gunicorn.http.wsgi.SERVER = "asynclab-" + os.environ.get("SERVICE_NAME", "service")  # type: ignore[attr-defined]
+
+
+def child_exit(server, worker):  # type: ignore[no-untyped-def]
+    # A dead worker's multiprocess metric files must stop counting as live (prometheus_client).
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
