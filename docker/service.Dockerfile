@@ -1,0 +1,31 @@
+# The image of both services and the upstream: the same sources and lock file as the native lab.
+# compose.yaml gives each container its command (asynclab/variants.py), so there is no CMD here.
+ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS builder
+ARG UV_VERSION=0.13.9
+RUN pip install --no-cache-dir "uv==${UV_VERSION}"
+ENV UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_PROJECT_ENVIRONMENT=/app/.venv
+WORKDIR /app
+COPY pyproject.toml uv.lock README.md ./
+# Exactly the locked versions the native lab runs, without the dev group and without the
+# project itself: the sources are copied next to the venv and run in place, as natively.
+RUN uv sync --frozen --no-dev --no-install-project
+
+FROM ${PYTHON_IMAGE}
+RUN groupadd --system --gid 10001 app \
+    && useradd --system --no-log-init --uid 10001 --gid app --home-dir /app app
+WORKDIR /app
+ENV PATH=/app/.venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1
+COPY --from=builder /app/.venv /app/.venv
+COPY docker/healthcheck.py docker/healthcheck.py
+COPY services/ services/
+USER 10001:10001
+# Finds the port from the command line of PID 1, so one image serves every variant.
+HEALTHCHECK --interval=5s --timeout=3s --start-period=30s --retries=6 \
+    CMD ["python", "docker/healthcheck.py"]
