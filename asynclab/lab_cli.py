@@ -1,21 +1,117 @@
-"""CLI commands that drive the native lab (stub until implemented)."""
+"""CLI commands that drive the native lab: ``asynclab up``, ``down`` and ``status``."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
+
+from asynclab.lab import Lab, LabError
+from asynclab.settings import LabSettings
+
+# What `up` prints, in this order, when the process runs: (manifest url key, label).
+URL_LABELS = [
+    ("flask", "Flask"),
+    ("fastapi", "FastAPI"),
+    ("upstream", "Upstream"),
+    ("postgres", "Postgres"),
+    ("prometheus", "Prometheus"),
+    ("grafana", "Grafana"),
+    ("postgres-exporter", "Postgres exporter"),
+    ("node-exporter", "Node exporter"),
+]
+
+
+def _lab() -> Lab:
+    try:
+        settings = LabSettings()
+    except ValueError as exc:  # pydantic's ValidationError names the bad ASYNCLAB_* value
+        raise click.ClickException(f"invalid settings: {exc}") from None
+    return Lab(settings, echo=lambda line: click.echo(line, err=True))
+
+
+def format_urls(manifest: dict[str, Any]) -> str:
+    urls: dict[str, str] = manifest["urls"]
+    variants: dict[str, dict[str, Any]] = manifest["variants"]
+    labels = dict(URL_LABELS)
+    names = [key for key, _ in URL_LABELS if key in urls]
+    names += sorted(set(urls) - set(names))
+    lines = []
+    for name in names:
+        label = labels.get(name, name)
+        variant = variants.get(name)
+        suffix = f"  ({variant['name']})" if variant else ""
+        lines.append(f"  {label + ':':<19}{urls[name]}{suffix}")
+    return "\n".join(lines)
 
 
 @click.command()
 def up() -> None:
-    """Start the native lab."""
-    raise click.ClickException("not implemented yet")
+    """Start the native lab in the background and print its URLs.
+
+    Starts a private Postgres cluster (in the state dir), loads db/init.sql, starts the slow
+    upstream and both services, waits until each answers, prints the URLs and returns; the
+    lab keeps running until `asynclab down`. If anything fails, whatever was started is
+    stopped again. Every port and path comes from ASYNCLAB_* variables, for example:
+
+        ASYNCLAB_FLASK_PORT=9001 ASYNCLAB_FLASK_VARIANT=flask-gthread asynclab up
+    """
+    lab = _lab()
+    try:
+        manifest = lab.up()
+    except LabError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("The lab is up:")
+    click.echo(format_urls(manifest))
+    click.echo(f"CPU plan: services {manifest['cpu_plan']['services']}.")
+    for skipped in manifest["skipped"]:
+        click.echo(f"Skipped {skipped['name']}: {skipped['reason']}")
+    click.echo(f"Logs: {lab.settings.logs_dir}. Stop it with `asynclab down` (or `make down`).")
 
 
 @click.command()
 def down() -> None:
-    """Stop the native lab."""
+    """Stop everything `asynclab up` started. Safe to run twice, or after a crash.
+
+    Only processes recorded in the state dir (lab.json and pids/) are stopped, and only
+    while they are still the processes that were started. Example:
+
+        ASYNCLAB_STATE_DIR=/tmp/lab2 asynclab down
+    """
+    lab = _lab()
+    try:
+        stopped = lab.down()
+    except LabError as exc:
+        raise click.ClickException(str(exc)) from None
+    if stopped:
+        click.echo(f"Stopped: {', '.join(stopped)}.")
+    else:
+        click.echo(f"Nothing was running (state dir {lab.settings.state_dir}).")
 
 
 @click.command()
 def status() -> None:
-    """Show the lab's processes."""
+    """Show the lab's processes: name, pid, port, URL and whether each is alive.
+
+    Exits with 1 when a recorded process is no longer running. Example:
+
+        asynclab status
+    """
+    lab = _lab()
+    rows = lab.status()
+    if not rows:
+        click.echo(f"The lab is not running (state dir {lab.settings.state_dir}).")
+        return
+    table = [("NAME", "PID", "PORT", "URL", "ALIVE")]
+    for row in rows:
+        port = str(row.port) if row.port else "-"
+        alive = "yes" if row.alive else "NO"
+        table.append((row.name, str(row.pid), port, row.url or "-", alive))
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+    for line in table:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
+    manifest = lab.manifest()
+    if manifest is not None:
+        click.echo(f"CPU plan: services {manifest['cpu_plan']['services']}.")
+    if not all(row.alive for row in rows):
+        raise click.exceptions.Exit(1)

@@ -56,12 +56,16 @@ def server_settings(settings: LabSettings) -> dict[str, str]:
     }
 
 
-def bindir() -> Path:
-    """The directory holding initdb, pg_ctl and postgres of one Postgres version."""
-    on_path = shutil.which("initdb")
+def bindir(path: str | None = None, debian_root: Path = Path("/usr/lib/postgresql")) -> Path:
+    """The directory holding initdb, pg_ctl and postgres of one Postgres version.
+
+    Searched on ``path`` (default: PATH), then in Debian's ``/usr/lib/postgresql/<version>/bin``,
+    newest version first.
+    """
+    on_path = shutil.which("initdb", path=path)
     candidates = [Path(on_path).resolve().parent] if on_path else []
     versions = sorted(
-        Path("/usr/lib/postgresql").glob("*/bin"),
+        debian_root.glob("*/bin"),
         key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
         reverse=True,
     )

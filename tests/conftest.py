@@ -1,0 +1,55 @@
+"""Fixtures that start real labs: isolated settings (free ports, a temporary state dir) and a
+session-wide running lab that every service test can share."""
+
+from __future__ import annotations
+
+import stat
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import free_ports
+
+from asynclab.lab import Lab
+from asynclab.settings import LabSettings
+
+PORT_FIELDS = [name for name in LabSettings.model_fields if name.endswith("_port")]
+
+LabSettingsFactory = Callable[..., LabSettings]
+
+
+def make_reachable(path: Path) -> None:
+    """Let other users enter ``path``: as root the lab runs Postgres as ``nobody``, and pytest
+    makes its temporary directories private (0700)."""
+    for directory in [path, *path.parents]:
+        mode = directory.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            directory.chmod(mode | stat.S_IXOTH)
+
+
+@pytest.fixture(scope="session")
+def lab_settings_factory(tmp_path_factory: pytest.TempPathFactory) -> LabSettingsFactory:
+    """Build settings for an isolated lab: its own state dir and a free port for every port.
+
+    ``lab_settings_factory(flask_variant="flask-gthread")`` overrides any field.
+    """
+
+    def make(**overrides: Any) -> LabSettings:
+        state_dir = tmp_path_factory.mktemp("lab")
+        make_reachable(state_dir)
+        ports = dict(zip(PORT_FIELDS, free_ports(len(PORT_FIELDS)), strict=True))
+        return LabSettings(**{"state_dir": state_dir, **ports, **overrides})
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def lab(lab_settings_factory: LabSettingsFactory) -> Iterator[Lab]:
+    """A running lab (Postgres, upstream, both services) for the whole session."""
+    running = Lab(lab_settings_factory())
+    try:
+        running.up()
+        yield running
+    finally:
+        running.down()

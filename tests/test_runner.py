@@ -1,0 +1,226 @@
+"""The native runner: up, status, switch and down against real Postgres and real services."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import LabSettingsFactory
+from helpers import listening, pid_alive, processes_mentioning
+
+from asynclab import postgres, procs
+from asynclab.lab import Lab, LabError
+from asynclab.procs import ProcessRecord, ProcessSpec
+from asynclab.settings import LabSettings
+
+ASYNCLAB = str(Path(sys.executable).with_name("asynclab"))
+SERVICES = ["postgres", "upstream", "flask", "fastapi"]
+
+
+def cli(settings: LabSettings, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the ``asynclab`` command as a user would, with the settings as ASYNCLAB_* vars."""
+    env = dict(os.environ)
+    for name, value in settings.model_dump(mode="json").items():
+        if name == "state_dir" or name.endswith("_port"):
+            env[f"ASYNCLAB_{name.upper()}"] = str(value)
+    return subprocess.run(
+        [ASYNCLAB, *args], env=env, capture_output=True, text=True, timeout=240, check=False
+    )
+
+
+def get(url: str) -> httpx.Response:
+    return httpx.get(url, timeout=10, trust_env=False)
+
+
+def assert_nothing_left(settings: LabSettings, pids: list[int]) -> None:
+    assert [pid for pid in pids if pid_alive(pid)] == []
+    assert processes_mentioning(str(settings.state_dir)) == []
+    assert list(settings.pids_dir.glob("*.pid")) == []
+    assert not (settings.state_dir / "lab.json").exists()
+    for port in (settings.flask_port, settings.fastapi_port, settings.upstream_port):
+        assert not procs.port_in_use(settings.host, port)
+    assert not procs.port_in_use(settings.host, settings.postgres_port)
+
+
+def test_cli_up_status_down_leaves_nothing(lab_settings_factory: LabSettingsFactory) -> None:
+    settings = lab_settings_factory()
+    try:
+        started = cli(settings, "up")
+        assert started.returncode == 0, started.stderr
+        for url in (settings.flask_url, settings.fastapi_url, settings.upstream_url):
+            assert url in started.stdout
+        assert settings.database_url() in started.stdout
+        for url in (settings.flask_url, settings.fastapi_url):
+            assert get(f"{url}/readyz").json() == {"status": "ready"}
+
+        status = cli(settings, "status")
+        assert status.returncode == 0, status.stderr
+        rows = [line.split() for line in status.stdout.splitlines()[1:5]]
+        assert [(row[0], row[-1]) for row in rows] == [(name, "yes") for name in SERVICES]
+
+        manifest = json.loads((settings.state_dir / "lab.json").read_text())
+        pids = [p["pid"] for p in manifest["processes"].values()]
+        stopped = cli(settings, "down")
+        assert stopped.returncode == 0, stopped.stderr
+        assert "Stopped:" in stopped.stdout
+        assert_nothing_left(settings, pids)
+        assert "Nothing was running" in cli(settings, "down").stdout
+    finally:
+        Lab(settings).down()
+
+
+def test_second_up_says_so_and_changes_nothing(lab: Lab) -> None:
+    before = lab.manifest_path.read_bytes()
+    with pytest.raises(LabError, match="already running") as error:
+        Lab(lab.settings).up()
+    assert "asynclab down" in str(error.value)
+    assert lab.manifest_path.read_bytes() == before
+    assert all(row.alive for row in lab.status())
+    assert get(f"{lab.settings.flask_url}/readyz").status_code == 200
+
+
+def test_status_lists_every_process(lab: Lab) -> None:
+    rows = lab.status()[: len(SERVICES)]  # monitoring follows, when it is installed
+    assert [row.name for row in rows] == SERVICES
+    assert all(row.alive and row.pid > 0 for row in rows)
+    assert {row.name: row.port for row in rows} == {
+        "postgres": lab.settings.postgres_port,
+        "upstream": lab.settings.upstream_port,
+        "flask": lab.settings.flask_port,
+        "fastapi": lab.settings.fastapi_port,
+    }
+
+
+def test_manifest_records_variants_and_cpu_plan(lab: Lab) -> None:
+    manifest = lab.manifest()
+    assert manifest is not None
+    assert manifest["variants"]["flask"]["name"] == lab.settings.flask_variant
+    assert manifest["variants"]["fastapi"]["name"] == lab.settings.fastapi_variant
+    assert manifest["cpu_plan"]["service_cpus"] == lab.settings.service_cpus
+    if manifest["cpu_plan"]["services_pinned"]:
+        assert manifest["processes"]["flask"]["argv"][:2] == ["taskset", "-c"]
+
+
+def test_switch_restarts_one_framework_with_another_variant(lab: Lab) -> None:
+    old_pid = lab.status()[2].pid
+    try:
+        record = lab.switch("flask", "flask-gthread")
+        assert get(f"{lab.settings.flask_url}/readyz").status_code == 200
+        manifest = lab.manifest()
+        assert manifest is not None
+        assert manifest["variants"]["flask"]["worker_class"] == "gthread"
+        assert manifest["processes"]["flask"]["pid"] == record.pid != old_pid
+        assert not pid_alive(old_pid)
+    finally:
+        lab.switch("flask", lab.settings.flask_variant)
+    assert get(f"{lab.settings.flask_url}/readyz").status_code == 200
+
+
+def test_switch_refuses_a_variant_of_the_other_framework(lab: Lab) -> None:
+    with pytest.raises(LabError, match="not flask"):
+        lab.switch("flask", "fastapi-async")
+    assert all(row.alive for row in lab.status())
+
+
+def test_taken_port_is_reported_and_nothing_starts(
+    lab_settings_factory: LabSettingsFactory,
+) -> None:
+    settings = lab_settings_factory()
+    with listening(settings.fastapi_port):
+        result = cli(settings, "up")
+    assert result.returncode == 1
+    assert f"port {settings.fastapi_port}" in result.stderr
+    assert "ASYNCLAB_FASTAPI_PORT" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not settings.pgdata.exists()
+    assert processes_mentioning(str(settings.state_dir)) == []
+
+
+class TakePortOnceStarted:
+    """An ``echo`` for Lab that occupies ``port`` when the lab announces ``name``: a port taken
+    after the checks, so that the start fails with Postgres and the upstream already running."""
+
+    def __init__(self, settings: LabSettings, name: str, port: int) -> None:
+        self.settings, self.name, self.port = settings, name, port
+        self.sock: socket.socket | None = None
+        self.pids: list[int] = []
+
+    def __call__(self, line: str) -> None:
+        if line.startswith(f"starting {self.name}") and self.sock is None:
+            self.pids = [r.pid for r in procs.read_pid_files(self.settings)]
+            self.sock = socket.create_server((self.settings.host, self.port))
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+
+
+def test_failed_start_stops_what_was_started(lab_settings_factory: LabSettingsFactory) -> None:
+    settings = lab_settings_factory()
+    taker = TakePortOnceStarted(settings, "flask", settings.flask_port)
+    try:
+        with pytest.raises(LabError, match=f"port {settings.flask_port}"):
+            Lab(settings, echo=taker).up()
+    finally:
+        taker.close()
+    assert len(taker.pids) == 2  # postgres and the upstream were running
+    assert_nothing_left(settings, taker.pids)
+
+
+def test_down_never_signals_a_process_that_is_not_ours(
+    lab_settings_factory: LabSettingsFactory,
+) -> None:
+    settings = lab_settings_factory()
+    stranger = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        settings.pids_dir.mkdir(parents=True)
+        # A pid file left by a crash, whose pid now belongs to someone else (other start time).
+        record = ProcessRecord("flask", stranger.pid, 1.0, ["gunicorn"], "flask.log")
+        (settings.pids_dir / "flask.pid").write_text(json.dumps(record.to_json()))
+        assert Lab(settings).down() == []
+        assert Lab(settings).down() == []
+        assert pid_alive(stranger.pid)
+        assert list(settings.pids_dir.glob("*.pid")) == []
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+def test_process_that_exits_while_starting_is_reported_with_its_log(
+    lab_settings_factory: LabSettingsFactory,
+) -> None:
+    settings = lab_settings_factory()
+    spec = ProcessSpec(
+        name="broken",
+        argv=[sys.executable, "-c", "print('cannot import app'); raise SystemExit(3)"],
+        ready_url=f"{settings.flask_url}/readyz",
+        port=settings.flask_port,
+    )
+    with pytest.raises(LabError, match="broken exited while starting") as error:
+        procs.start_process(spec, settings)
+    assert "cannot import app" in str(error.value)
+    assert list(settings.pids_dir.glob("*.pid")) == []
+
+
+def test_missing_postgres_names_the_package(tmp_path: Path) -> None:
+    with pytest.raises(LabError, match="Debian package postgresql"):
+        postgres.bindir(path="", debian_root=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("cpus", "pin", "pinned"),
+    [("0", True, "0"), ("0", False, None), ("4096", True, None), (None, True, None)],
+)
+def test_pinning_only_where_possible(
+    lab_settings_factory: LabSettingsFactory, cpus: str | None, pin: bool, pinned: str | None
+) -> None:
+    settings = lab_settings_factory(pin_cpus=pin)
+    if pinned is not None and 0 not in os.sched_getaffinity(0):
+        pytest.skip("CPU 0 is not available to this process")
+    assert procs.pinning(cpus, settings)[0] == pinned
