@@ -10,10 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 
 from asynclab.lab import upstream_command
+from asynclab.observability import native_targets
 from asynclab.settings import LabSettings
 from asynclab.variants import GUNICORN_CONFIG, VARIANTS, Variant
+from asynclab.webui import locust_web_command, targets_env
 from tests.compose import model
 
 CONTAINER_HOST = "0.0.0.0"  # inside a container the service must listen beyond loopback
@@ -129,13 +132,94 @@ def test_postgres_has_connections_for_every_pool(settings: LabSettings) -> None:
 
 def test_prometheus_uses_the_shared_configuration(services: dict[str, dict[str, Any]]) -> None:
     mounts = volume_sources(services["prometheus"])
-    assert mounts["/etc/prometheus"] == "prometheus"
+    assert mounts["/etc/prometheus/prometheus.yml"] == "prometheus/prometheus.yml"
+    assert mounts["/etc/prometheus/rules"] == "prometheus/rules"
+    assert mounts["/etc/prometheus/targets"] == "prometheus/targets/compose"
     assert "--config.file=/etc/prometheus/prometheus.yml" in services["prometheus"]["command"]
 
 
-def test_grafana_uses_the_shared_provisioning(services: dict[str, dict[str, Any]]) -> None:
-    mounts = volume_sources(services["grafana"])
+def scrape_targets() -> dict[str, list[str]]:
+    found = {}
+    for path in sorted((model.ROOT / "prometheus/targets/compose").glob("*.yml")):
+        groups = yaml.safe_load(path.read_text()) or []
+        found[path.stem] = [t for group in groups for t in group["targets"]]
+    return found
+
+
+def test_scrape_targets_are_compose_services_on_their_ports(
+    services: dict[str, dict[str, Any]], settings: LabSettings
+) -> None:
+    # The native lab's targets with each loopback address replaced by the compose name.
+    native = native_targets(settings, node=False)
+    names = {
+        "prometheus": "prometheus",
+        "flask": "flask",
+        "fastapi": "fastapi",
+        "locust": "locust",
+        "postgres": "postgres-exporter",
+    }
+    expected = {
+        job: [t.replace(f"{settings.host}:", f"{names[job]}:") for t in targets]
+        for job, targets in native.items()
+        if job in names
+    } | {"node": [], "cadvisor": ["cadvisor:8080"]}
+    assert scrape_targets() == expected
+    hosts = set(services) | {
+        alias
+        for service in services.values()
+        for alias in service.get("networks", {}).get("default", {}).get("aliases", [])
+    }
+    for targets in expected.values():
+        for target in targets:
+            assert target.split(":")[0] in hosts, target
+
+
+def test_grafana_uses_the_shared_provisioning(
+    services: dict[str, dict[str, Any]], settings: LabSettings
+) -> None:
+    grafana = services["grafana"]
+    mounts = volume_sources(grafana)
     assert mounts["/etc/grafana/provisioning"] == "grafana/provisioning"
+    dashboards = grafana["environment"]["ASYNCLAB_GRAFANA_DASHBOARDS"]
+    assert mounts[dashboards] == "grafana/dashboards"
+    prometheus = f"http://prometheus:{settings.prometheus_port}"
+    assert grafana["environment"]["ASYNCLAB_PROMETHEUS_URL"] == prometheus
+
+
+def test_locust_master_is_the_native_web_ui(
+    services: dict[str, dict[str, Any]], settings: LabSettings
+) -> None:
+    master = services["locust-master"]
+    *command, role = master["command"]
+    assert role == "--master"
+    # Natively every address is settings.host; in compose each is the container's name.
+    at = settings.model_copy(update={"host": "HOST"})
+    in_compose = {
+        "0.0.0.0": "HOST",
+        "http://fastapi:": "http://HOST:",
+        "http://flask:": "http://HOST:",
+    }
+
+    def native_names(text: str) -> str:
+        for compose_name, native_name in in_compose.items():
+            text = text.replace(compose_name, native_name)
+        return text
+
+    assert [native_names(arg) for arg in command] == locust_web_command(at, command[0])
+    env = master["environment"]
+    assert native_names(env["LOCUST_TARGETS"]) == targets_env(at)
+    assert env["LOCUST_METRICS_HOST"] == "0.0.0.0"
+    assert "locust" in master["networks"]["default"]["aliases"]
+
+
+def test_locust_workers_load_the_masters_files(services: dict[str, dict[str, Any]]) -> None:
+    master, worker = services["locust-master"], services["locust-worker"]
+    files = master["command"][master["command"].index("-f") + 1]
+    assert worker["command"] == [
+        master["command"][0], "-m", "locust", "-f", files,
+        "--worker", "--master-host", "locust-master",
+    ]  # fmt: skip
+    assert worker["environment"] == master["environment"]
 
 
 def test_ports_inside_containers_are_the_native_ports(
