@@ -1,0 +1,113 @@
+"""scripts/lab_mode.sh picks the lab; scripts/compose.sh keeps secrets out of the repository.
+
+No Docker engine runs here, so the engine-answers branch uses /bin/true as the docker command:
+the only stand-in in these tests, for the one thing this machine cannot provide.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.compose import model
+
+LAB_MODE = model.ROOT / "scripts" / "lab_mode.sh"
+COMPOSE = model.ROOT / "scripts" / "compose.sh"
+
+
+def run(script: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    # Only what the test says: a setting exported by whoever runs the tests must not leak in.
+    ours = ("ASYNCLAB_", "GRAFANA_", "COMPOSE_", "DOCKER")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
+    return subprocess.run(
+        [str(script), *args], env=clean | env, capture_output=True, text=True, check=False
+    )
+
+
+@pytest.mark.skipif(shutil.which("docker") is None, reason="needs the docker client")
+def test_picks_native_here_because_no_engine_answers() -> None:
+    result = run(LAB_MODE)
+    assert result.returncode == 0
+    assert result.stdout == "native\n"
+    assert "no Docker engine answers" in result.stderr
+
+
+def test_picks_native_without_a_docker_command() -> None:
+    result = run(LAB_MODE, DOCKER="/nonexistent/docker")
+    assert result.stdout == "native\n"
+    assert "no docker command" in result.stderr
+
+
+def test_picks_compose_when_the_engine_answers() -> None:
+    result = run(LAB_MODE, DOCKER="/bin/true")
+    assert result.stdout == "compose\n"
+    assert "a Docker engine answers" in result.stderr
+
+
+@pytest.mark.parametrize("mode", ["native", "compose"])
+def test_asynclab_mode_forces_the_choice(mode: str) -> None:
+    result = run(LAB_MODE, ASYNCLAB_MODE=mode, DOCKER="/nonexistent/docker")
+    assert result.stdout == f"{mode}\n"
+    assert f"ASYNCLAB_MODE={mode}" in result.stderr
+
+
+def test_an_unknown_mode_is_refused() -> None:
+    result = run(LAB_MODE, ASYNCLAB_MODE="podman")
+    assert result.returncode == 2
+    assert "auto, native or compose" in result.stderr
+
+
+def test_urls_come_from_the_settings(tmp_path: Path) -> None:
+    env_local = tmp_path / ".env.local"
+    env_local.write_text("ASYNCLAB_GRAFANA_PORT=3300\n")
+    result = run(COMPOSE, "urls", ASYNCLAB_ENV_LOCAL=str(env_local), ASYNCLAB_FLASK_PORT="9101")
+    assert result.returncode == 0, result.stderr
+    expected = {
+        "Locust": "http://127.0.0.1:8089",  # .env
+        "Grafana": "http://127.0.0.1:3300",  # .env.local wins over .env
+        "Prometheus": "http://127.0.0.1:9090",
+        "Flask": "http://127.0.0.1:9101",  # the shell wins over both
+        "FastAPI": "http://127.0.0.1:8002",
+    }
+    for name, url in expected.items():
+        assert re.search(rf"^  {name} +{re.escape(url)}\b", result.stdout, re.M), result.stdout
+
+
+def test_first_start_writes_a_private_random_grafana_password(tmp_path: Path) -> None:
+    env_local = tmp_path / ".env.local"
+    # /bin/false as docker: the password is written before compose is asked to start anything.
+    first = run(COMPOSE, "up", ASYNCLAB_ENV_LOCAL=str(env_local), DOCKER="/bin/false")
+    assert first.returncode != 0
+    text = env_local.read_text()
+    assert re.fullmatch(r"GRAFANA_ADMIN_PASSWORD=[0-9a-f]{32}\n", text)
+    assert stat.S_IMODE(env_local.stat().st_mode) == 0o600
+    run(COMPOSE, "up", ASYNCLAB_ENV_LOCAL=str(env_local), DOCKER="/bin/false")
+    assert env_local.read_text() == text, "a second start must keep the password"
+
+
+def test_a_password_from_the_shell_is_not_written_anywhere(tmp_path: Path) -> None:
+    env_local = tmp_path / ".env.local"
+    run(
+        COMPOSE,
+        "up",
+        ASYNCLAB_ENV_LOCAL=str(env_local),
+        DOCKER="/bin/false",
+        GRAFANA_ADMIN_PASSWORD="from-the-shell",
+    )
+    assert not env_local.exists()
+
+
+def test_env_local_is_gitignored() -> None:
+    assert ".env.local" in (model.ROOT / ".gitignore").read_text().split()
+
+
+def test_an_unknown_command_prints_the_usage() -> None:
+    result = run(COMPOSE, "launch")
+    assert result.returncode == 2
+    assert "scripts/compose.sh up" in result.stderr
