@@ -1,0 +1,123 @@
+"""Both services' /metrics against the contract, on the real lab (gunicorn, uvicorn, Postgres)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from helpers import poll_until
+
+from asynclab.variants import get_variant
+from tests.observability.scrape import samples, value
+
+FRAMEWORKS = ("flask", "fastapi")
+ASYNC_ONLY = {"event_loop_lag_seconds"}
+CONTRACT = {
+    "http_requests_total",
+    "http_request_duration_seconds_bucket",
+    "http_request_duration_seconds_count",
+    "http_request_duration_seconds_sum",
+    "http_requests_in_flight",
+    "db_pool_size",
+    "db_pool_in_use",
+    "db_pool_waiting",
+    "process_cpu_seconds_total",
+    "process_resident_memory_bytes",
+    "process_open_fds",
+}
+
+
+def url(lab: Any, framework: str) -> str:
+    base: str = lab.settings.flask_url if framework == "flask" else lab.settings.fastapi_url
+    return base
+
+
+def exercise(base_url: str) -> None:
+    """One request of each kind whose labels the comparison needs."""
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        for method, path in [
+            ("GET", "/json"),
+            ("GET", "/db"),
+            ("GET", "/items/2147483647"),
+            ("GET", "/no/such/route"),
+            ("POST", "/json"),
+        ]:
+            client.request(method, path)
+
+
+def shape(base_url: str) -> set[tuple[str, frozenset[str]]]:
+    return {(s.name, frozenset(s.labels)) for s in samples(base_url)}
+
+
+def test_both_services_export_the_same_names_and_labels(lab: Any) -> None:
+    for framework in FRAMEWORKS:
+        exercise(url(lab, framework))
+    flask, fastapi = (shape(url(lab, f)) for f in FRAMEWORKS)
+    assert {name for name, _ in flask} >= CONTRACT
+    assert {name for name, _ in fastapi if name not in ASYNC_ONLY} == {name for name, _ in flask}
+    assert {s for s in fastapi if s[0] not in ASYNC_ONLY} == flask
+    # The lag gauge exists only where there is an event loop (a constant 0 would mislead).
+    assert {name for name, _ in fastapi} & ASYNC_ONLY == ASYNC_ONLY
+    assert not {name for name, _ in flask} & ASYNC_ONLY
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_routes_are_templates_and_unknown_paths_one_label(lab: Any, framework: str) -> None:
+    base = url(lab, framework)
+    exercise(base)
+    routes = {s.labels["route"] for s in samples(base) if s.name == "http_requests_total"}
+    assert {"/json", "/db", "/items/{id}", "<unmatched>"} <= routes
+    assert not any("2147483647" in r or "/no/such" in r for r in routes)
+    # A known path with the wrong method keeps its route template.
+    assert value(base, "http_requests_total", route="/json", method="POST", status="405") >= 1
+    assert value(base, "http_requests_total", route="/metrics") == 0  # scrapes are not traffic
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_pool_and_process_figures_cover_the_service(lab: Any, framework: str) -> None:
+    base = url(lab, framework)
+    variant = get_variant(lab.manifest()["variants"][framework]["name"])
+    assert value(base, "db_pool_size") == variant.db_slots(lab.settings)
+    assert value(base, "process_resident_memory_bytes") > 10_000_000
+    assert value(base, "process_cpu_seconds_total") > 0
+    assert value(base, "process_open_fds") > 0
+
+
+@pytest.fixture(params=["flask-sync", "fastapi-workers"])
+def multiworker(lab: Any, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A service on several gunicorn workers (switching FastAPI to gunicorn and back)."""
+    variant = get_variant(request.param)
+    assert variant.processes(lab.settings) == 3
+    before = lab.manifest()["variants"][variant.framework]["name"]
+    if before != variant.name:
+        lab.switch(variant.framework, variant.name)
+    try:
+        yield url(lab, variant.framework)
+    finally:
+        if before != variant.name:
+            lab.switch(variant.framework, before)
+
+
+def test_counts_add_up_across_gunicorn_workers(lab: Any, multiworker: str) -> None:
+    """N requests spread over 3 workers make a counter of exactly N, whichever worker answers."""
+    framework = "flask" if multiworker == lab.settings.flask_url else "fastapi"
+    worker_files = lab.metrics_dir(framework)
+    json_get = {"route": "/json", "method": "GET"}
+    before = value(multiworker, "http_requests_total", status="200", **json_get)
+    timed_before = value(multiworker, "http_request_duration_seconds_count", **json_get)
+    sent = 0
+
+    def send_batch() -> bool:
+        nonlocal sent
+        for _ in range(20):  # a new connection each time, so the kernel spreads them
+            assert httpx.get(f"{multiworker}/json", timeout=10).status_code == 200
+            sent += 1
+        return len(list(worker_files.glob("counter_*.db"))) >= 2
+
+    poll_until(send_batch, "requests to reach at least two workers")
+    after = value(multiworker, "http_requests_total", status="200", **json_get)
+    assert after - before == sent
+    timed = value(multiworker, "http_request_duration_seconds_count", **json_get)
+    assert timed - timed_before == sent
