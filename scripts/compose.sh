@@ -16,6 +16,9 @@ cd "$(dirname "$0")/.."
 
 ENV_LOCAL=${ASYNCLAB_ENV_LOCAL:-.env.local}
 DOCKER=${DOCKER:-docker}
+# Started after the rest, and the lab goes on without it: cAdvisor needs a Linux engine's
+# /sys and /var/lib/docker, which some Docker Desktop setups do not share.
+OPTIONAL=cadvisor
 
 compose() {
   local files=(--env-file .env)
@@ -88,13 +91,21 @@ switch() {
   compose up --detach --wait "$variant"
 }
 
+start() {
+  ensure_grafana_password
+  # shellcheck disable=SC2046  # one service name per word
+  compose up --detach --build --wait --remove-orphans $(compose config --services | grep -vx "$OPTIONAL")
+  if ! compose up --detach "$OPTIONAL"; then
+    echo "$OPTIONAL could not start on this engine; the lab runs without per-container metrics." >&2
+  fi
+}
+
 main() {
   local command=${1:-}
   shift || true
   case "$command" in
     up)
-      ensure_grafana_password
-      compose up --detach --build --wait --remove-orphans
+      start
       urls
       ;;
     down)
@@ -115,8 +126,7 @@ main() {
       ;;
     urls) urls ;;
     bench)
-      ensure_grafana_password
-      compose up --detach --build --wait
+      start
       # ASYNCLAB_LAB=compose: the bench uses this lab as it is, on the ports of .env, and
       # changes variants with `scripts/compose.sh switch` instead of starting a native lab.
       ASYNCLAB_LAB=compose "${ASYNCLAB:-.venv/bin/asynclab}" bench "$@"
