@@ -30,8 +30,17 @@ def run(script: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str
     )
 
 
+def engine_answers() -> bool:
+    docker = shutil.which("docker")
+    if docker is None:
+        return False
+    return subprocess.run([docker, "info"], capture_output=True, check=False).returncode == 0
+
+
 @pytest.mark.skipif(shutil.which("docker") is None, reason="needs the docker client")
 def test_picks_native_here_because_no_engine_answers() -> None:
+    if engine_answers():
+        pytest.skip("a Docker engine answers on this machine")
     result = run(LAB_MODE)
     assert result.returncode == 0
     assert result.stdout == "native\n"
