@@ -1,0 +1,134 @@
+"""The throughput a configuration cannot exceed, and why.
+
+Little's law: throughput <= requests held at once / time each is held. A request to
+``/io/db?ms=50`` holds a pooled connection for 50 ms, so ``flask-sync`` (3 workers of one
+connection each) stays under 3 / 0.05 s = 60 rps, whatever the number of users. CPU-bound
+work is bounded instead by the service's cores divided by the CPU time of one request, which
+the bench measures on the service's processes during the run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from asynclab.bench.scenarios import Scenario
+from asynclab.settings import LabSettings
+from asynclab.variants import Variant
+
+TIMES = "\u00d7"
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    rps: float
+    kind: Literal["slots", "cpu"]
+    note: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _pool(variant: Variant, s: LabSettings, per: int, unit: str) -> str:
+    """``"3 workers x 1 connection"`` or ``"1 process x 16 connections"`` (with a times sign)."""
+    processes = variant.processes(s)
+    holder = "worker" if variant.server == "gunicorn" else "process"
+    return f"{_plural(processes, holder)} {TIMES} {_plural(per, unit)}"
+
+
+def _request_slots(variant: Variant, s: LabSettings) -> tuple[int | None, str]:
+    slots = variant.request_slots(s)
+    p = variant.processes(s)
+    if variant.worker_class == "sync":
+        return slots, _plural(p, "sync worker")
+    if variant.worker_class == "gthread":
+        return slots, f"{_plural(p, 'worker')} {TIMES} {s.threads} threads"
+    if variant.handlers == "def":
+        return slots, f"{_plural(p, 'process')} {TIMES} {s.def_threads} threads"
+    if variant.worker_class == "gevent":
+        return slots, f"{_plural(p, 'worker')} {TIMES} {s.gevent_connections} greenlets"
+    return slots, "unbounded"
+
+
+def held_slots(scenario: Scenario, variant: Variant, s: LabSettings) -> tuple[int, float, str]:
+    """(slots, seconds each request holds one, description) for a waiting scenario."""
+    wait_s = scenario.wait_ms / 1000
+    if scenario.bound == "db":
+        per = variant.db_pool_per_process(s)
+        return variant.db_slots(s), wait_s, _pool(variant, s, per, "connection")
+    if scenario.bound == "upstream":
+        per = variant.http_pool_per_process(s)
+        return variant.upstream_slots(s), wait_s, _pool(variant, s, per, "connection")
+    if scenario.bound == "blocking":
+        if variant.handlers == "async":
+            return variant.blocking_slots(s), wait_s, _plural(variant.processes(s), "event loop")
+        return variant.blocking_slots(s), wait_s, _request_slots(variant, s)[1]
+    if scenario.bound == "fanout":
+        requests, text = _request_slots(variant, s)
+        upstream = variant.upstream_slots(s)
+        if variant.handlers == "async":
+            # Concurrent calls: each request holds `calls` connections for one wait.
+            by_pool = max(1, upstream // scenario.calls)
+            if requests is None or by_pool < requests:
+                text = f"{upstream} connections ÷ {scenario.calls} calls"
+            return min(by_pool, requests or by_pool), wait_s, text
+        # Sequential calls: one connection, held for calls x wait.
+        slots = min(upstream, requests or upstream)
+        return slots, scenario.calls * wait_s, text
+    raise ValueError(f"scenario {scenario.name} has no waiting slots")
+
+
+def slot_ceiling(
+    scenario: Scenario, variant: Variant, s: LabSettings, users: int
+) -> Ceiling | None:
+    """Little's law: min(users, slots) / hold time.
+
+    For io_db, flask-sync and 64 users the note reads
+    ``3 workers x 1 connection ÷ 0.05 s = 60 rps``, and with 2 users
+    ``2 users (of 3 slots) ÷ 0.05 s = 40 rps``.
+    """
+    if scenario.bound not in ("db", "upstream", "blocking", "fanout") or scenario.wait_ms <= 0:
+        return None
+    slots, hold_s, text = held_slots(scenario, variant, s)
+    held = min(users, slots)
+    rps = held / hold_s
+    who = f"{_plural(users, 'user')} (of {slots} slots)" if users < slots else text
+    return Ceiling(rps, "slots", f"{who} ÷ {hold_s:g} s = {rps:,.0f} rps")
+
+
+def usable_cores(scenario: Scenario, variant: Variant, s: LabSettings, service_cpus: int) -> int:
+    """Cores the service can keep busy: one per process for GIL-holding Python."""
+    parallel = variant.processes(s)
+    if scenario.name == "cpu_native" and variant.handlers != "async":
+        parallel *= variant.requests_per_process(s)  # PBKDF2 releases the GIL in threads
+    return max(1, min(service_cpus, parallel))
+
+
+def cpu_ceiling(
+    scenario: Scenario,
+    variant: Variant,
+    s: LabSettings,
+    cpu_s_per_request: float | None,
+    service_cpus: int,
+) -> Ceiling | None:
+    """Cores ÷ CPU seconds per request, from the service CPU time measured during the run."""
+    if not cpu_s_per_request or cpu_s_per_request <= 0 or scenario.bound == "none":
+        return None
+    cores = usable_cores(scenario, variant, s, service_cpus)
+    rps = cores / cpu_s_per_request
+    return Ceiling(
+        rps,
+        "cpu",
+        f"{_plural(cores, 'core')} ÷ {cpu_s_per_request * 1000:.2f} ms CPU per request"
+        f" = {rps:,.0f} rps",
+    )
+
+
+def binding(*ceilings: Ceiling | None) -> Ceiling | None:
+    """The lowest ceiling is the one that explains the throughput."""
+    known = [c for c in ceilings if c is not None]
+    return min(known, key=lambda c: c.rps) if known else None

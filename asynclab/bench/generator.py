@@ -1,0 +1,50 @@
+"""Where the load generator runs: its CPU set, and how many Locust processes use it.
+
+With more than one generator CPU, Locust's own distributed mode (``--processes N``: a master and
+N workers) is the way past one core; one process is one core at most.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from asynclab.procs import parse_cpus, pinning
+from asynclab.settings import LabSettings
+
+
+@dataclass(frozen=True)
+class GeneratorPlan:
+    taskset: tuple[str, ...]
+    cpus: int
+    locust_processes: int
+    note: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "generator_taskset": " ".join(self.taskset) or None,
+            "generator_cpu_count": self.cpus,
+            "locust_processes": self.locust_processes,
+            "generator_plan": self.note,
+        }
+
+
+def generator_plan(settings: LabSettings) -> GeneratorPlan:
+    pinned, note = pinning(settings.generator_cpus, settings)
+    if pinned is None:
+        cpus = len(os.sched_getaffinity(0))
+        return GeneratorPlan((), cpus, 1, f"{note}; one Locust process")
+    count = len(parse_cpus(pinned))
+    processes = count if count > 1 else 1
+    how = (
+        f"Locust distributed: {processes} worker processes"
+        if processes > 1
+        else "one Locust process"
+    )
+    return GeneratorPlan(("taskset", "-c", pinned), count, processes, f"{note}; {how}")
+
+
+def service_cpu_count(settings: LabSettings) -> int:
+    pinned, _ = pinning(settings.service_cpus, settings)
+    return len(parse_cpus(pinned)) if pinned else len(os.sched_getaffinity(0))

@@ -1,0 +1,154 @@
+"""One headless Locust run: the subprocess, its warm-up cut, and the numbers read from its CSV."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from asynclab.bench.sampler import CpuSampler
+from asynclab.bench.scenarios import Scenario
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    """What to run, against what, and where the generator may run."""
+
+    scenario: Scenario
+    host: str
+    users: int
+    warmup_s: float
+    duration_s: float
+    out_dir: Path
+    taskset: tuple[str, ...] = ()
+    processes: int = 1
+    service_pid: int | None = None
+    env: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    requests: int
+    failures: int
+    rps: float
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    window_s: float
+    generator_cpu: float | None  # share of the generator's CPU budget, 0..1
+    generator_cpu_s: float | None
+    service_cpu_s: float | None
+    returncode: int
+
+    @property
+    def error_rate(self) -> float:
+        return self.failures / self.requests if self.requests else 1.0
+
+
+class RunFailed(RuntimeError):
+    pass
+
+
+def locust_command(spec: LoadSpec) -> list[str]:
+    out = spec.out_dir
+    s = spec.scenario
+    cmd = [
+        *spec.taskset, sys.executable, "-m", "locust",
+        "-f", s.locustfile, s.user_class,
+        "--headless", "--only-summary",
+        "-u", str(spec.users), "-r", str(spec.users),
+        "-t", f"{spec.warmup_s + spec.duration_s:g}s",
+        "-H", spec.host,
+        "--csv", str(out / "locust"), "--html", str(out / "locust.html"),
+        "--logfile", str(out / "locust.log"),
+        "--exit-code-on-error", "0",
+        "--warmup", f"{spec.warmup_s:g}", "--events-file", str(out / "events.json"),
+        *s.args,
+    ]  # fmt: skip
+    if spec.processes > 1:
+        cmd += ["--processes", str(spec.processes)]
+    return cmd
+
+
+def _number(value: str) -> float | None:
+    try:
+        return float(value)
+    except ValueError:
+        return None  # Locust writes "N/A" when nothing was measured
+
+
+def read_stats(path: Path) -> dict[str, str]:
+    """The ``Aggregated`` row of Locust's ``*_stats.csv``."""
+    with path.open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row.get("Name") == "Aggregated":
+                return row
+    raise RunFailed(f"no Aggregated row in {path}")
+
+
+def _terminate(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def run_locust(spec: LoadSpec, cwd: Path, generator_cpus: int) -> LoadResult:
+    """Run Locust to the end and return the measured window's figures.
+
+    Ctrl-C (KeyboardInterrupt) stops Locust, then propagates.
+    """
+    spec.out_dir.mkdir(parents=True, exist_ok=True)
+    cmd = locust_command(spec)
+    (spec.out_dir / "command.txt").write_text(" ".join(cmd) + "\n")
+    with (spec.out_dir / "stdout.txt").open("wb") as output:
+        env = {**os.environ, **dict(spec.env)}
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT)
+        pids = {"generator": proc.pid}
+        if spec.service_pid:
+            pids["service"] = spec.service_pid
+        try:
+            with CpuSampler(pids) as sampler:
+                proc.wait(timeout=spec.warmup_s + spec.duration_s + 60)
+        except BaseException:
+            _terminate(proc)
+            raise
+    return _result(spec, sampler, proc.returncode, generator_cpus)
+
+
+def _result(spec: LoadSpec, sampler: CpuSampler, code: int, generator_cpus: int) -> LoadResult:
+    stats_file = spec.out_dir / "locust_stats.csv"
+    if not stats_file.exists():
+        tail = (spec.out_dir / "stdout.txt").read_text(errors="replace")[-2000:]
+        raise RunFailed(f"Locust wrote no statistics (exit {code}):\n{tail}")
+    row = read_stats(stats_file)
+    requests = int(row["Request Count"])
+    failures = int(row["Failure Count"])
+    events_file = spec.out_dir / "events.json"
+    events = json.loads(events_file.read_text()) if events_file.exists() else {}
+    end = float(events.get("measure_end", time.time()))
+    start = float(events.get("measure_start", end - spec.duration_s))
+    window = max(end - start, 1e-9)
+    gen = sampler.usage("generator", start, end)
+    svc = sampler.usage("service", start, end)
+    return LoadResult(
+        requests=requests,
+        failures=failures,
+        rps=requests / window,
+        p50_ms=_number(row["50%"]),
+        p95_ms=_number(row["95%"]),
+        p99_ms=_number(row["99%"]),
+        window_s=window,
+        generator_cpu=(gen[0] / gen[1] / generator_cpus) if gen else None,
+        generator_cpu_s=gen[0] if gen else None,
+        service_cpu_s=svc[0] / svc[1] * window if svc else None,
+        returncode=code,
+    )

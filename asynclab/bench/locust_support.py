@@ -1,0 +1,170 @@
+"""What every scenario in ``loadtests/`` shares: its command-line arguments, answer checks and
+the warm-up cut.
+
+Arguments are registered here, once, because Locust loads every file of ``loadtests/`` into one
+parser and argparse refuses an option defined twice. Each argument also reads ``LOCUST_<NAME>``
+from the environment, so ``LOCUST_MS=200 locust -f loadtests/io_wait.py`` works like ``--ms 200``.
+
+The warm-up cut: ``--warmup N`` resets the statistics N seconds after the test starts, so the
+CSV and HTML files Locust writes at the end describe only the measured window. The bench also
+needs to know when that window began and ended, to sample the generator's CPU over exactly that
+span: ``--events-file PATH`` receives ``{"measure_start": t, "measure_end": t}`` (epoch seconds).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gevent
+from locust import events
+from locust.env import Environment
+from locust.runners import WorkerRunner
+
+with contextlib.suppress(ModuleNotFoundError):
+    # The generator's own Prometheus metrics (written by the observability work; guarded until
+    # it lands).
+    importlib.import_module("asynclab.locust_exporter")
+
+
+def _add_arguments(parser: Any) -> None:
+    # On the parser itself, not a group: only there does Locust accept include_in_web_ui.
+    group = parser
+    group.add_argument(
+        "--ms",
+        type=int,
+        default=50,
+        env_var="LOCUST_MS",
+        help="Wait per request in ms for io, fanout and pitfall (default 50)",
+    )
+    group.add_argument(
+        "--work",
+        type=int,
+        default=0,
+        env_var="LOCUST_WORK",
+        help="CPU work per request; 0 keeps each route's default",
+    )
+    group.add_argument(
+        "--calls",
+        type=int,
+        default=5,
+        env_var="LOCUST_CALLS",
+        help="Upstream calls per /fanout request (default 5)",
+    )
+    group.add_argument(
+        "--queries",
+        type=int,
+        default=20,
+        env_var="LOCUST_QUERIES",
+        help="Rows per /queries and /updates request (default 20)",
+    )
+    group.add_argument(
+        "--warmup",
+        type=float,
+        default=0.0,
+        env_var="LOCUST_WARMUP",
+        help="Seconds after the start whose statistics are discarded",
+    )
+    group.add_argument(
+        "--step-levels",
+        default="1,8,32,64,128,256",
+        env_var="LOCUST_STEP_LEVELS",
+        help="Users at each step of the StepRamp shape (comma-separated)",
+    )
+    group.add_argument(
+        "--step-hold",
+        type=float,
+        default=30.0,
+        env_var="LOCUST_STEP_HOLD",
+        help="Seconds each StepRamp level is held (default 30)",
+    )
+    group.add_argument(
+        "--events-file",
+        default="",
+        env_var="LOCUST_EVENTS_FILE",
+        include_in_web_ui=False,
+        help="Where to write the measured window's start and end times",
+    )
+
+
+def option(environment: Environment, name: str) -> Any:
+    """A parsed argument, or its default when Locust runs as a library without a parser."""
+    defaults: dict[str, Any] = {
+        "ms": 50, "work": 0, "calls": 5, "queries": 20, "warmup": 0.0,
+        "step_levels": "1,8,32,64,128,256", "step_hold": 30.0, "events_file": "",
+    }  # fmt: skip
+    return getattr(environment.parsed_options, name, defaults.get(name))
+
+
+def _write_event(environment: Environment, key: str) -> None:
+    path = option(environment, "events_file")
+    if not path or isinstance(environment.runner, WorkerRunner):
+        return
+    target = Path(path)
+    data = json.loads(target.read_text()) if target.exists() else {}
+    data[key] = time.time()
+    tmp = target.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, target)
+
+
+def _cut_warmup(environment: Environment, seconds: float) -> None:
+    gevent.sleep(seconds)
+    if environment.runner is not None:
+        environment.runner.stats.reset_all()
+        environment.runner.exceptions = {}
+    _write_event(environment, "measure_start")
+
+
+def _on_test_start(environment: Environment, **_: Any) -> None:
+    warmup = float(option(environment, "warmup") or 0.0)
+    if warmup > 0:
+        # Every node resets its own statistics, workers included, so that nothing counted
+        # during the warm-up reaches the master's totals afterwards.
+        gevent.spawn(_cut_warmup, environment, warmup)
+    else:
+        _write_event(environment, "measure_start")
+
+
+def _on_test_stop(environment: Environment, **_: Any) -> None:
+    _write_event(environment, "measure_end")
+
+
+events.init_command_line_parser.add_listener(_add_arguments)  # type: ignore[no-untyped-call]
+events.test_start.add_listener(_on_test_start)  # type: ignore[no-untyped-call]
+events.test_stop.add_listener(_on_test_stop)  # type: ignore[no-untyped-call]
+
+
+def expect_json(response: Any, check: Callable[[Any], bool], what: str, status: int = 200) -> None:
+    """Mark ``response`` failed unless it has ``status`` and a JSON body passes ``check``.
+
+    >>> expect_json(resp, lambda b: b == {"ms": 50}, '{"ms": 50}')
+    """
+    if response.status_code != status:
+        response.failure(f"status {response.status_code}: {response.text[:200]}")
+        return
+    try:
+        body = response.json()
+    except ValueError:
+        response.failure(f"not JSON: {response.text[:200]}")
+        return
+    if check(body):
+        response.success()
+    else:
+        response.failure(f"expected {what}, got {str(body)[:200]}")
+
+
+def expect_text(response: Any, needles: list[str], what: str) -> None:
+    """Mark ``response`` failed unless it is a 200 whose body contains every needle."""
+    if response.status_code != 200:
+        response.failure(f"status {response.status_code}: {response.text[:200]}")
+    elif all(n in (response.text or "") for n in needles):
+        response.success()
+    else:
+        response.failure(f"expected {what}, got {(response.text or '')[:200]}")

@@ -1,0 +1,89 @@
+"""``manifest.json``: everything needed to read a result set later, on another day or machine.
+
+Python and package versions, git revision, CPU model, the CPU plan, every variant's
+configuration and the settings it follows from, the profile, and the generator calibration.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from asynclab.bench.profiles import Profile
+from asynclab.bench.scenarios import SCENARIOS
+from asynclab.procs import cpu_plan
+from asynclab.settings import LabSettings
+from asynclab.variants import get_variant
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def git_revision(root: Path) -> dict[str, Any]:
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    status = git("status", "--porcelain")
+    return {
+        "revision": git("rev-parse", "HEAD"),
+        "dirty": bool(status) if status is not None else None,
+    }
+
+
+def packages() -> dict[str, str]:
+    found = {d.metadata["Name"]: d.version for d in importlib.metadata.distributions()}
+    return dict(sorted(found.items(), key=lambda kv: kv[0].lower()))
+
+
+def build_manifest(
+    settings: LabSettings,
+    profile: Profile,
+    generator: dict[str, Any],
+    lab: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "version": 1,
+        "status": "running",
+        "profile": profile.to_json(),
+        "python": {
+            "version": sys.version.split()[0],
+            "implementation": platform.python_implementation(),
+        },
+        "platform": platform.platform(),
+        "cpu": {"model": cpu_model(), "count": os.cpu_count()},
+        "git": git_revision(settings.root),
+        "cpu_plan": {**cpu_plan(settings), **generator},
+        "variants": {name: get_variant(name).config(settings) for name in profile.variants},
+        "scenarios": {
+            c.scenario: {
+                "path": SCENARIOS[c.scenario].path,
+                "user_class": SCENARIOS[c.scenario].user_class,
+                "locustfile": SCENARIOS[c.scenario].locustfile,
+                "bound": SCENARIOS[c.scenario].bound,
+                "title": SCENARIOS[c.scenario].title,
+            }
+            for c in (*profile.cells, *profile.wrk_check)
+        },
+        "settings": settings.model_dump(mode="json"),
+        "lab": lab,
+        "calibration": None,
+        "packages": packages(),
+    }

@@ -1,0 +1,243 @@
+"""Run a profile's matrix against the native lab and record every run as it finishes.
+
+The lab is started when it is not running (and stopped again at the end); a lab that was
+already running is used as it is, and the variants it served are restored afterwards. Ctrl-C
+or SIGTERM stops the current run, keeps every finished one, and marks the set ``interrupted``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import socket
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from asynclab.bench import wrk
+from asynclab.bench.calibrate import calibrate
+from asynclab.bench.generator import GeneratorPlan, generator_plan, service_cpu_count
+from asynclab.bench.locust_run import LoadSpec, RunFailed, run_locust
+from asynclab.bench.manifest import build_manifest
+from asynclab.bench.profiles import Profile, Run
+from asynclab.bench.results import (
+    MANIFEST,
+    Status,
+    Summary,
+    new_set_dir,
+    point_latest,
+    write_json,
+)
+from asynclab.bench.rows import build_row
+from asynclab.bench.scenarios import get_scenario
+from asynclab.lab import Lab
+from asynclab.observability import locust_metrics_port
+from asynclab.settings import LabSettings
+from asynclab.variants import Framework, get_variant
+
+Echo = Callable[[str], None]
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM ends the bench like Ctrl-C does: finished runs kept, set marked interrupted."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class Bench:
+    def __init__(
+        self, settings: LabSettings, profile: Profile, results_dir: Path, echo: Echo = print
+    ) -> None:
+        self.settings = settings
+        self.profile = profile
+        self.results_dir = results_dir
+        self.echo = echo
+        self.plan: GeneratorPlan = generator_plan(settings)
+        self.service_cpus = service_cpu_count(settings)
+        self.lab = Lab(settings, echo=echo)
+        self.started_lab = False
+        self.original: dict[str, str] = {}
+        self.calibration: dict[str, Any] = {}
+        self.metrics_port = self._metrics_port()
+        self.set_dir: Path | None = None
+
+    # --- the lab ----------------------------------------------------------------------------
+
+    def _ensure_lab(self) -> None:
+        if self.lab.manifest() is None:
+            first = {get_variant(v).framework: v for v in reversed(self.profile.variants)}
+            self.lab = Lab(
+                self.settings.model_copy(
+                    update={
+                        "flask_variant": first.get("flask", self.settings.flask_variant),
+                        "fastapi_variant": first.get("fastapi", self.settings.fastapi_variant),
+                    }
+                ),
+                echo=self.echo,
+            )
+            self.echo("the lab is not running: starting it")
+            self.started_lab = True
+            self.lab.up()
+        manifest = self.lab.manifest() or {}
+        self.original = {f: v["name"] for f, v in manifest.get("variants", {}).items()}
+
+    def _serving(self) -> dict[str, Any]:
+        manifest = self.lab.manifest()
+        if manifest is None:
+            raise RuntimeError("the lab stopped during the bench")
+        return manifest
+
+    def _use(self, variant_name: str) -> tuple[str, int | None]:
+        """Serve ``variant_name`` on its framework's port; return (URL, service pid)."""
+        framework: Framework = get_variant(variant_name).framework
+        manifest = self._serving()
+        if manifest["variants"].get(framework, {}).get("name") != variant_name:
+            self.echo(f"switching {framework} to {variant_name}")
+            self.lab.switch(framework, variant_name)
+            manifest = self._serving()
+        process = manifest["processes"][framework]
+        return manifest["urls"][framework], process.get("pid")
+
+    def _release_lab(self) -> None:
+        if self.started_lab:
+            self.echo("stopping the lab the bench started")
+            self.lab.down()
+            return
+        with contextlib.suppress(Exception):
+            manifest = self._serving()
+            for framework, name in self.original.items():
+                if manifest["variants"].get(framework, {}).get("name") != name:
+                    self.echo(f"restoring {framework} to {name}")
+                    self.lab.switch(framework, name)  # type: ignore[arg-type]
+
+    # --- the matrix -------------------------------------------------------------------------
+
+    def run(self) -> Path:
+        """Run everything; return the result set's directory (also on interruption)."""
+        self.set_dir = set_dir = new_set_dir(self.results_dir)
+        point_latest(set_dir)
+        runs = self.profile.runs()
+        summary = Summary(set_dir, self.profile.name, len(runs))
+        manifest: dict[str, Any] = {}
+        status: Status = "failed"
+        self.echo(f"bench {self.profile.name}: {len(runs)} runs -> {set_dir}")
+        try:
+            with _sigterm_as_interrupt():
+                self._ensure_lab()
+                manifest = build_manifest(
+                    self.lab.settings, self.profile, self.plan.to_json(), self._lab_facts()
+                )
+                write_json(set_dir / MANIFEST, manifest)
+                if self.profile.calibrate:
+                    manifest["calibration"] = self._calibrate(set_dir / "calibration")
+                    self.calibration = manifest["calibration"]
+                    write_json(set_dir / MANIFEST, manifest)
+                for i, run in enumerate(runs, 1):
+                    self._one(run, i, len(runs), summary)
+            status = "complete"
+        except KeyboardInterrupt:
+            status = "interrupted"
+            self.echo("interrupted: finished runs are kept, the set is marked incomplete")
+        finally:
+            summary.finish(status)
+            if manifest:
+                manifest["status"] = status
+                manifest["finished_at"] = summary.data["finished_at"]
+                write_json(set_dir / MANIFEST, manifest)
+            self._release_lab()
+        return set_dir
+
+    def _lab_facts(self) -> dict[str, Any]:
+        manifest = self._serving()
+        return {
+            "started_by_bench": self.started_lab,
+            "urls": manifest.get("urls", {}),
+            "served_before": self.original,
+        }
+
+    def _calibrate(self, out_dir: Path) -> dict[str, Any]:
+        targets = {}
+        manifest = self._serving()
+        for framework, config in manifest["variants"].items():
+            targets[config["name"]] = (
+                manifest["urls"][framework],
+                manifest["processes"][framework].get("pid"),
+            )
+        env = self._locust_env("calibration")
+        return calibrate(targets, self.plan, out_dir, self.settings.root, echo=self.echo, env=env)
+
+    def _locust_env(self, label: str) -> tuple[tuple[str, str], ...]:
+        """The exporter's port and the scenario label it puts on every metric."""
+        return (("LOCUST_METRICS_PORT", str(self.metrics_port)), ("LOCUST_SCENARIO", label))
+
+    def _one(self, run: Run, i: int, total: int, summary: Summary) -> None:
+        assert self.set_dir is not None
+        url, pid = self._use(run.variant)
+        out_dir = self.set_dir / "runs" / run.key
+        scenario = get_scenario(run.scenario)
+        p = self.profile
+        started = time.monotonic()
+        try:
+            result: Any
+            if run.tool == "wrk":
+                if not wrk.available():
+                    summary.error(run.key, "wrk is not installed (Debian package wrk)")
+                    return
+                result = wrk.run_wrk(url + scenario.path, run.users, p.duration_s, p.warmup_s,
+                                     out_dir / "wrk.txt", self.plan.taskset, self.plan.cpus, pid,
+                                     self.plan.cpus)  # fmt: skip
+            else:
+                env = self._locust_env(f"{run.scenario}/{run.variant}")
+                g = self.plan
+                spec = LoadSpec(scenario, url, run.users, p.warmup_s, p.duration_s, out_dir,
+                                g.taskset, g.locust_processes, pid, env)  # fmt: skip
+                result = run_locust(spec, self.settings.root, self.plan.cpus)
+        except (RunFailed, RuntimeError, OSError) as exc:
+            self.echo(f"[{i}/{total}] {run.key}: FAILED {exc}")
+            summary.error(run.key, "".join(traceback.format_exception_only(exc)).strip())
+            return
+        row = build_row(run, result, self.lab.settings, self.service_cpus,
+                        self._generator_ceiling(run), f"runs/{run.key}")  # fmt: skip
+        summary.add(row)
+        flags = f" flags={','.join(row['flags'])}" if row["flags"] else ""
+        self.echo(
+            f"[{i}/{total}] {run.key}: {row['rps']:.1f} rps, p50 {row['p50_ms']} ms, "
+            f"p99 {row['p99_ms']} ms, ceiling {row['ceiling_rps']}, "
+            f"generator CPU {row['generator_cpu']}{flags} ({time.monotonic() - started:.0f} s)"
+        )
+
+    def _generator_ceiling(self, run: Run) -> float | None:
+        tool = self.calibration.get(run.tool) or {}
+        ceiling: float | None = tool.get("ceiling_rps")
+        return ceiling
+
+    def _metrics_port(self) -> int:
+        """The Locust exporter's port: the usual one (Prometheus scrapes it) unless it is taken."""
+        port = locust_metrics_port()
+        if _port_free(self.settings.host, port):
+            return port
+        with socket.socket() as sock:
+            sock.bind((self.settings.host, 0))
+            free: int = sock.getsockname()[1]
+        self.echo(f"port {port} is taken: the generator's metrics go to port {free} instead")
+        return free

@@ -1,0 +1,248 @@
+"""The report of a result set, from ``summary.json`` and ``manifest.json`` alone.
+
+Writes ``report.html`` (self-contained, opens offline), ``report.md`` and ``charts/*.png|svg``
+into the set. Every verdict and figure is computed from the rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from asynclab.bench.charts import latency_chart, throughput_chart
+from asynclab.bench.document import Block, Heading, Image, Para, Table, html_page, markdown
+from asynclab.bench.results import MANIFEST, SUMMARY, read_json, write_json
+from asynclab.bench.rows import FLAG_TEXT
+from asynclab.bench.verdicts import LESSONS, TIMES, WORDS, Cell, Verdict, cells, verdicts
+
+KEY_PACKAGES = ("locust", "flask", "fastapi", "starlette", "uvicorn", "gunicorn", "gevent",
+                "asyncpg", "psycopg", "httpx", "uvloop", "pydantic")  # fmt: skip
+WRK_AGREEMENT = 0.10
+
+CLOSED_LOOP = (
+    "Locust users are a closed loop: each waits for its answer before sending the next request. "
+    "When the service slows down, the offered load drops with it, so the latencies shown are "
+    "those of the requests that were sent; a stream of real users arriving at a fixed rate "
+    "would queue longer (coordinated omission). Read the p99 here as a lower bound of what "
+    "users would see, and throughput as the capacity at that concurrency. For a fixed arrival "
+    "rate use Locust's constant_throughput wait time with enough users and report the rate "
+    "actually achieved."
+)
+
+
+@dataclass
+class ReportOutputs:
+    html: Path
+    markdown: Path
+    charts: list[Path] = field(default_factory=list)
+    verdicts: list[str] = field(default_factory=list)
+
+
+def _f(value: float | None, digits: int = 0, suffix: str = "") -> str:
+    return "-" if value is None else f"{value:,.{digits}f}{suffix}"
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def _flags(flags: dict[str, int]) -> str:
+    return ", ".join(f"{f} ({n})" for f, n in flags.items()) or "-"
+
+
+def build_report(set_dir: Path) -> ReportOutputs:
+    summary = read_json(set_dir / SUMMARY)
+    manifest_path = set_dir / MANIFEST
+    manifest: dict[str, Any] = read_json(manifest_path) if manifest_path.exists() else {}
+    rows: list[dict[str, Any]] = summary.get("rows", [])
+    titles = {k: v.get("title", k) for k, v in manifest.get("scenarios", {}).items()}
+    charts_dir = set_dir / "charts"
+    charts_dir.mkdir(exist_ok=True)
+
+    all_cells = cells(rows)
+    found = verdicts(rows, titles)
+    by_lesson = {v.lesson.scenario: v for v in found}
+
+    blocks: list[Block] = [Heading(f"asynclab bench: {summary.get('profile', '?')} profile", 1)]
+    blocks += _header(summary, manifest)
+    blocks.append(Heading("Lessons"))
+    if not found:
+        blocks.append(Para("No lesson could be judged: the set lacks the variants it compares."))
+    for v in found:
+        expected = WORDS[v.lesson.expect]
+        blocks.append(Para(f"{v.lesson.title} (expected: {expected}): {v.text()}", "verdict"))
+
+    outputs = ReportOutputs(set_dir / "report.html", set_dir / "report.md")
+    outputs.verdicts = [v.text() for v in found]
+    blocks.append(Heading("Charts"))
+    scenarios = sorted({c.scenario for c in all_cells.values() if c.tool == "locust"},
+                       key=_scenario_order)  # fmt: skip
+    for scenario in scenarios:
+        series = [c for c in all_cells.values() if c.scenario == scenario and c.tool == "locust"]
+        title = _chart_title(titles.get(scenario, scenario), by_lesson.get(scenario))
+        tp = throughput_chart(series, title, charts_dir, f"throughput_{scenario}")
+        lat = latency_chart(series, f"{titles.get(scenario, scenario)}: latency",
+                            charts_dir, f"latency_{scenario}")  # fmt: skip
+        outputs.charts += tp + lat
+        blocks += [Heading(titles.get(scenario, scenario), 3),
+                   Image(tp[0], f"{title}: throughput vs users"),
+                   Image(lat[0], f"{title}: p50 and p99 latency vs users")]  # fmt: skip
+
+    blocks += _ceiling_table(all_cells, titles)
+    blocks += _wrk_section(all_cells)
+    blocks += _calibration(manifest.get("calibration"))
+    blocks += _method(manifest)
+    blocks += _environment(manifest)
+
+    title = f"asynclab bench ({summary.get('profile', '?')})"
+    outputs.markdown.write_text(markdown(blocks, set_dir))
+    outputs.html.write_text(html_page(title, blocks))
+    write_json(set_dir / "verdicts.json", [v.to_json() for v in found])
+    return outputs
+
+
+def _scenario_order(name: str) -> tuple[int, str]:
+    lessons = [lesson.scenario for lesson in LESSONS]
+    return (lessons.index(name) if name in lessons else len(lessons), name)
+
+
+def _chart_title(scenario_title: str, v: Verdict | None) -> str:
+    if v is None:
+        return f"{scenario_title}: throughput vs users"
+    return (
+        f"{scenario_title}: {WORDS[v.outcome]}, {v.challenger.variant} {TIMES}{v.ratio:.2f} "
+        f"vs {v.baseline.variant} at {v.users} users"
+    )
+
+
+def _header(summary: dict[str, Any], manifest: dict[str, Any]) -> list[Block]:
+    blocks: list[Block] = []
+    status = summary.get("status")
+    if status != "complete":
+        done = len(summary.get("rows", []))
+        blocks.append(Para(
+            f"This set is {status}: {done} of {summary.get('planned_runs', '?')} runs finished. "
+            "Figures below cover the finished runs only.", "warning"))  # fmt: skip
+    for error in summary.get("errors", []):
+        blocks.append(Para(f"Run {error['run']} failed: {error['error']}", "warning"))
+    git = manifest.get("git", {})
+    cpu = manifest.get("cpu", {})
+    plan = manifest.get("cpu_plan", {})
+    blocks.append(Para(
+        f"Started {summary.get('started_at')}, finished {summary.get('finished_at') or '-'}; "
+        f"git {str(git.get('revision') or '?')[:12]}{' (dirty)' if git.get('dirty') else ''}; "
+        f"CPU {cpu.get('model', '?')} x {cpu.get('count', '?')}; services on CPU "
+        f"{plan.get('service_cpus', '?')} ({plan.get('services', '?')}), generator on CPU "
+        f"{plan.get('generator_cpus', '?')} ({plan.get('generator_plan', '?')})."))  # fmt: skip
+    return blocks
+
+
+def _ceiling_table(all_cells: dict[Any, Cell], titles: dict[str, str]) -> list[Block]:
+    rows = []
+    for c in sorted(all_cells.values(), key=lambda c: (_scenario_order(c.scenario), c.variant,
+                                                       c.users)):  # fmt: skip
+        if c.tool != "locust":
+            continue
+        rows.append([titles.get(c.scenario, c.scenario), c.variant, str(c.users), c.rps.text(),
+                     _f(c.ceiling_rps), _pct(c.ceiling_share), c.ceiling_note or "-",
+                     _f(c.p50_ms, 1), _f(c.p99_ms, 1), _flags(c.flags)])  # fmt: skip
+    return [
+        Heading("Every cell against its ceiling"),
+        Para("Throughput is the median of the repetitions (range and coefficient of variation "
+             "in brackets); the ceiling is the lower of the Little's-law ceiling (slots held ÷ "
+             "time each is held) and the CPU ceiling (service cores ÷ CPU time per request, "
+             "measured on the service's processes)."),
+        Table(["scenario", "variant", "users", "throughput", "ceiling rps", "of ceiling",
+               "ceiling", "p50 ms", "p99 ms", "flags (runs)"], rows),
+    ]  # fmt: skip
+
+
+def _wrk_section(all_cells: dict[Any, Cell]) -> list[Block]:
+    pairs = []
+    for (scenario, variant, users, tool), w in sorted(all_cells.items()):
+        loc = all_cells.get((scenario, variant, users, "locust"))
+        if tool == "wrk" and loc is not None:
+            pairs.append((loc, w))
+    if not pairs:
+        return []
+    rows = []
+    for loc, w in pairs:
+        diff = loc.rps.median / w.rps.median - 1 if w.rps.median else None
+        bound = "generator_bound" in loc.flags or "generator_cpu" in loc.flags
+        agree = "-" if diff is None else ("yes" if abs(diff) <= WRK_AGREEMENT else "no")
+        rows.append([loc.scenario, loc.variant, str(loc.users), _f(loc.rps.median, 1),
+                     _f(w.rps.median, 1), "-" if diff is None else f"{diff:+.1%}",
+                     agree + (" (generator-bound)" if bound else ""),
+                     _f(loc.p50_ms, 1), _f(w.p50_ms, 1),
+                     _f(loc.p99_ms, 1), _f(w.p99_ms, 1)])  # fmt: skip
+    return [
+        Heading("Locust against wrk"),
+        Para(f"The same route, variant and concurrency with wrk (C, one connection per Locust "
+             f"user, same CPU). Where Locust is not generator-bound the two should agree within "
+             f"{WRK_AGREEMENT:.0%}."),
+        Table(["scenario", "variant", "users", "Locust rps", "wrk rps", "Locust vs wrk",
+               f"within {WRK_AGREEMENT:.0%}", "Locust p50 ms", "wrk p50 ms", "Locust p99 ms",
+               "wrk p99 ms"], rows),
+    ]  # fmt: skip
+
+
+def _calibration(cal: dict[str, Any] | None) -> list[Block]:
+    blocks: list[Block] = [Heading("Generator calibration")]
+    if not cal:
+        return [*blocks, Para("Not measured for this set (--no-calibrate).", "note")]
+    rows = []
+    for tool in ("locust", "wrk"):
+        fig = cal.get(tool)
+        if fig:
+            rows.append([tool, _f(fig.get("rps"), 0), _pct(fig.get("generator_cpu")),
+                         _f(fig.get("cpu_ms_per_request"), 4), _f(fig.get("ceiling_rps"), 0),
+                         "yes" if fig.get("saturated") else "no"])  # fmt: skip
+    blocks += [
+        Para(f"Both generators ran flat out on {cal.get('route')} of {cal.get('variant')} "
+             f"(the fastest variant in a short wrk probe: "
+             f"{', '.join(f'{k} {v:,.0f} rps' for k, v in cal.get('probe', {}).items())}) with "
+             f"{cal.get('users')} connections and the generator's CPU budget. A generator's "
+             "ceiling is its CPUs ÷ its CPU time per request; runs above 80% of Locust's are "
+             "flagged generator-bound. When the generator was not saturated the service was "
+             "the limit, and the ceiling is extrapolated from the measured CPU cost."),
+        Table(["generator", "rps", "generator CPU", "CPU ms per request", "ceiling rps",
+               "saturated"], rows),
+    ]  # fmt: skip
+    return blocks
+
+
+def _method(manifest: dict[str, Any]) -> list[Block]:
+    profile = manifest.get("profile", {})
+    flags = "; ".join(f"{k}: {v}" for k, v in FLAG_TEXT.items())
+    return [
+        Heading("How to read this"),
+        Para(CLOSED_LOOP, "note"),
+        Para(f"Each run warms up for {profile.get('warmup_s', '?')} s (discarded), then "
+             f"measures {profile.get('duration_s', '?')} s; {profile.get('repetitions', '?')} "
+             f"repetition(s) per cell. Flags: {flags}. A tie means within ±15%. Absolute "
+             "numbers belong to this machine and CPU plan only; compare ratios, not "
+             "numbers from other machines."),
+    ]  # fmt: skip
+
+
+def _environment(manifest: dict[str, Any]) -> list[Block]:
+    if not manifest:
+        return [Heading("Environment"), Para("manifest.json is missing.", "warning")]
+    packages = manifest.get("packages", {})
+    lower = {k.lower(): v for k, v in packages.items()}
+    versions = ", ".join(f"{p} {lower[p]}" for p in KEY_PACKAGES if p in lower)
+    rows = []
+    for name, v in manifest.get("variants", {}).items():
+        rows.append([name, str(v.get("server")), str(v.get("worker_class")),
+                     str(v.get("handlers")), str(v.get("processes")),
+                     str(v.get("request_slots") or "unbounded"), str(v.get("db_slots")),
+                     str(v.get("upstream_slots")), str(v.get("blocking_slots"))])  # fmt: skip
+    python = manifest.get("python", {})
+    return [
+        Heading("Environment"),
+        Para(f"Python {python.get('version', '?')} on {manifest.get('platform', '?')}; "
+             f"{versions}. Every package version is in manifest.json."),
+        Table(["variant", "server", "worker class", "handlers", "processes", "request slots",
+               "db slots", "upstream slots", "blocking slots"], rows),
+    ]  # fmt: skip

@@ -1,0 +1,83 @@
+"""CPU use of whole process trees (the generator, the service), sampled in the background.
+
+A run's measured window is only known afterwards (Locust reports when its warm-up ended), so
+the sampler keeps a time series and ``usage(name, start, end)`` reads the span from it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+import time
+from types import TracebackType
+
+import psutil
+
+
+def tree_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process and all its descendants; None if it is gone."""
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return None
+    total = 0.0
+    for proc in procs:
+        try:
+            times = proc.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
+class CpuSampler:
+    """Samples ``{name: pid}`` trees every ``interval`` seconds while in its ``with`` block."""
+
+    def __init__(self, pids: dict[str, int], interval: float = 0.25) -> None:
+        self.pids = dict(pids)
+        self.interval = interval
+        self.times: list[float] = []
+        self.samples: list[dict[str, float | None]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="cpu-sampler", daemon=True)
+
+    def _sample(self) -> None:
+        now = time.time()
+        self.samples.append({name: tree_cpu_seconds(pid) for name, pid in self.pids.items()})
+        self.times.append(now)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def __enter__(self) -> CpuSampler:
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def usage(self, name: str, start: float, end: float) -> tuple[float, float] | None:
+        """(CPU seconds, wall seconds) of ``name`` between the samples nearest inside the span."""
+        points = [
+            (t, cpu)
+            for t, sample in zip(self.times, self.samples, strict=True)
+            if (cpu := sample.get(name)) is not None
+        ]
+        if not points:
+            return None
+        ts = [t for t, _ in points]
+        first = min(bisect.bisect_left(ts, start), len(points) - 1)
+        last = max(bisect.bisect_right(ts, end) - 1, 0)
+        if last <= first:
+            return None
+        (t0, c0), (t1, c1) = points[first], points[last]
+        return max(0.0, c1 - c0), t1 - t0

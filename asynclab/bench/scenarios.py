@@ -1,0 +1,82 @@
+"""The workloads the bench can run: which Locust user class, which route, and what bounds it.
+
+``bound`` names the resource a request holds while it waits, which decides its Little's-law
+ceiling (see ``ceilings.py``): ``db`` a pooled connection, ``upstream`` an HTTP connection,
+``fanout`` several of them, ``blocking`` a whole event loop or worker, ``cpu`` only CPU time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Bound = Literal["cpu", "db", "upstream", "fanout", "blocking", "none"]
+
+WAIT_MS = 50
+FANOUT_CALLS = 5
+QUERIES = 20
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    locustfile: str
+    user_class: str
+    path: str
+    title: str
+    bound: Bound
+    wait_ms: int = 0
+    calls: int = 1
+    args: tuple[str, ...] = field(default=())
+
+    @property
+    def route(self) -> str:
+        """The route without its query string, as Locust names it."""
+        return self.path.split("?", 1)[0]
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in [
+        Scenario("cpu_python", "loadtests/cpu.py", "CpuPython", "/cpu/python",
+                 "CPU, pure Python (holds the GIL)", "cpu"),
+        Scenario("cpu_native", "loadtests/cpu.py", "CpuNative", "/cpu/native",
+                 "CPU, PBKDF2 (releases the GIL)", "cpu"),
+        Scenario("io_db", "loadtests/io_wait.py", "IoDb", f"/io/db?ms={WAIT_MS}",
+                 f"I/O wait in Postgres, {WAIT_MS} ms", "db", WAIT_MS,
+                 args=("--ms", str(WAIT_MS))),
+        Scenario("io_upstream", "loadtests/io_wait.py", "IoUpstream", f"/io/upstream?ms={WAIT_MS}",
+                 f"I/O wait on the upstream, {WAIT_MS} ms", "upstream", WAIT_MS,
+                 args=("--ms", str(WAIT_MS))),
+        Scenario("fanout", "loadtests/fanout.py", "Fanout",
+                 f"/fanout?calls={FANOUT_CALLS}&ms={WAIT_MS}",
+                 f"Fan-out, {FANOUT_CALLS} upstream calls of {WAIT_MS} ms", "fanout", WAIT_MS,
+                 FANOUT_CALLS, ("--ms", str(WAIT_MS), "--calls", str(FANOUT_CALLS))),
+        Scenario("pitfall", "loadtests/pitfall.py", "PitfallBlocking",
+                 f"/pitfall/blocking?ms={WAIT_MS}",
+                 f"Blocking sleep of {WAIT_MS} ms in the handler", "blocking", WAIT_MS,
+                 args=("--ms", str(WAIT_MS))),
+        Scenario("json", "loadtests/techempower.py", "Json", "/json",
+                 "TechEmpower json", "cpu"),
+        Scenario("plaintext", "loadtests/techempower.py", "Plaintext", "/plaintext",
+                 "TechEmpower plaintext", "cpu"),
+        Scenario("db", "loadtests/techempower.py", "Db", "/db", "TechEmpower db", "cpu"),
+        Scenario("queries", "loadtests/techempower.py", "Queries", f"/queries?queries={QUERIES}",
+                 f"TechEmpower queries ({QUERIES})", "cpu", args=("--queries", str(QUERIES))),
+        Scenario("updates", "loadtests/techempower.py", "Updates", f"/updates?queries={QUERIES}",
+                 f"TechEmpower updates ({QUERIES})", "cpu", args=("--queries", str(QUERIES))),
+        Scenario("fortunes", "loadtests/techempower.py", "Fortunes", "/fortunes",
+                 "TechEmpower fortunes", "cpu"),
+        Scenario("mixed", "loadtests/mixed.py", "Mixed", "/", "Mixed realistic profile",
+                 "none", WAIT_MS, args=("--ms", str(WAIT_MS))),
+    ]
+}  # fmt: skip
+
+
+def get_scenario(name: str) -> Scenario:
+    try:
+        return SCENARIOS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown scenario {name!r}; choose from: {', '.join(SCENARIOS)}"
+        ) from None

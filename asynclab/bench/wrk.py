@@ -1,0 +1,115 @@
+"""``wrk`` (Debian package): a C generator, as the yardstick for Locust's own numbers."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from asynclab.bench.sampler import CpuSampler
+
+UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    requests: int
+    errors: int
+    rps: float
+    p50_ms: float | None
+    p90_ms: float | None
+    p99_ms: float | None
+    window_s: float
+    generator_cpu: float | None
+    generator_cpu_s: float | None
+    service_cpu_s: float | None
+
+    @property
+    def error_rate(self) -> float:
+        return self.errors / self.requests if self.requests else 1.0
+
+
+def available() -> bool:
+    return shutil.which("wrk") is not None
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if not match:
+        raise ValueError(f"not a wrk duration: {text!r}")
+    return float(match.group(1)) * UNITS[match.group(2)]
+
+
+def parse(output: str) -> dict[str, float]:
+    """Figures of ``wrk --latency`` output: requests, errors, rps, p50/p90/p99 in ms."""
+    found: dict[str, float] = {}
+    if m := re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", output):
+        found["requests"] = float(m.group(1))
+        found["window_s"] = _ms(m.group(2) + m.group(3)) / 1000
+    if m := re.search(r"Requests/sec:\s+([\d.]+)", output):
+        found["rps"] = float(m.group(1))
+    for pct in ("50", "90", "99"):
+        if m := re.search(rf"^\s+{pct}%\s+([\d.]+(?:us|ms|s|m))\s*$", output, re.M):
+            found[f"p{pct}_ms"] = _ms(m.group(1))
+    errors = 0.0
+    if m := re.search(r"Non-2xx or 3xx responses: (\d+)", output):
+        errors += float(m.group(1))
+    if m := re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    ):
+        errors += sum(float(g) for g in m.groups())
+    found["errors"] = errors
+    return found
+
+
+def run_wrk(
+    url: str,
+    connections: int,
+    duration_s: float,
+    warmup_s: float,
+    out_file: Path,
+    taskset: tuple[str, ...] = (),
+    threads: int = 1,
+    service_pid: int | None = None,
+    generator_cpus: int = 1,
+) -> WrkResult:
+    """Warm up, then measure: two wrk runs, only the second one counts."""
+    threads = max(1, min(threads, connections))
+    base = [*taskset, "wrk", "-t", str(threads), "-c", str(connections), "--timeout", "10s"]
+    if warmup_s > 0:
+        subprocess.run([*base, "-d", f"{warmup_s:g}s", url], capture_output=True, check=True)
+    cmd = [*base, "-d", f"{duration_s:g}s", "--latency", url]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    pids = {"generator": proc.pid, **({"service": service_pid} if service_pid else {})}
+    try:
+        with CpuSampler(pids) as sampler:
+            start = time.time()
+            output, _ = proc.communicate(timeout=duration_s + 30)
+            end = time.time()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    out_file.write_text(" ".join(cmd) + "\n\n" + output)
+    found = parse(output)
+    if "rps" not in found:
+        raise RuntimeError(f"wrk failed (exit {proc.returncode}): {output[-1000:]}")
+    gen = sampler.usage("generator", start, end)
+    svc = sampler.usage("service", start, end)
+    window = found.get("window_s", duration_s)
+    return WrkResult(
+        requests=int(found.get("requests", 0)),
+        errors=int(found["errors"]),
+        rps=found["rps"],
+        p50_ms=found.get("p50_ms"),
+        p90_ms=found.get("p90_ms"),
+        p99_ms=found.get("p99_ms"),
+        window_s=window,
+        generator_cpu=(gen[0] / gen[1] / generator_cpus) if gen else None,
+        generator_cpu_s=gen[0] if gen else None,
+        service_cpu_s=svc[0] / svc[1] * window if svc else None,
+    )

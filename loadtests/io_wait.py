@@ -1,0 +1,39 @@
+"""Waiting on I/O (named io_wait, not io, which would shadow the standard library): where async should win, bounded by whichever slots the wait holds.
+
+``IoDb`` waits in Postgres (``pg_sleep``) on a pooled connection: the ceiling is the number of
+connections. ``IoUpstream`` waits on the slow upstream: the ceiling is the HTTP client's pool.
+
+    locust -f loadtests/io_wait.py IoDb --headless -u 64 -t 30s -H http://127.0.0.1:8002 --ms 50
+"""
+
+from __future__ import annotations
+
+from locust import FastHttpUser, constant, task
+
+from asynclab.bench.locust_support import expect_json, option
+
+
+class IoDb(FastHttpUser):
+    """GET /io/db?ms=N: one ``SELECT pg_sleep`` on a pooled connection."""
+
+    wait_time = constant(0)
+
+    @task
+    def io_db(self) -> None:
+        ms = int(option(self.environment, "ms"))
+        with self.client.get(f"/io/db?ms={ms}", name="/io/db", catch_response=True) as r:
+            expect_json(r, lambda b: b == {"ms": ms}, f'{{"ms": {ms}}}')
+
+
+class IoUpstream(FastHttpUser):
+    """GET /io/upstream?ms=N: one call to the upstream, which answers after N ms."""
+
+    wait_time = constant(0)
+
+    @task
+    def io_upstream(self) -> None:
+        ms = int(option(self.environment, "ms"))
+        with self.client.get(
+            f"/io/upstream?ms={ms}", name="/io/upstream", catch_response=True
+        ) as r:
+            expect_json(r, lambda b: b == {"ms": ms}, f'{{"ms": {ms}}}')
