@@ -4,6 +4,9 @@ VENV        ?= .venv
 ASYNCLAB    := $(VENV)/bin/asynclab
 PROFILE     ?= quick
 PYTEST_ARGS ?=
+STATE_DIR   ?= $(or $(ASYNCLAB_STATE_DIR),.state)
+# "compose" when a Docker engine answers, else "native"; the script says why on stderr.
+LAB_MODE     = $(shell scripts/lab_mode.sh)
 
 .DEFAULT_GOAL := help
 
@@ -15,20 +18,32 @@ help: ## List the targets
 install: ## Install system packages (when missing) and the locked virtual environment
 	@scripts/install.sh
 
+.PHONY: lab
+lab: ## Run the lab (Docker Compose when an engine answers, else native) and print what to open
+	@if [ "$(LAB_MODE)" = compose ]; then scripts/compose.sh up; else $(MAKE) --no-print-directory up; fi
+
 .PHONY: up
 up: install ## Start the native lab in the background and print its URLs
 	@$(ASYNCLAB) up
 
 .PHONY: down
-down: ## Stop everything the lab started
+down: ## Stop everything the lab started (compose or native)
+	@if [ "$(LAB_MODE)" = compose ]; then scripts/compose.sh down; fi
 	@if [ -x $(ASYNCLAB) ]; then $(ASYNCLAB) down; fi
 
 .PHONY: status
 status: ## Show what is running and where
 	@$(ASYNCLAB) status
 
-.PHONY: lab
-lab: up ## Run the lab and print what to open
+.PHONY: logs
+logs: ## Follow the lab's logs (compose: every container; native: .state/logs)
+	@if [ "$(LAB_MODE)" = compose ]; then scripts/compose.sh logs; \
+	else tail -n 20 -F $(STATE_DIR)/logs/*.log; fi
+
+.PHONY: clean
+clean: down ## Stop the lab and remove its data: containers, volumes, images, .state and caches (results/ is kept)
+	@if [ "$(LAB_MODE)" = compose ]; then scripts/compose.sh clean; fi
+	@rm -rf $(STATE_DIR) .pytest_cache .mypy_cache .ruff_cache test-artifacts
 
 .PHONY: test
 test: install ## Run lint, types and the whole test suite against real components
@@ -44,7 +59,8 @@ lint: install ## Format and lint the code
 
 .PHONY: bench
 bench: install ## Run the benchmark matrix (PROFILE=quick|full) and build the report
-	@$(ASYNCLAB) bench --profile $(PROFILE)
+	@if [ "$(LAB_MODE)" = compose ]; then scripts/compose.sh bench --profile $(PROFILE); \
+	else $(ASYNCLAB) bench --profile $(PROFILE); fi
 
 .PHONY: report
 report: ## Rebuild the report from results/latest
