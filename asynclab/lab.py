@@ -13,7 +13,9 @@ import fcntl
 import json
 import logging
 import shutil
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,7 +76,9 @@ class Lab:
     def __init__(
         self, settings: LabSettings | None = None, echo: Callable[[str], None] | None = None
     ) -> None:
-        self.settings = settings or LabSettings()
+        settings = settings or LabSettings()
+        # Postgres runs with its own working directory: every path must be absolute.
+        self.settings = settings.model_copy(update={"state_dir": settings.state_dir.absolute()})
         self.echo = echo or log.info
         self.python = sys.executable
 
@@ -298,6 +302,8 @@ class Lab:
 
         Returns the names of the processes that were still running.
         """
+        if not self.settings.state_dir.is_dir():
+            return []
         with self._lock():
             records = self._records()
             stopped = self._stop_all(records)
@@ -321,6 +327,10 @@ class Lab:
         return sorted(records.values(), key=lambda r: order.get(r.name, len(order)))
 
     def _stop_all(self, records: list[ProcessRecord]) -> list[str]:
+        with _ctrl_c_deferred():
+            return self._stop_all_now(records)
+
+    def _stop_all_now(self, records: list[ProcessRecord]) -> list[str]:
         stopped = []
         pg_record = None
         for record in reversed(records):
@@ -346,3 +356,16 @@ class Lab:
                     f"another asynclab up/down/switch is working on {self.settings.state_dir}"
                 ) from None
             yield
+
+
+@contextlib.contextmanager
+def _ctrl_c_deferred() -> Iterator[None]:
+    """Let a second Ctrl-C not interrupt the cleanup of the first (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

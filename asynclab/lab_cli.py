@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import signal
+from types import FrameType
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
 from asynclab.lab import Lab, LabError
 from asynclab.settings import LabSettings
@@ -25,9 +28,17 @@ URL_LABELS = [
 def _lab() -> Lab:
     try:
         settings = LabSettings()
-    except ValueError as exc:  # pydantic's ValidationError names the bad ASYNCLAB_* value
-        raise click.ClickException(f"invalid settings: {exc}") from None
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"ASYNCLAB_{'_'.join(map(str, e['loc'])).upper()}={e.get('input')!r}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise click.ClickException(f"invalid setting: {problems}") from None
     return Lab(settings, echo=lambda line: click.echo(line, err=True))
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 def format_urls(manifest: dict[str, Any]) -> str:
@@ -52,11 +63,15 @@ def up() -> None:
     Starts a private Postgres cluster (in the state dir), loads db/init.sql, starts the slow
     upstream and both services, waits until each answers, prints the URLs and returns; the
     lab keeps running until `asynclab down`. If anything fails, whatever was started is
-    stopped again. Every port and path comes from ASYNCLAB_* variables, for example:
+    stopped again. Every port and path comes from ASYNCLAB_* variables (defaults: Flask 8001,
+    FastAPI 8002, upstream 8003, Postgres 55432, state dir .state), for example:
 
+    \b
         ASYNCLAB_FLASK_PORT=9001 ASYNCLAB_FLASK_VARIANT=flask-gthread asynclab up
     """
     lab = _lab()
+    # `kill` or a timeout cleans up like Ctrl-C does, instead of leaving a half-started lab.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         manifest = lab.up()
     except LabError as exc:
@@ -69,13 +84,14 @@ def up() -> None:
     click.echo(f"Logs: {lab.settings.logs_dir}. Stop it with `asynclab down` (or `make down`).")
 
 
-@click.command()
+@click.command(short_help="Stop everything `asynclab up` started.")
 def down() -> None:
     """Stop everything `asynclab up` started. Safe to run twice, or after a crash.
 
     Only processes recorded in the state dir (lab.json and pids/) are stopped, and only
     while they are still the processes that were started. Example:
 
+    \b
         ASYNCLAB_STATE_DIR=/tmp/lab2 asynclab down
     """
     lab = _lab()
@@ -89,12 +105,13 @@ def down() -> None:
         click.echo(f"Nothing was running (state dir {lab.settings.state_dir}).")
 
 
-@click.command()
+@click.command(short_help="Show what is running and where.")
 def status() -> None:
     """Show the lab's processes: name, pid, port, URL and whether each is alive.
 
     Exits with 1 when a recorded process is no longer running. Example:
 
+    \b
         asynclab status
     """
     lab = _lab()

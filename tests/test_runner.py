@@ -173,6 +173,36 @@ def test_failed_start_stops_what_was_started(lab_settings_factory: LabSettingsFa
     assert_nothing_left(settings, taker.pids)
 
 
+def test_ctrl_c_during_up_stops_what_was_started(
+    lab_settings_factory: LabSettingsFactory,
+) -> None:
+    settings = lab_settings_factory()
+    pids: list[int] = []
+
+    def press_ctrl_c(line: str) -> None:
+        if line.startswith("starting fastapi"):
+            pids.extend(r.pid for r in procs.read_pid_files(settings))
+            raise KeyboardInterrupt
+
+    with pytest.raises(LabError, match="interrupted"):
+        Lab(settings, echo=press_ctrl_c).up()
+    assert len(pids) == 3  # postgres, the upstream and flask were running
+    assert_nothing_left(settings, pids)
+
+
+def test_down_after_a_crash_stops_what_the_pid_files_name(
+    lab_settings_factory: LabSettingsFactory,
+) -> None:
+    settings = lab_settings_factory()
+    lab = Lab(settings)
+    postgres_record = postgres.start(settings)
+    upstream = procs.start_process(lab._upstream_spec(), settings)
+    # A crash before lab.json was written, and even before Postgres' pid file was.
+    procs.pid_file(settings, "postgres").unlink()
+    assert sorted(lab.down()) == ["postgres", "upstream"]
+    assert_nothing_left(settings, [postgres_record.pid, upstream.pid])
+
+
 def test_down_never_signals_a_process_that_is_not_ours(
     lab_settings_factory: LabSettingsFactory,
 ) -> None:
