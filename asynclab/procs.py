@@ -19,7 +19,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +70,8 @@ class ProcessRecord:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ProcessRecord:
-        return cls(**data)
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 # Popen objects of the children this Python process started. Keeping them lets ``stop`` reap
@@ -149,7 +150,11 @@ def port_setting(settings: LabSettings, port: int) -> str | None:
 def port_in_use(host: str, port: int) -> bool:
     # SO_REUSEADDR as the servers themselves use it: a port in TIME_WAIT is free for them,
     # only a socket that is bound or listening makes their bind fail.
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    except socket.gaierror as exc:
+        raise LabError(f"cannot resolve ASYNCLAB_HOST={host!r}: {exc}") from exc
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))

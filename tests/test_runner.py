@@ -11,10 +11,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
 from conftest import LabSettingsFactory
 from helpers import listening, pid_alive, processes_mentioning
 
 from asynclab import postgres, procs
+from asynclab.cli import main
 from asynclab.lab import Lab, LabError
 from asynclab.procs import ProcessRecord, ProcessSpec
 from asynclab.settings import LabSettings
@@ -254,3 +256,10 @@ def test_pinning_only_where_possible(
     if pinned is not None and 0 not in os.sched_getaffinity(0):
         pytest.skip("CPU 0 is not available to this process")
     assert procs.pinning(cpus, settings)[0] == pinned
+
+
+@pytest.mark.parametrize("command", ["up", "down", "status"])
+def test_every_lab_command_has_help_with_an_example(command: str) -> None:
+    result = CliRunner().invoke(main, [command, "--help"])
+    assert result.exit_code == 0
+    assert f"asynclab {command}" in result.output
