@@ -10,6 +10,7 @@ import click
 from pydantic import ValidationError
 
 from asynclab.lab import Lab, LabError
+from asynclab.procs import describe_cpu_plan
 from asynclab.settings import LabSettings
 
 # What `up` prints, in this order, when the process runs: (manifest url key, label).
@@ -78,7 +79,7 @@ def up() -> None:
         raise click.ClickException(str(exc)) from None
     click.echo("The lab is up:")
     click.echo(format_urls(manifest))
-    click.echo(f"CPU plan: services {manifest['cpu_plan']['services']}.")
+    click.echo(f"CPU plan: {describe_cpu_plan(manifest['cpu_plan'])}.")
     for skipped in manifest["skipped"]:
         click.echo(f"Skipped {skipped['name']}: {skipped['reason']}")
     click.echo(f"Logs: {lab.settings.logs_dir}. Stop it with `asynclab down` (or `make down`).")
@@ -129,6 +130,6 @@ def status() -> None:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
     manifest = lab.manifest()
     if manifest is not None:
-        click.echo(f"CPU plan: services {manifest['cpu_plan']['services']}.")
+        click.echo(f"CPU plan: {describe_cpu_plan(manifest['cpu_plan'])}.")
     if not all(row.alive for row in rows):
         raise click.exceptions.Exit(1)

@@ -114,6 +114,14 @@ def pinning(cpus: str | None, settings: LabSettings) -> tuple[str | None, str]:
     return cpus, f"pinned to CPU {cpus} with taskset"
 
 
+def describe_cpu_plan(plan: dict[str, Any]) -> str:
+    """One line for people: ``services pinned to CPU 0 with taskset; load generator ...``."""
+    return (
+        f"services {plan['services']}; load generator {plan['generator']}; "
+        f"unpinned: {plan['unpinned']}"
+    )
+
+
 def taskset_prefix(cpus: str | None, settings: LabSettings) -> list[str]:
     """The argv prefix that pins a command to ``cpus``, or [] when it cannot be pinned."""
     pinned, _ = pinning(cpus, settings)
@@ -132,7 +140,8 @@ def cpu_plan(settings: LabSettings) -> dict[str, Any]:
         "generator_cpus": settings.generator_cpus,
         "generator_pinned": generator is not None,
         "generator": generator_note,
-        "unpinned": "postgres, upstream and monitoring (they cost every variant the same)",
+        # They cost every variant the same, so they may run wherever the kernel puts them.
+        "unpinned": "postgres, upstream, monitoring",
     }
 
 
