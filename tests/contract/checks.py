@@ -1,0 +1,100 @@
+"""Assertions every contract test shares: headers and the error body's shape."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import httpx
+import psycopg
+
+from asynclab.lab import Lab
+from contract.cases import Req
+
+# RFC 9110's IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT".
+IMF_FIXDATE = re.compile(
+    r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
+    r"\d{4} \d{2}:\d{2}:\d{2} GMT"
+)
+# A direct connection to the lab's Postgres (the ``db`` fixture).
+Conn = psycopg.Connection[tuple[Any, ...]]
+DETAIL_KEYS = {"field", "in", "type", "message"}
+# Generous: long enough for any slow request of the suite, short enough that a hang fails.
+CLIENT_TIMEOUT_S = 30.0
+
+
+def service_url(lab: Lab, framework: str) -> str:
+    settings = lab.settings
+    return settings.flask_url if framework == "flask" else settings.fastapi_url
+
+
+def check_headers(response: httpx.Response, framework: str) -> None:
+    assert response.headers.get_list("server") == [f"asynclab-{framework}"]
+    dates = response.headers.get_list("date")
+    assert len(dates) == 1, dates
+    assert IMF_FIXDATE.fullmatch(dates[0]), dates[0]
+
+
+def check_json(response: httpx.Response, framework: str, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    check_headers(response, framework)
+    return response.json()
+
+
+def check_error(response: httpx.Response, framework: str, req: Req) -> dict[str, Any]:
+    """The contract's error shape, naming the field the case expects."""
+    body: dict[str, Any] = check_json(response, framework, req.status)
+    assert set(body) == {"error", "detail"}, body
+    assert body["error"] == req.error, body
+    assert isinstance(body["detail"], list), body
+    assert body["detail"], body
+    for entry in body["detail"]:
+        assert set(entry) == DETAIL_KEYS, entry
+        assert all(isinstance(entry[k], str) for k in DETAIL_KEYS), entry
+        assert entry["message"], entry
+    if req.field is not None:
+        named = [e for e in body["detail"] if e["field"] == req.field]
+        assert named, f"no error names {req.field!r}: {body}"
+        assert named[0]["in"] == req.where, body
+        if req.type is not None:
+            assert named[0]["type"] == req.type, body
+    return body
+
+
+def send(client: httpx.Client, req: Req) -> httpx.Response:
+    return client.request(req.method, req.path, **req.send_kwargs())
+
+
+def without_random(path: str, body: Any) -> Any:
+    if path in ("/db", "/queries", "/updates"):
+        rows = body if isinstance(body, list) else [body]
+        blank = [dict.fromkeys(row) for row in rows]
+        return blank if isinstance(body, list) else blank[0]
+    if path == "/fanout":
+        return {k: v for k, v in body.items() if k not in ("elapsed_ms", "mode")}
+    if path == "/items" or path.startswith("/items/"):
+        return {k: v for k, v in body.items() if k != "id"}
+    return body
+
+
+def comparable(path: str, response: httpx.Response) -> Any:
+    """The body to compare: raw bytes, or JSON with the random values blanked out.
+
+    The JSON is dumped again with its keys in the order they came, so key order counts too.
+    """
+    random_by_design = path in ("/db", "/queries", "/updates", "/fanout", "/items")
+    random_by_design |= path.startswith("/items/")
+    if random_by_design and response.status_code in (200, 201):
+        return json.dumps(without_random(path, response.json()))
+    return response.content
+
+
+def answer(c: httpx.Client, req: Req) -> tuple[int, str, Any]:
+    response = send(c, req)
+    return (
+        response.status_code,
+        response.headers.get("content-type", ""),
+        comparable(req.path, response),
+    )

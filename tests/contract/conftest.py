@@ -1,0 +1,53 @@
+"""Fixtures of the contract suite: every test runs once per service, against the real lab.
+
+``lab`` (a running ``asynclab.lab.Lab``) comes from ``tests/conftest.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import psycopg
+import pytest
+
+from asynclab.lab import Lab
+from contract.cases import FRAMEWORKS
+from contract.checks import CLIENT_TIMEOUT_S, Conn, service_url
+
+
+@pytest.fixture(params=FRAMEWORKS, ids=FRAMEWORKS)
+def framework(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    return name
+
+
+@pytest.fixture
+def service(lab: Lab, framework: str) -> str:
+    """Base URL of the service under test, e.g. ``http://127.0.0.1:40123``."""
+    return service_url(lab, framework)
+
+
+@pytest.fixture
+def client(service: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=service, timeout=CLIENT_TIMEOUT_S) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def clients(lab: Lab) -> Iterator[dict[str, httpx.Client]]:
+    """One client per service, for tests that compare the two side by side."""
+    made = {
+        name: httpx.Client(base_url=service_url(lab, name), timeout=CLIENT_TIMEOUT_S)
+        for name in FRAMEWORKS
+    }
+    yield made
+    for c in made.values():
+        c.close()
+
+
+@pytest.fixture(scope="session")
+def db(lab: Lab) -> Iterator[Conn]:
+    """A direct connection to the lab's Postgres, to check what the services wrote."""
+    with psycopg.connect(lab.settings.database_url(), autocommit=True) as conn:
+        yield conn

@@ -1,0 +1,32 @@
+"""Both services answer every request of the shared table alike: status, content type and body.
+
+Values random by design are removed first: World ids and numbers, item ids, and /fanout's
+timing and mode. Everything else must match byte for byte, as docs/contract.md promises.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from contract.cases import BAD_REQUESTS, GOOD_REQUESTS, VALID_ITEM, Req
+from contract.checks import answer, comparable
+
+TABLE = GOOD_REQUESTS + BAD_REQUESTS
+
+
+@pytest.mark.parametrize("req", TABLE, ids=[r.id for r in TABLE])
+def test_same_answer(clients: dict[str, httpx.Client], req: Req) -> None:
+    flask, fastapi = (answer(clients[name], req) for name in ("flask", "fastapi"))
+    assert flask == fastapi
+
+
+def test_same_stored_item(clients: dict[str, httpx.Client]) -> None:
+    """GET /items/{id} of an item each service created itself."""
+    answers = []
+    for c in clients.values():
+        item_id = c.post("/items", json=VALID_ITEM).json()["id"]
+        response = c.get(f"/items/{item_id}")
+        assert response.status_code == 200
+        answers.append(comparable(f"/items/{item_id}", response))
+    assert answers[0] == answers[1]

@@ -1,0 +1,103 @@
+"""Every variant of asynclab.variants serves the contract, and holds as many DB waits as it says.
+
+Each variant in turn takes its framework's port (``lab.switch``); the other framework keeps
+its default variant and serves as the reference. The defaults come back at the end.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import psycopg
+import pytest
+
+from asynclab.lab import Lab
+from asynclab.variants import VARIANTS, Framework, Variant
+from contract.cases import VALID_ITEM, Req, post_json
+from contract.checks import CLIENT_TIMEOUT_S, Conn, answer, check_headers, service_url
+
+SAME = [
+    Req("json", "GET", "/json"),
+    Req("db", "GET", "/db"),
+    Req("io-db", "GET", "/io/db", params={"ms": "10"}),
+    post_json("items", VALID_ITEM),
+    post_json("items-invalid", VALID_ITEM | {"quantity": -1}, 422),
+]
+OTHER = {"flask": "fastapi", "fastapi": "flask"}
+WAIT_MS = 500
+SLEEPING = (
+    "SELECT count(*) FROM pg_stat_activity "
+    "WHERE state = 'active' AND query ILIKE '%pg_sleep%' AND pid <> pg_backend_pid()"
+)
+
+
+def running_variant(lab: Lab, framework: str) -> str:
+    manifest = lab.manifest()
+    assert manifest is not None, "the lab is not running"
+    name: str = manifest["variants"][framework]["name"]
+    return name
+
+
+@pytest.fixture(scope="module")
+def defaults_restored(lab: Lab) -> Iterator[None]:
+    defaults: dict[Framework, str] = {
+        "flask": lab.settings.flask_variant,
+        "fastapi": lab.settings.fastapi_variant,
+    }
+    yield
+    for framework, name in defaults.items():
+        if running_variant(lab, framework) != name:
+            lab.switch(framework, name)
+
+
+@pytest.fixture(scope="module", params=list(VARIANTS), ids=list(VARIANTS))
+def variant(request: pytest.FixtureRequest, lab: Lab, defaults_restored: None) -> Variant:
+    chosen: Variant = VARIANTS[request.param]
+    if running_variant(lab, chosen.framework) != chosen.name:
+        lab.switch(chosen.framework, chosen.name)
+    return chosen
+
+
+def test_serves_the_contract(lab: Lab, variant: Variant, db: Conn) -> None:
+    mine, other = variant.framework, OTHER[variant.framework]
+    with (
+        httpx.Client(base_url=service_url(lab, mine), timeout=CLIENT_TIMEOUT_S) as c,
+        httpx.Client(base_url=service_url(lab, other), timeout=CLIENT_TIMEOUT_S) as ref,
+    ):
+        for req in SAME:
+            assert answer(c, req) == answer(ref, req), req.id
+        check_headers(c.get("/json"), mine)
+        written = {r["id"]: r["randomNumber"] for r in c.get("/updates?queries=10").json()}
+    rows = db.execute("SELECT id, randomnumber FROM world WHERE id = ANY(%s)", (list(written),))
+    assert dict(rows.fetchall()) == written, "/updates did not write back what it answered"
+
+
+def test_db_waits_overlap_as_the_slots_allow(lab: Lab, variant: Variant) -> None:
+    """pg_stat_activity shows how many pg_sleep run at once: behaviour, not timing.
+
+    More sleeps at once than processes proves a process serves several requests at once (for
+    flask-gevent: psycopg yields to other greenlets). Never more than the variant's db_slots.
+    """
+    s = lab.settings
+    processes, slots = variant.processes(s), variant.db_slots(s)
+    n = min(slots + 2, 40)
+    url = service_url(lab, variant.framework)
+    most = 0
+    with (
+        psycopg.connect(s.database_url(), autocommit=True) as db,
+        httpx.Client(base_url=url, timeout=CLIENT_TIMEOUT_S,
+                     limits=httpx.Limits(max_connections=n)) as c,
+        ThreadPoolExecutor(max_workers=n) as pool,
+    ):  # fmt: skip
+        futures = [pool.submit(c.get, "/io/db", params={"ms": WAIT_MS}) for _ in range(n)]
+        while not all(f.done() for f in futures):
+            row = db.execute(SLEEPING).fetchone()
+            most = max(most, row[0] if row else 0)
+            time.sleep(0.005)  # the polling interval
+        assert [f.result().status_code for f in futures] == [200] * n
+    assert 1 <= most <= slots, (most, slots)
+    if variant.db_pool_per_process(s) > 1:
+        assert most > processes, f"{most} sleeps at once with {processes} processes"
