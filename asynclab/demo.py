@@ -1,11 +1,358 @@
-"""The three-act conference demo (stub until implemented)."""
+"""The three-act conference demo: every figure measured live, every ceiling from Little's law.
+
+Each act is one lesson of ``asynclab.bench.verdicts.LESSONS``, measured with the bench runner
+(``asynclab.bench.matrix.Bench``) against the native lab: ``fastapi-async`` against
+``flask-sync`` on one route. The lab is started when it is not running and stopped again at the
+end. When Prometheus runs, every Locust run of an act is labelled ``act N: ...``, which the
+Grafana dashboards draw as an annotation (from ``locust_running``).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
 import click
+import httpx
+import yaml
+
+from asynclab.bench.matrix import Bench
+from asynclab.bench.profiles import Cell as ProfileCell
+from asynclab.bench.profiles import Profile
+from asynclab.bench.results import SUMMARY, read_json
+from asynclab.bench.scenarios import get_scenario
+from asynclab.bench.verdicts import (
+    LESSONS,
+    TIMES,
+    WORDS,
+    Cell,
+    Lesson,
+    Verdict,
+    cells,
+    verdict,
+)
+from asynclab.demo_slides import act_chart
+from asynclab.lab import Lab
+from asynclab.observability import CONFIG_DIR
+from asynclab.procs import LabError, http_ok
+from asynclab.settings import LabSettings
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Act:
+    number: int
+    lesson: Lesson
+    users: int
+    headline: str
+    story: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return f"act {self.number}"
+
+
+_LESSON = {lesson.key: lesson for lesson in LESSONS}
+
+ACTS: tuple[Act, ...] = (
+    Act(1, _LESSON["cpu"], 8,
+        "CPU-bound Python: a tie. Processes, not async, add throughput",
+        ("Pure-Python work holds the GIL: one thread of Python runs at a time per process.",
+         "Both services get the same single core, so both top out at cores / CPU per request.",
+         "An event loop cannot compute faster; more processes on more cores can.")),
+    Act(2, _LESSON["io"], 64,
+        "Waiting on I/O: async wins, as its ceiling predicts",
+        ("Each request waits 50 ms in Postgres (pg_sleep) on a pooled connection.",
+         "Little's law: throughput <= requests held at once / 0.05 s.",
+         "A sync worker holds one request; the event loop holds one per pooled connection.")),
+    Act(3, _LESSON["pitfall"], 8,
+        "time.sleep inside async def: async loses",
+        ("The handler calls time.sleep(0.05) inside async def: the event loop stops for 50 ms.",
+         "One event loop then serves one request at a time: 1 / 0.05 s = 20 rps at most.",
+         "Sync workers each sleep on their own; use await asyncio.sleep or a def handler.")),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Timing:
+    repetitions: int
+    warmup_s: float
+    duration_s: float
+
+    def run_s(self) -> float:
+        """Rough wall time of one Locust run: its start-up, warm-up and measured window."""
+        return 2.5 + self.warmup_s + self.duration_s
+
+
+SHORT = Timing(repetitions=1, warmup_s=1, duration_s=3)
+STAGE = Timing(repetitions=3, warmup_s=2, duration_s=5)
+
+
+class ActBench(Bench):
+    """The bench runner, with each Locust run labelled by its act for the Grafana annotations."""
+
+    def __init__(self, act: Act, *args: Any, **kwargs: Any) -> None:
+        self.act = act
+        super().__init__(*args, **kwargs)
+
+    def _locust_env(self, label: str) -> tuple[tuple[str, str], ...]:
+        return tuple(
+            (key, f"{self.act.label}: {value}" if key == "LOCUST_SCENARIO" else value)
+            for key, value in super()._locust_env(label)
+        )
+
+
+class Progress:
+    """A progress line redrawn under the narration while a run goes on (only on a terminal)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.lock = threading.Lock()
+        self.text = ""
+        self.started = time.monotonic()
+        self.expected = 1.0
+
+    def say(self, line: str) -> None:
+        with self.lock:
+            if self.enabled:
+                click.echo("\r\033[K", nl=False)
+            click.echo(line)
+
+    @contextlib.contextmanager
+    def running(self, text: str, expected_s: float) -> Iterator[None]:
+        self.text, self.started, self.expected = text, time.monotonic(), expected_s
+        stop = threading.Event()
+        thread = threading.Thread(target=self._draw, args=(stop,), daemon=True)
+        if self.enabled:
+            thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if self.enabled:
+                thread.join()
+                with self.lock:
+                    click.echo("\r\033[K", nl=False)
+
+    def _draw(self, stop: threading.Event) -> None:
+        while not stop.wait(0.25):
+            elapsed = time.monotonic() - self.started
+            done = min(1.0, elapsed / self.expected)
+            bar = "#" * int(done * 30) + "-" * (30 - int(done * 30))
+            with self.lock:
+                click.echo(f"\r\033[K{self.text} [{bar}] {elapsed:.0f}/{self.expected:.0f} s",
+                           nl=False)  # fmt: skip
+
+
+# --- Prometheus -----------------------------------------------------------------------------
+
+
+def prometheus_url(settings: LabSettings) -> str | None:
+    url = settings.url(settings.prometheus_port)
+    return url if http_ok(f"{url}/-/ready") else None
+
+
+@contextlib.contextmanager
+def scraped(settings: LabSettings, port: int) -> Iterator[None]:
+    """Make sure Prometheus scrapes the bench's Locust exporter at ``port`` (it uses another
+    port when the web UI holds the usual one); the target file is restored afterwards."""
+    path = settings.state_dir / CONFIG_DIR / "targets" / "locust.yml"
+    try:
+        original = path.read_text()
+    except OSError:
+        yield
+        return
+    address = f"{settings.host}:{port}"
+    groups = yaml.safe_load(original) or []
+    if not any(address in group.get("targets", []) for group in groups):
+        groups = [*groups, {"targets": [address]}]
+        tmp = path.with_name(f".{path.name}.demo")
+        tmp.write_text(yaml.safe_dump(groups, default_flow_style=False))
+        tmp.replace(path)  # Prometheus re-reads file_sd files on change
+    try:
+        yield
+    finally:
+        tmp = path.with_name(f".{path.name}.demo")
+        tmp.write_text(original)
+        tmp.replace(path)
+
+
+def marked(prometheus: str, act: Act) -> bool:
+    """True when Prometheus saw the act's Locust runs (what the Grafana annotations draw)."""
+    query = f'max_over_time(locust_running{{scenario=~"{act.label}: .*"}}[15m])'
+    try:
+        reply = httpx.get(f"{prometheus}/api/v1/query", params={"query": query}, timeout=5,
+                          trust_env=False).json()  # fmt: skip
+    except (httpx.HTTPError, ValueError):
+        return False
+    return bool(reply.get("data", {}).get("result"))
+
+
+# --- one act --------------------------------------------------------------------------------
+
+
+def run_act(
+    act: Act, settings: LabSettings, timing: Timing, out_dir: Path, progress: Progress
+) -> dict[str, Any]:
+    lesson = act.lesson
+    scenario = get_scenario(lesson.scenario)
+    say = progress.say
+    say("")
+    say(click.style(f"Act {act.number}. {act.headline}", bold=True))
+    for line in act.story:
+        say(f"  {line}")
+    say(f"  {scenario.path}, {act.users} users, {lesson.baseline} then {lesson.challenger}")
+    profile = Profile(
+        name=f"demo-{lesson.key}",
+        variants=(lesson.baseline, lesson.challenger),
+        cells=(ProfileCell(scenario.name, (act.users,)),),
+        repetitions=timing.repetitions,
+        warmup_s=timing.warmup_s,
+        duration_s=timing.duration_s,
+        calibrate=False,
+    )
+    bench = ActBench(
+        act, settings, profile, out_dir / "bench", echo=lambda line: say(f"    {line}")
+    )
+    runs = len(profile.runs())
+    prometheus = prometheus_url(settings)
+    with (
+        scraped(settings, bench.metrics_port) if prometheus else contextlib.nullcontext(),
+        progress.running(f"  act {act.number}", runs * timing.run_s()),
+    ):
+        set_dir = bench.run()
+    summary = read_json(set_dir / SUMMARY)
+    if summary["status"] == "interrupted":
+        raise KeyboardInterrupt
+    found = cells(summary["rows"])
+    v = verdict(lesson, found, scenario.title)
+    if v is None:
+        errors = "; ".join(e["error"] for e in summary["errors"]) or "no rows"
+        raise LabError(f"act {act.number} measured nothing: {errors}")
+    pair = [v.baseline, v.challenger]
+    for cell in pair:
+        say(f"  {cell.variant:>14}: {cell.rps.text()}, p50 {cell.p50_ms} ms, p99 {cell.p99_ms} ms;"
+            f" ceiling {cell.ceiling_note or 'unknown'}")  # fmt: skip
+    predicted = f" (its ceiling predicts {TIMES}{v.ceiling_ratio:.2f})" if v.ceiling_ratio else ""
+    outcome = WORDS[v.outcome] + ("" if v.as_expected else f", expected {WORDS[lesson.expect]}")
+    say(click.style(f"  => {lesson.challenger} is {TIMES}{v.ratio:.2f} {lesson.baseline}"
+                    f"{predicted}: {outcome}", bold=True))  # fmt: skip
+    for flag, n in v.flags.items():
+        say(f"  warning: {flag} in {n} runs: these figures may not measure the service")
+    charts = slide(act, v, out_dir)
+    say(f"  slide: {charts[0]}")
+    if prometheus:
+        where = "marked on the Grafana dashboards" if marked(prometheus, act) else (
+            "not seen by Prometheus (no annotation)")  # fmt: skip
+        say(f"  {where} as '{act.label}: ...'")
+    return {
+        "act": act.number,
+        "lesson": lesson.key,
+        "headline": act.headline,
+        "scenario": scenario.name,
+        "route": scenario.path,
+        "users": act.users,
+        "variants": {c.variant: _figures(c) for c in pair},
+        "ratio": round(v.ratio, 3),
+        "ceiling_ratio": round(v.ceiling_ratio, 3) if v.ceiling_ratio else None,
+        "outcome": v.outcome,
+        "expected": lesson.expect,
+        "charts": [str(p) for p in charts],
+        "result_set": str(set_dir),
+    }
+
+
+def slide(act: Act, v: Verdict, out_dir: Path) -> list[Path]:
+    """The act's chart; its title states the lesson, its subtitle the measured ratio."""
+    lesson = act.lesson
+    scenario = get_scenario(lesson.scenario)
+    pair = [v.baseline, v.challenger]
+    title = f"Act {act.number} · {act.headline}"
+    if not v.as_expected:  # a slide must never claim what its bars contradict
+        title = (
+            f"Act {act.number} · {lesson.title}: expected {WORDS[lesson.expect]}, "
+            f"measured {WORDS[v.outcome]}"
+        )
+    ratio = f"{lesson.challenger} ÷ {lesson.baseline} = {TIMES}{v.ratio:.2f} measured"
+    if v.ceiling_ratio:
+        ratio += f", {TIMES}{v.ceiling_ratio:.2f} predicted by the ceilings"
+    subtitle = f"{ratio}\n{scenario.path}, {act.users} users. Ceilings: " + "; ".join(
+        f"{c.variant} {c.ceiling_note}" for c in pair if c.ceiling_note
+    )
+    return act_chart(pair, title, subtitle, out_dir, f"act{act.number}-{lesson.key}")
+
+
+def _figures(cell: Cell) -> dict[str, Any]:
+    return {
+        "rps": cell.rps.median,
+        "rps_low": cell.rps.low,
+        "rps_high": cell.rps.high,
+        "runs": cell.rps.n,
+        "p50_ms": cell.p50_ms,
+        "p99_ms": cell.p99_ms,
+        "ceiling_rps": cell.ceiling_rps,
+        "ceiling_note": cell.ceiling_note,
+        "flags": cell.flags,
+    }
+
+
+# --- the whole demo -------------------------------------------------------------------------
+
+
+def run_demo(
+    settings: LabSettings, out_dir: Path, timing: Timing, progress: Progress | None = None
+) -> dict[str, Any]:
+    """Run the three acts; write ``demo.json`` and one chart per act into ``out_dir``."""
+    progress = progress or Progress(enabled=False)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lab = Lab(settings, echo=lambda line: progress.say(f"  {line}"))
+    started = lab.manifest() is None
+    if started:
+        progress.say("The lab is not running: starting it (and stopping it at the end).")
+        lab.up()
+    try:
+        acts = [run_act(act, lab.settings, timing, out_dir, progress) for act in ACTS]
+    finally:
+        if started:
+            progress.say("Stopping the lab the demo started.")
+            lab.down()
+    result = {"timing": timing.__dict__, "acts": acts}
+    (out_dir / "demo.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
 
 
 @click.command()
-def demo() -> None:
-    """Run the three-act demo."""
-    raise click.ClickException("not implemented yet")
+@click.option("--short", is_flag=True, help="Short runs, one repetition: the test mode.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where charts and demo.json go (default: results/demo/<time>).",
+)
+def demo(short: bool, out: Path | None) -> None:
+    """Three acts, measured live: CPU-bound work ties, I/O-bound work async wins, and a blocking
+    call inside async def makes async lose.
+
+    Starts the native lab when it is not running (and stops it again). Each act prints its
+    figures and Little's-law ceilings and writes a slide (PNG and SVG).
+
+    Example: asynclab demo --short
+    """
+    settings = LabSettings()
+    out_dir = out or settings.root / "results" / "demo" / time.strftime("%Y%m%d-%H%M%S")
+    timing = SHORT if short else STAGE
+    progress = Progress(enabled=sys.stdout.isatty())
+    try:
+        run_demo(settings, out_dir, timing, progress)
+    except LabError as exc:
+        raise click.ClickException(str(exc)) from None
+    except KeyboardInterrupt:
+        raise click.Abort from None
+    progress.say(f"\nSlides and figures: {out_dir}")

@@ -1,0 +1,75 @@
+"""A speaker's run in the Locust web UI: pick a scenario and a target, start, watch, stop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from helpers import poll_until
+from playwright.sync_api import Page
+from prometheus_client.parser import text_string_to_metric_families
+
+from asynclab.lab import Lab
+
+pytestmark = pytest.mark.browser
+
+SCENARIO = "IoDb"
+ROUTE = "/io/db"
+
+
+def served(url: str, route: str) -> float:
+    """Requests a service has answered on ``route``, from its own /metrics."""
+    text = httpx.get(f"{url}/metrics", timeout=5, trust_env=False).text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "http_requests"
+        for sample in family.samples
+        if sample.name == "http_requests_total" and sample.labels.get("route") == route
+    )
+
+
+def column(page: Page, header: str) -> float:
+    """A figure of the Aggregated row of the statistics table, e.g. ``"# Requests"``."""
+    table = page.locator("table", has=page.get_by_role("cell", name="Aggregated"))
+    headers = [" ".join(h.split()) for h in table.locator("thead th").all_inner_texts()]
+    row = table.locator("tr", has=page.get_by_role("cell", name="Aggregated"))
+    return float(row.locator("td").nth(headers.index(header)).inner_text().replace(",", ""))
+
+
+def test_speaker_runs_one_scenario_against_flask(
+    lab: Lab, locust_ui: str, page: Page, artifacts: Path
+) -> None:
+    s = lab.settings
+    before = served(s.flask_url, ROUTE), served(s.fastapi_url, ROUTE)
+    page.goto(locust_ui)
+
+    # The start form offers every scenario and shape, aimed at FastAPI unless told otherwise.
+    picker = page.locator("table", has=page.locator("thead input[type=checkbox]"))
+    for name in ("CpuPython", "IoDb", "PitfallBlocking", "Fanout", "Mixed", "Json"):
+        assert picker.get_by_role("cell", name=name, exact=True).count() == 1, name
+    assert "StepRamp" in page.locator("select#shapeClass").inner_text()
+    assert page.locator("input[name=host]").input_value() == s.fastapi_url
+
+    # One scenario (untick all, tick one), a few users, the Flask service as the target.
+    picker.locator("thead input[type=checkbox]").uncheck()
+    picker.locator("tr", has=page.get_by_role("cell", name=SCENARIO, exact=True)).get_by_role(
+        "checkbox"
+    ).check()
+    page.locator("input[name=userCount]").fill("2")
+    page.locator("input[name=spawnRate]").fill("2")
+    page.get_by_text("Custom parameters").click()
+    page.locator("select#target").select_option(label=f"flask {s.flask_url}")
+    page.get_by_role("button", name="Start").click()
+
+    poll_until(lambda: column(page, "# Requests") > 0, "the request count to rise above zero")
+    poll_until(lambda: column(page, "Current RPS") > 0, "the current RPS to show")
+    page.get_by_text(s.flask_url).first.wait_for()  # the header names the URL under load
+    page.screenshot(path=str(artifacts / "locust-ui-running.png"))
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text("STOPPED", exact=False).first.wait_for()
+
+    after = served(s.flask_url, ROUTE), served(s.fastapi_url, ROUTE)
+    assert after[0] > before[0], "Flask, the chosen target, got no requests"
+    assert after[1] == before[1], "FastAPI got requests although Flask was chosen"
