@@ -10,7 +10,12 @@ from typing import TypeVar
 
 import psutil
 
+from asynclab.settings import LabSettings
+
 T = TypeVar("T")
+
+# The ``lab_settings_factory`` fixture: keyword overrides in, isolated LabSettings out.
+LabSettingsFactory = Callable[..., LabSettings]
 
 # The lab's default ports: other people's labs may be using them on this machine.
 RESERVED_PORTS = {8001, 8002, 8003, 55432, 9090, 3000, 8089, 9187, 9100}

@@ -12,8 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
-from conftest import LabSettingsFactory
-from helpers import listening, pid_alive, processes_mentioning
+from helpers import LabSettingsFactory, listening, pid_alive, processes_mentioning
 
 from asynclab import postgres, procs
 from asynclab.cli import main
