@@ -12,7 +12,7 @@ class _Service(FastHttpUser):
     wait_time = constant(0.2)
 
     @task(3)
-    def json(self) -> None:
+    def json_(self) -> None:
         self.client.get("/json")
 
     @task

@@ -1,0 +1,151 @@
+"""The dashboards against a real Prometheus scraping the real lab while real Locust runs.
+
+Every PromQL expression of every panel (and every annotation) must return data, and every
+panel of "Flask vs FastAPI" must show both services.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from helpers import free_port
+
+from asynclab import observability
+from asynclab.settings import ROOT
+from tests.observability.dashboards import DASHBOARDS, Query, load, queries
+
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+SCENARIO = "observability-test"
+# cAdvisor runs only in compose; the native lab has no containers to show.
+COMPOSE_ONLY = re.compile(r"\bcontainer_")
+SERVICE_METRICS = re.compile(r"\b(http_|db_pool_|process_|service_variant)")
+ASYNC_ONLY = {"Event-loop lag (async only)"}
+TIMEOUT_S = 120.0
+
+
+class Prometheus:
+    def __init__(self, base_url: str) -> None:
+        self.client = httpx.Client(base_url=base_url, timeout=10)
+        self.since = time.time()
+
+    def query_range(self, expr: str) -> list[dict[str, Any]]:
+        params = {"query": expr, "start": self.since, "end": time.time(), "step": "2s"}
+        response = self.client.get("/api/v1/query_range", params=params)
+        assert response.status_code == 200, f"{expr}: {response.text}"
+        result: list[dict[str, Any]] = response.json()["data"]["result"]
+        return result
+
+    def label_values(self, label: str, metric: str) -> list[str]:
+        response = self.client.get(f"/api/v1/label/{label}/values", params={"match[]": metric})
+        response.raise_for_status()
+        values: list[str] = response.json()["data"]
+        return values
+
+
+def lacking(prometheus: Prometheus, query: Query) -> str | None:
+    """Why ``query`` does not (yet) show what its panel promises, or None when it does."""
+    result = prometheus.query_range(query.expr)
+    if not result:
+        return "no data"
+    if query.dashboard == "Flask vs FastAPI" and SERVICE_METRICS.search(query.expr):
+        services = {series["metric"].get("service") for series in result}
+        wanted = {"fastapi"} if query.panel in ASYNC_ONLY else {"flask", "fastapi"}
+        if services != wanted:
+            return f"services {sorted(map(str, services))}, want {sorted(wanted)}"
+    return None
+
+
+def all_queries() -> list[Query]:
+    return [q for path in DASHBOARDS for q in queries(path) if not COMPOSE_ONLY.search(q.expr)]
+
+
+@pytest.fixture
+def prometheus(lab: Any) -> Iterator[Prometheus]:
+    if "prometheus" not in lab.manifest()["processes"]:
+        pytest.skip("Prometheus is not installed (Debian package prometheus)")
+    prometheus = Prometheus(lab.settings.url(lab.settings.prometheus_port))
+    yield prometheus
+    prometheus.client.close()
+
+
+@pytest.fixture
+def locust_run(lab: Any, prometheus: Prometheus) -> Iterator[subprocess.Popen[bytes]]:
+    """Light headless Locust against both services, its metrics scraped by the lab's Prometheus."""
+    s = lab.settings
+    port = free_port()
+    # Prometheus picks up a changed target file by itself (file_sd), no reload needed.
+    observability.write_targets(
+        s.state_dir / observability.CONFIG_DIR / "targets", {"locust": [f"{s.host}:{port}"]}
+    )
+    env = {
+        **os.environ,
+        "LOCUST_METRICS_PORT": str(port),
+        "LOCUST_SCENARIO": SCENARIO,
+        "FLASK_URL": s.flask_url,
+        "FASTAPI_URL": s.fastapi_url,
+    }
+    argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless"]
+    argv += ["--users", "4", "--spawn-rate", "4", "--run-time", f"{TIMEOUT_S:g}s"]
+    argv += ["--only-summary", "--loglevel", "WARNING"]
+    log = s.logs_dir / "locust-observability.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_every_dashboard_query_returns_data(
+    prometheus: Prometheus, locust_run: subprocess.Popen[bytes]
+) -> None:
+    pending = all_queries()
+    problems: dict[Query, str] = {}
+    deadline = time.monotonic() + TIMEOUT_S
+    while pending and time.monotonic() < deadline:
+        assert locust_run.poll() is None, "locust exited early"
+        problems = {}
+        for query in pending:
+            reason = lacking(prometheus, query)
+            if reason is not None:
+                problems[query] = reason
+        pending = list(problems)
+        if pending:
+            time.sleep(1)  # one Prometheus evaluation is 2 s; polling faster gains nothing
+    assert not problems, "\n".join(f"{q}  -> {why}" for q, why in problems.items())
+
+    for path in DASHBOARDS:
+        for var in load(path)["templating"]["list"]:
+            label, metric = re.findall(r"label_values\((\w+),\s*(\w+)\)", var["definition"])[0][
+                ::-1
+            ]
+            assert prometheus.label_values(label, metric), f"{path.stem}: ${var['name']} is empty"
+
+
+def test_the_scenario_and_its_generator_are_exported(
+    prometheus: Prometheus, locust_run: subprocess.Popen[bytes]
+) -> None:
+    def info() -> list[dict[str, Any]]:
+        return prometheus.query_range(f'locust_scenario_info{{scenario="{SCENARIO}"}}')
+
+    deadline = time.monotonic() + TIMEOUT_S
+    while not info() and time.monotonic() < deadline:
+        time.sleep(1)
+    [series] = info()
+    assert series["metric"]["user_classes"] == "FastapiUser,FlaskUser"
+    names = {s["metric"]["name"] for s in prometheus.query_range("locust_requests_per_second")}
+    assert {"/json", "/db", "/io/db", "/items/{id}", "Aggregated"} <= names
