@@ -1,15 +1,18 @@
 """The Locust web UI of the lab: every scenario and shape of ``loadtests/`` in the class picker,
 aimed at FastAPI by default, with both services offered in a "Target" drop-down.
 
-It is one Locust process (a local runner, no workers) pinned to the generator's CPUs, so that
-what the audience sees on stage is measured with the same CPU plan as the bench.
+It runs on the generator's CPUs, like the bench: one Locust process on one CPU, Locust's own
+distributed mode (``--processes N``) on N, so that what the audience sees on stage is measured
+with the same CPU plan as the report.
 """
 
 from __future__ import annotations
 
 import sys
 
-from asynclab.procs import ProcessSpec
+from asynclab.bench.generator import generator_plan
+from asynclab.observability import locust_metrics_port
+from asynclab.procs import ProcessSpec, port_in_use
 from asynclab.settings import LabSettings
 
 LOCUSTFILES = "loadtests/,asynclab/locust_targets.py"
@@ -23,28 +26,37 @@ def targets_env(settings: LabSettings) -> str:
 
 def locust_web_command(settings: LabSettings, python: str | None = None) -> list[str]:
     s = settings
-    return [
+    argv = [
         python or sys.executable, "-m", "locust",
         "-f", LOCUSTFILES,
         "--class-picker",
         "--web-host", s.host, "--web-port", str(s.locust_port),
         "-H", s.fastapi_url,
     ]  # fmt: skip
+    processes = generator_plan(s).locust_processes
+    return argv + (["--processes", str(processes)] if processes > 1 else [])
 
 
 def locust_web_process(settings: LabSettings, metrics_port: int | None = None) -> ProcessSpec:
     """The Locust web UI at ``settings.locust_port``, ready when its page answers.
 
-    ``metrics_port`` is where :mod:`asynclab.locust_exporter` serves the generator's metrics
-    (its default, ``LOCUST_METRICS_PORT``, when None).
+    ``metrics_port`` is where :mod:`asynclab.locust_exporter` serves the generator's metrics:
+    by default the port Prometheus scrapes (``LOCUST_METRICS_PORT``), or, when something else
+    holds it, any free port; the web UI serves the same figures at its own ``/metrics``.
     """
-    env = {"PYTHONUNBUFFERED": "1", "LOCUST_TARGETS": targets_env(settings)}
-    if metrics_port is not None:
-        env["LOCUST_METRICS_PORT"] = str(metrics_port)
+    if metrics_port is None:
+        metrics_port = locust_metrics_port()
+        if port_in_use(settings.host, metrics_port):
+            metrics_port = 0  # a taken port would stop Locust from starting at all
     return ProcessSpec(
         name=NAME,
         argv=locust_web_command(settings),
-        env=env,
+        env={
+            "PYTHONUNBUFFERED": "1",
+            "LOCUST_TARGETS": targets_env(settings),
+            "LOCUST_METRICS_PORT": str(metrics_port),
+            "LOCUST_METRICS_HOST": settings.host,
+        },
         cwd=settings.root,
         ready_url=f"{settings.url(settings.locust_port)}/",
         port=settings.locust_port,
