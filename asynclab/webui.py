@@ -32,6 +32,9 @@ def locust_web_command(settings: LabSettings, python: str | None = None) -> list
         "--class-picker",
         "--web-host", s.host, "--web-port", str(s.locust_port),
         "-H", s.fastapi_url,
+        # The start form's defaults: enough users to fill every variant's slots on /io/db.
+        # (Locust logs that shapes ignore them; the form still uses them.)
+        "-u", "32", "-r", "32",
     ]  # fmt: skip
     processes = generator_plan(s).locust_processes
     return argv + (["--processes", str(processes)] if processes > 1 else [])
