@@ -110,7 +110,13 @@ def gauge(name: str, documentation: str, multiprocess_mode: str) -> Gauge:
 _children: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
 
 
+# Any token is a valid HTTP method; anything unusual shares one label value, like unknown routes.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def observe(route: str, method: str, status: str, seconds: float) -> None:
+    if method not in METHODS:
+        method = "OTHER"
     key = (route, method, status)
     children = _children.get(key)
     if children is None:
@@ -228,7 +234,6 @@ if _registry is not None:
 
 def render() -> tuple[bytes, str]:
     """The ``/metrics`` body and its content type."""
-    refresh_pool()
     registry = _registry
     if registry is None:
         registry = CollectorRegistry()

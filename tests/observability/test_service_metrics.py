@@ -10,6 +10,7 @@ import pytest
 from helpers import poll_until
 
 from asynclab.variants import get_variant
+from services.common.metrics import METHODS
 from tests.observability.scrape import samples, value
 
 FRAMEWORKS = ("flask", "fastapi")
@@ -43,6 +44,7 @@ def exercise(base_url: str) -> None:
             ("GET", "/items/2147483647"),
             ("GET", "/no/such/route"),
             ("POST", "/json"),
+            ("BREW", "/json"),
         ]:
             client.request(method, path)
 
@@ -73,6 +75,9 @@ def test_routes_are_templates_and_unknown_paths_one_label(lab: Any, framework: s
     # A known path with the wrong method keeps its route template.
     assert value(base, "http_requests_total", route="/json", method="POST", status="405") >= 1
     assert value(base, "http_requests_total", route="/metrics") == 0  # scrapes are not traffic
+    methods = {s.labels["method"] for s in samples(base) if s.name == "http_requests_total"}
+    # (uvicorn's parser already refuses unknown methods; gunicorn passes them on.)
+    assert methods <= METHODS | {"OTHER"}
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
