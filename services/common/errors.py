@@ -19,11 +19,18 @@ Q = TypeVar("Q", bound=BaseModel)
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, error: str, detail: list[dict[str, str]]) -> None:
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        detail: list[dict[str, str]],
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(error)
         self.status = status
         self.error = error
         self.detail = detail
+        self.headers = headers or {}
 
     def body(self) -> dict[str, Any]:
         return {"error": self.error, "detail": self.detail}
@@ -59,10 +66,15 @@ def item_not_found(item_id: int) -> ApiError:
 
 
 def method_not_allowed(method: str, allowed: Sequence[str]) -> ApiError:
-    # HEAD and OPTIONS are added implicitly by some frameworks only: leave them out.
-    methods = sorted({m for m in allowed if m not in ("HEAD", "OPTIONS")})
+    # OPTIONS is not served (no CORS here); HEAD is, wherever GET is (RFC 9110).
+    methods = sorted({m for m in allowed if m and m != "OPTIONS"})
     message = f"{method} is not allowed here; use {', '.join(methods)}"
-    return ApiError(405, "method_not_allowed", [issue("method", "request", "not_allowed", message)])
+    return ApiError(
+        405,
+        "method_not_allowed",
+        [issue("method", "request", "not_allowed", message)],
+        headers={"Allow": ", ".join(methods)},
+    )
 
 
 def payload_too_large() -> ApiError:

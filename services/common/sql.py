@@ -1,7 +1,7 @@
 """Every statement both services run, written once in Postgres' native ``$n`` form.
 
-asyncpg takes them as they are; psycopg takes ``%s`` placeholders, so ``pyformat()`` converts
-(every statement uses its parameters in order, which makes the conversion exact).
+asyncpg takes them as they are; psycopg takes ``%s`` placeholders, so ``pyformat()`` converts.
+The conversion is exact only when ``$1, $2, ...`` appear in that order, so it refuses any other.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import re
 
 PING = "SELECT 1"
 SELECT_WORLD = "SELECT id, randomnumber FROM world WHERE id = $1"
-UPDATE_WORLD = "UPDATE world SET randomnumber = $2 WHERE id = $1"
+UPDATE_WORLD = "UPDATE world SET randomnumber = $1 WHERE id = $2"
 SELECT_FORTUNES = "SELECT id, message FROM fortune"
 SLEEP = "SELECT pg_sleep($1)"
 INSERT_ITEM = (
@@ -24,4 +24,7 @@ _PLACEHOLDER = re.compile(r"\$\d+")
 
 def pyformat(statement: str) -> str:
     """``"... WHERE id = $1"`` -> ``"... WHERE id = %s"``."""
+    found = [int(m[1:]) for m in _PLACEHOLDER.findall(statement)]
+    if found != list(range(1, len(found) + 1)):
+        raise ValueError(f"placeholders must be $1, $2, ... in order: {statement!r}")
     return _PLACEHOLDER.sub("%s", statement)

@@ -21,6 +21,13 @@ from services.common.models import ItemIn
 
 DB_ERRORS = (psycopg.OperationalError, PoolTimeout)
 
+# Converted once, at import: a statement with misordered placeholders stops the service here.
+SELECT_WORLD = sql.pyformat(sql.SELECT_WORLD)
+UPDATE_WORLD = sql.pyformat(sql.UPDATE_WORLD)
+SLEEP = sql.pyformat(sql.SLEEP)
+INSERT_ITEM = sql.pyformat(sql.INSERT_ITEM)
+SELECT_ITEM = sql.pyformat(sql.SELECT_ITEM)
+
 
 class SyncBackend:
     def __init__(self, config: ServiceConfig) -> None:
@@ -74,17 +81,16 @@ class SyncBackend:
 
     def world(self) -> dict[str, int]:
         with self._cursor() as cur:
-            cur.execute(sql.pyformat(sql.SELECT_WORLD), (work.random_number(),))
+            cur.execute(SELECT_WORLD, (work.random_number(),))
             row = cur.fetchone()
         assert row is not None
         return {"id": row[0], "randomNumber": row[1]}
 
     def worlds(self, n: int) -> list[dict[str, int]]:
-        select = sql.pyformat(sql.SELECT_WORLD)
         out: list[dict[str, int]] = []
         with self._cursor() as cur:
             for world_id in work.random_ids(n):
-                cur.execute(select, (world_id,))
+                cur.execute(SELECT_WORLD, (world_id,))
                 row = cur.fetchone()
                 assert row is not None
                 out.append({"id": row[0], "randomNumber": row[1]})
@@ -95,9 +101,7 @@ class SyncBackend:
         for w in worlds:
             w["randomNumber"] = work.new_random_number(w["randomNumber"])
         with self._cursor() as cur:
-            cur.executemany(
-                sql.pyformat(sql.UPDATE_WORLD), [(w["id"], w["randomNumber"]) for w in worlds]
-            )
+            cur.executemany(UPDATE_WORLD, [(w["randomNumber"], w["id"]) for w in worlds])
         return worlds
 
     def fortunes(self) -> str:
@@ -108,21 +112,19 @@ class SyncBackend:
 
     def sleep(self, ms: int) -> dict[str, int]:
         with self._cursor() as cur:
-            cur.execute(sql.pyformat(sql.SLEEP), (ms / 1000,))
+            cur.execute(SLEEP, (ms / 1000,))
         return {"ms": ms}
 
     def insert_item(self, item: ItemIn) -> dict[str, Any]:
         with self._cursor() as cur:
-            cur.execute(
-                sql.pyformat(sql.INSERT_ITEM), (item.name, item.price, item.quantity, item.tags)
-            )
+            cur.execute(INSERT_ITEM, (item.name, item.price, item.quantity, item.tags))
             row = cur.fetchone()
         assert row is not None
         return work.item_payload(row)
 
     def get_item(self, item_id: int) -> dict[str, Any]:
         with self._cursor() as cur:
-            cur.execute(sql.pyformat(sql.SELECT_ITEM), (item_id,))
+            cur.execute(SELECT_ITEM, (item_id,))
             row = cur.fetchone()
         if row is None:
             raise errors.item_not_found(item_id)

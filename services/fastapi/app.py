@@ -18,6 +18,7 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -50,7 +51,9 @@ def _json(payload: Any, status: int = 200) -> Response:
 
 
 def _error(exc: ApiError) -> Response:
-    return _json(exc.body(), exc.status)
+    response = _json(exc.body(), exc.status)
+    response.headers.update(exc.headers)
+    return response
 
 
 class ServerHeader:
@@ -295,6 +298,8 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
     app = FastAPI(
         title=f"asynclab FastAPI ({config.variant})",
         lifespan=lifespan,
+        # Flask answers /json/ with 404, not a redirect: so must this service.
+        redirect_slashes=False,
         docs_url="/docs",
         redoc_url=None,
     )
@@ -303,6 +308,7 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
         _add_def_routes(app, backend)
     else:
         _add_async_routes(app, backend)
+    _serve_head_like_get(app)
     _add_error_handlers(app)
     _register_item_schema(app)
 
@@ -314,6 +320,13 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
         register_pool(backend.pool_stats)
     app.add_middleware(ServerHeader, value=config.server_header)
     return app
+
+
+def _serve_head_like_get(app: FastAPI) -> None:
+    """HEAD wherever GET is, as RFC 9110 asks and Flask does; uvicorn drops the body."""
+    for route in app.routes:
+        if isinstance(route, APIRoute) and route.methods and "GET" in route.methods:
+            route.methods.add("HEAD")
 
 
 def _register_item_schema(app: FastAPI) -> None:

@@ -109,7 +109,7 @@ class AsyncBackend:
         for w in worlds:
             w["randomNumber"] = work.new_random_number(w["randomNumber"])
         async with self._connection() as conn:
-            await conn.executemany(sql.UPDATE_WORLD, [(w["id"], w["randomNumber"]) for w in worlds])
+            await conn.executemany(sql.UPDATE_WORLD, [(w["randomNumber"], w["id"]) for w in worlds])
         return worlds
 
     async def fortunes(self) -> str:

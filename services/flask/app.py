@@ -41,7 +41,9 @@ def _body() -> bytes:
 
 
 def _error(exc: ApiError) -> Response:
-    return _json(exc.body(), exc.status)
+    response = _json(exc.body(), exc.status)
+    response.headers.update(exc.headers)
+    return response
 
 
 def create_app(config: ServiceConfig | None = None) -> Flask:
