@@ -14,6 +14,7 @@ from typing import Any
 
 import matplotlib
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from asynclab.bench.verdicts import Cell
 
@@ -26,8 +27,8 @@ VARIANT_STYLE: dict[str, tuple[str, str]] = {
     "flask-gevent": ("#CC79A7", "v"),
     "fastapi-workers": ("#56B4E9", "P"),
 }
-SIZE = (13.333, 7.5)  # inches: 1920 x 1080 px at 144 dpi
 DPI = 144
+SIZE = (1920 / DPI, 1080 / DPI)  # a full-HD slide; SVG keeps the same 16:9 proportions
 STYLE: Any = {  # matplotlib types rcParams keys as literals; Any keeps this table plain
     "font.size": 18,
     "axes.titlesize": 24,
@@ -112,6 +113,9 @@ def latency_chart(cells: list[Cell], title: str, out_dir: Path, name: str) -> li
                             marker=marker, label=variant)  # fmt: skip
             _users_axis(ax, [c.users for c in cells])
             ax.set_yscale("log")
+            # Plain numbers (20, 50, 200), not 2 x 10^1, on the log axis.
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
             ax.set_title(f"{label} latency", loc="left", fontsize=20)
         axes[0].set_ylabel("milliseconds (log scale)")
         axes[0].legend(loc="best", frameon=False)

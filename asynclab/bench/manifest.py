@@ -80,7 +80,7 @@ def build_manifest(
                 "bound": SCENARIOS[c.scenario].bound,
                 "title": SCENARIOS[c.scenario].title,
             }
-            for c in (*profile.cells, *profile.wrk_check)
+            for c in profile.cells
         },
         "settings": settings.model_dump(mode="json"),
         "lab": lab,

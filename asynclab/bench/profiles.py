@@ -49,26 +49,43 @@ class Profile:
     repetitions: int
     warmup_s: float
     duration_s: float
-    # Runs repeated with wrk at the same concurrency, to check Locust's numbers against it.
-    wrk_check: tuple[Cell, ...] = ()
+    # Scenarios repeated with wrk at their highest concurrency, to check Locust against it.
+    wrk_check: tuple[str, ...] = ()
     calibrate: bool = True
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     def runs(self) -> list[Run]:
-        """Every run, grouped by variant so the lab switches variants as rarely as possible."""
+        """Every run, in the order the bench makes them.
+
+        A Flask and a FastAPI variant are served side by side on their own ports, so the bench
+        takes them in pairs and alternates between the two at every step: whatever else slows
+        the machine down then hits both alike. Pairs change as rarely as possible.
+        """
         runs: list[Run] = []
-        for variant in self.variants:
+        for pair in self.pairs():
             for rep in range(1, self.repetitions + 1):
                 for cell in self.cells:
-                    runs += [Run(variant, cell.scenario, u, rep) for u in cell.users]
-            for cell in self.wrk_check:
-                runs += [Run(variant, cell.scenario, u, 1, "wrk") for u in cell.users]
+                    for users in cell.users:
+                        runs += [Run(v, cell.scenario, users, rep) for v in pair]
+            for cell in self.cells:
+                if cell.scenario in self.wrk_check:
+                    runs += [Run(v, cell.scenario, max(cell.users), 1, "wrk") for v in pair]
         return runs
 
+    def pairs(self) -> list[tuple[str, ...]]:
+        """``("flask-sync", "flask-gthread", "fastapi-async")`` -> ``[("flask-sync",
+        "fastapi-async"), ("flask-gthread",)]``."""
+        flask = [v for v in self.variants if get_variant(v).framework == "flask"]
+        fastapi = [v for v in self.variants if get_variant(v).framework == "fastapi"]
+        pairs = []
+        for i in range(max(len(flask), len(fastapi))):
+            pairs.append(tuple(group[i] for group in (flask, fastapi) if i < len(group)))
+        return pairs
 
-ALL_USERS = (1, 8, 32, 64, 128, 256)
+
+WRK_CHECK = ("cpu_python", "io_db")
 
 PROFILES: dict[str, Profile] = {
     "quick": Profile(
@@ -82,7 +99,7 @@ PROFILES: dict[str, Profile] = {
         repetitions=1,
         warmup_s=2,
         duration_s=4,
-        wrk_check=(Cell("cpu_python", (8,)), Cell("io_db", (64,))),
+        wrk_check=WRK_CHECK,
     ),
     "full": Profile(
         name="full",
@@ -103,7 +120,7 @@ PROFILES: dict[str, Profile] = {
         repetitions=3,
         warmup_s=5,
         duration_s=15,
-        wrk_check=(Cell("cpu_python", (8,)), Cell("io_db", (64,))),
+        wrk_check=WRK_CHECK,
     ),
     "smoke": Profile(
         name="smoke",
@@ -157,7 +174,7 @@ def customise(
     if wrk_check is False:
         changes["wrk_check"] = ()
     elif wrk_check and not profile.wrk_check:
-        changes["wrk_check"] = PROFILES["quick"].wrk_check
+        changes["wrk_check"] = WRK_CHECK
     if calibrate is not None:
         changes["calibrate"] = calibrate
     return dataclasses.replace(profile, **changes)

@@ -1,0 +1,75 @@
+"""Little's-law and CPU ceilings follow from the variant table and the settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from asynclab.bench.ceilings import binding, cpu_ceiling, slot_ceiling
+from asynclab.bench.scenarios import SCENARIOS
+from asynclab.settings import LabSettings
+from asynclab.variants import VARIANTS
+
+S = LabSettings(workers=3, threads=8, db_pool_size=16, def_threads=40, http_pool_size=100)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "variant", "users", "rps"),
+    [
+        ("io_db", "flask-sync", 64, 60.0),  # 3 workers x 1 connection / 0.05 s
+        ("io_db", "fastapi-async", 64, 320.0),  # 16 pooled connections / 0.05 s
+        ("io_db", "fastapi-async", 8, 160.0),  # fewer users than connections
+        ("io_db", "flask-gthread", 256, 300.0),  # 3 workers x 5 connections
+        ("pitfall", "fastapi-async", 32, 20.0),  # one event loop, blocked
+        ("pitfall", "fastapi-workers", 32, 60.0),  # three event loops
+        ("pitfall", "flask-sync", 32, 60.0),
+        ("pitfall", "fastapi-def", 32, 640.0),  # 40 threads, but only 32 users
+        ("io_upstream", "fastapi-async", 256, 2000.0),  # 100 HTTP connections
+        ("fanout", "fastapi-async", 256, 400.0),  # 100 connections / 5 calls, one wait
+        ("fanout", "flask-sync", 256, 12.0),  # 3 workers, 5 sequential waits
+    ],
+)
+def test_slot_ceiling(scenario: str, variant: str, users: int, rps: float) -> None:
+    ceiling = slot_ceiling(SCENARIOS[scenario], VARIANTS[variant], S, users)
+    assert ceiling is not None
+    assert ceiling.rps == pytest.approx(rps)
+    assert ceiling.kind == "slots"
+    assert f"= {rps:,.0f} rps" in ceiling.note
+
+
+def test_slot_ceiling_note_explains_the_numbers() -> None:
+    ceiling = slot_ceiling(SCENARIOS["io_db"], VARIANTS["flask-sync"], S, 64)
+    assert ceiling is not None
+    assert ceiling.note == "3 workers \u00d7 1 connection ÷ 0.05 s = 60 rps"
+
+
+@pytest.mark.parametrize("scenario", ["cpu_python", "json", "mixed"])
+def test_no_slot_ceiling_without_a_wait(scenario: str) -> None:
+    assert slot_ceiling(SCENARIOS[scenario], VARIANTS["flask-sync"], S, 64) is None
+
+
+def test_cpu_ceiling_is_cores_over_cpu_time() -> None:
+    ceiling = cpu_ceiling(SCENARIOS["cpu_python"], VARIANTS["flask-sync"], S, 0.008, 1)
+    assert ceiling is not None
+    assert ceiling.rps == pytest.approx(125.0)
+    assert ceiling.note == "1 core ÷ 8.00 ms CPU per request = 125 rps"
+
+
+def test_gil_bound_single_process_uses_one_core() -> None:
+    one = cpu_ceiling(SCENARIOS["cpu_python"], VARIANTS["fastapi-async"], S, 0.01, 2)
+    many = cpu_ceiling(SCENARIOS["cpu_python"], VARIANTS["flask-sync"], S, 0.01, 2)
+    native = cpu_ceiling(SCENARIOS["cpu_native"], VARIANTS["fastapi-def"], S, 0.01, 2)
+    rps = [c.rps if c else None for c in (one, many, native)]
+    assert rps == [pytest.approx(100), pytest.approx(200), pytest.approx(200)]
+
+
+def test_cpu_ceiling_needs_a_measurement() -> None:
+    assert cpu_ceiling(SCENARIOS["cpu_python"], VARIANTS["flask-sync"], S, None, 1) is None
+    assert cpu_ceiling(SCENARIOS["cpu_python"], VARIANTS["flask-sync"], S, 0.0, 1) is None
+
+
+def test_the_lowest_ceiling_binds() -> None:
+    slots = slot_ceiling(SCENARIOS["io_db"], VARIANTS["fastapi-async"], S, 64)
+    cpu = cpu_ceiling(SCENARIOS["io_db"], VARIANTS["fastapi-async"], S, 0.005, 1)
+    assert binding(slots, cpu) is cpu
+    assert binding(slots, None) is slots
+    assert binding(None, None) is None

@@ -1,0 +1,47 @@
+"""Profiles expand into runs; command-line overrides change them."""
+
+from __future__ import annotations
+
+import pytest
+
+from asynclab.bench.profiles import PROFILES, customise, get_profile
+from asynclab.bench.scenarios import SCENARIOS
+from asynclab.variants import VARIANTS
+
+
+def test_quick_shows_the_three_lessons_with_two_variants() -> None:
+    quick = PROFILES["quick"]
+    assert {c.scenario for c in quick.cells} == {"cpu_python", "io_db", "pitfall"}
+    assert set(quick.variants) == {"flask-sync", "fastapi-async"}
+    runs = quick.runs()
+    assert [r.tool for r in runs].count("wrk") == 4
+    # Both variants are served side by side, so the bench alternates between them.
+    assert [r.variant for r in runs[:4]] == ["flask-sync", "fastapi-async"] * 2
+
+
+def test_full_covers_every_scenario_and_variant_three_times() -> None:
+    full = PROFILES["full"]
+    assert {c.scenario for c in full.cells} == set(SCENARIOS)
+    assert set(full.variants) == set(VARIANTS)
+    assert full.repetitions >= 3
+
+
+def test_pairs_keep_one_variant_per_framework() -> None:
+    pairs = PROFILES["full"].pairs()
+    assert all(len({VARIANTS[v].framework for v in pair}) == len(pair) for pair in pairs)
+    assert sorted(v for pair in pairs for v in pair) == sorted(VARIANTS)
+
+
+def test_overrides() -> None:
+    p = customise(get_profile("quick"), scenarios=["io_db", "json"], users=[2, 4],
+                  variants=["fastapi-def"], repetitions=2, duration_s=3, warmup_s=1,
+                  wrk_check=False)  # fmt: skip
+    assert [(c.scenario, c.users) for c in p.cells] == [("io_db", (2, 4)), ("json", (2, 4))]
+    assert (p.variants, p.repetitions, p.duration_s, p.warmup_s) == (("fastapi-def",), 2, 3, 1)
+    assert len(p.runs()) == 2 * 2 * 2
+
+
+@pytest.mark.parametrize("bad", [{"scenarios": ["nope"]}, {"variants": ["flask-nope"]}])
+def test_unknown_names_are_refused(bad: dict[str, list[str]]) -> None:
+    with pytest.raises(ValueError, match="unknown"):
+        customise(get_profile("quick"), **bad)  # type: ignore[arg-type]

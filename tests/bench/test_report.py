@@ -1,0 +1,88 @@
+"""The report renders from a small recorded result set (tests/bench/data) alone."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import struct
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from asynclab.bench.cli import report
+from asynclab.bench.report import build_report
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture
+def result_set(tmp_path: Path) -> Path:
+    set_dir = tmp_path / "20260101-000000"
+    set_dir.mkdir()
+    for name in ("summary.json", "manifest.json"):
+        shutil.copy(DATA / name, set_dir / name)
+    return set_dir
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    width, height = struct.unpack(">II", path.read_bytes()[16:24])
+    return width, height
+
+
+def test_report_has_every_chart_inlined_and_the_verdicts(result_set: Path) -> None:
+    out = build_report(result_set)
+    summary = json.loads((result_set / "summary.json").read_text())
+    scenarios = {r["scenario"] for r in summary["rows"]}
+
+    expected = {f"{kind}_{s}.{ext}" for kind in ("throughput", "latency") for s in scenarios
+                for ext in ("png", "svg")}  # fmt: skip
+    assert {p.name for p in out.charts} == expected
+    for chart in out.charts:
+        assert chart.stat().st_size > 1000
+        if chart.suffix == ".png":
+            assert png_size(chart) == (1920, 1080)
+        else:
+            assert chart.read_text().lstrip().startswith("<?xml")
+
+    page = out.html.read_text()
+    # Self-contained: every chart is inlined and nothing is fetched from elsewhere.
+    assert page.count("data:image/png;base64,") == len(expected) // 2
+    assert not re.search(r'(src|href)="(https?:)?//', page)
+    markdown = out.markdown.read_text()
+    for chart in (c for c in out.charts if c.suffix == ".png"):
+        assert f"charts/{chart.name}" in markdown
+
+    assert len(out.verdicts) == 3
+    for text in ("CPU-bound pure Python", "Waiting on the database", "Blocking call inside"):
+        assert text in page
+        assert text in markdown
+    for text in ("coordinated omission", "Locust against wrk", "Generator calibration",
+                 "Every cell against its ceiling"):  # fmt: skip
+        assert text in page
+    verdicts = json.loads((result_set / "verdicts.json").read_text())
+    assert [v["lesson"] for v in verdicts] == ["cpu", "io", "pitfall"]
+    assert {v["outcome"] for v in verdicts if v["lesson"] != "cpu"} == {"win", "loss"}
+
+
+def test_incomplete_set_says_so(result_set: Path) -> None:
+    summary = json.loads((result_set / "summary.json").read_text())
+    summary.update(status="interrupted", complete=False, rows=summary["rows"][:3])
+    (result_set / "summary.json").write_text(json.dumps(summary))
+    out = build_report(result_set)
+    assert "This set is interrupted: 3 of" in out.html.read_text()
+
+
+def test_report_command_finds_latest(result_set: Path) -> None:
+    (result_set.parent / "latest").symlink_to(result_set.name)
+    done = CliRunner().invoke(report, ["--results", str(result_set.parent)])
+    assert done.exit_code == 0, done.output
+    assert "report: " in done.output
+    assert (result_set / "report.html").exists()
+
+
+def test_report_command_without_results(tmp_path: Path) -> None:
+    done = CliRunner().invoke(report, ["--results", str(tmp_path)])
+    assert done.exit_code != 0
+    assert "no summary.json" in done.output
