@@ -1,4 +1,7 @@
-"""Waiting on I/O (named io_wait, not io, which would shadow the standard library): where async should win, bounded by whichever slots the wait holds.
+"""Waiting on I/O: where async should win, bounded by whichever slots the wait holds.
+
+(Named ``io_wait``, not ``io``: Locust puts this directory on sys.path, where ``io.py`` would
+shadow the standard library.)
 
 ``IoDb`` waits in Postgres (``pg_sleep``) on a pooled connection: the ceiling is the number of
 connections. ``IoUpstream`` waits on the slow upstream: the ceiling is the HTTP client's pool.

@@ -2,9 +2,10 @@
 holding each long enough to reach a steady state, then stops.
 
 Pick it in the web UI (``locust -f loadtests/ --class-picker``) next to any user class, or from
-the command line:
+the command line (``--step-levels``, ``--step-hold``, or LOCUST_STEP_LEVELS/LOCUST_STEP_HOLD):
 
-    locust -f loadtests/io_wait.py,loadtests/shapes.py IoDb --headless --step-hold 20 -H http://127.0.0.1:8002
+    locust -f loadtests/io_wait.py,loadtests/shapes.py IoDb --headless --step-hold 20 \\
+        -H http://127.0.0.1:8002
 """
 
 from __future__ import annotations
@@ -12,14 +13,7 @@ from __future__ import annotations
 from locust import LoadTestShape
 
 from asynclab.bench.locust_support import option
-
-
-def parse_levels(text: str) -> list[int]:
-    """``"1, 8,32"`` -> ``[1, 8, 32]``; levels must be positive."""
-    levels = [int(part) for part in text.split(",") if part.strip()]
-    if not levels or min(levels) < 1:
-        raise ValueError(f"step levels must be positive integers, got {text!r}")
-    return levels
+from asynclab.bench.steps import parse_levels, step_at
 
 
 class StepRamp(LoadTestShape):
@@ -29,9 +23,6 @@ class StepRamp(LoadTestShape):
         env = self.runner.environment if self.runner else None
         levels = parse_levels(str(option(env, "step_levels"))) if env else [1]
         hold = float(option(env, "step_hold")) if env else 30.0
-        step = int(self.get_run_time() // hold)
-        if step >= len(levels):
-            return None
-        users = levels[step]
+        users = step_at(levels, hold, self.get_run_time())
         # Spawn each level at once: the hold, not the ramp, is what is measured.
-        return users, float(max(users, 1))
+        return None if users is None else (users, float(users))

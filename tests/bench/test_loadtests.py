@@ -1,0 +1,91 @@
+"""The Locust scenarios in loadtests/: they load, their answer checks pass against the real
+services, and the step shape climbs through its levels."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import free_port
+
+from asynclab.bench.generator import generator_plan
+from asynclab.bench.locust_run import LoadSpec, locust_command
+from asynclab.bench.scenarios import SCENARIOS
+from asynclab.bench.steps import parse_levels, step_at
+from asynclab.lab import Lab
+from asynclab.settings import ROOT, LabSettings
+
+LOADTESTS = ROOT / "loadtests"
+SCENARIO_FILES = sorted(p for p in LOADTESTS.glob("*.py") if p.name != "shapes.py")
+
+
+def locust(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = os.environ | {"LOCUST_METRICS_PORT": str(free_port())}
+    return subprocess.run(
+        [sys.executable, "-m", "locust", *args], cwd=ROOT, capture_output=True, text=True,
+        timeout=timeout, env=env,
+    )  # fmt: skip
+
+
+def test_every_scenario_class_is_listed() -> None:
+    done = locust("-f", "loadtests/", "--list")
+    assert done.returncode == 0, done.stderr
+    listed = set(done.stdout.split())
+    assert {s.user_class for s in SCENARIOS.values()} <= listed
+
+
+@pytest.mark.slow
+def test_every_scenario_gets_right_answers(lab: Lab, tmp_path: Path) -> None:
+    """One user per class for a few seconds: every request succeeds its answer check."""
+    classes = sorted({s.user_class for s in SCENARIOS.values()})
+    files = ",".join(str(p.relative_to(ROOT)) for p in SCENARIO_FILES)
+    done = locust("-f", files, *classes, "--headless", "-u", str(len(classes)),
+                  "-r", str(len(classes)), "-t", "4s", "-H", lab.settings.fastapi_url,
+                  "--csv", str(tmp_path / "run"), "--only-summary", "--exit-code-on-error", "0",
+                  "--ms", "5", "--work", "1000", "--calls", "2", "--queries", "3")  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    with (tmp_path / "run_stats.csv").open() as handle:
+        stats = {row["Name"]: row for row in csv.DictReader(handle)}
+    failures = (tmp_path / "run_failures.csv").read_text().splitlines()[1:]
+    assert failures == []
+    for scenario in SCENARIOS.values():
+        if scenario.name != "mixed":
+            assert int(stats[scenario.route]["Request Count"]) > 0, scenario.route
+
+
+def test_step_ramp_holds_each_level_then_stops() -> None:
+    levels = parse_levels("1, 8,32")
+    assert [step_at(levels, 10, t) for t in (0, 9.9, 10, 25, 30)] == [1, 1, 8, 32, None]
+    for bad in ("0,8", "", "a,b"):
+        with pytest.raises(ValueError, match="positive"):
+            parse_levels(bad)
+
+
+@pytest.mark.slow
+def test_step_ramp_runs_in_locust(lab: Lab, tmp_path: Path) -> None:
+    """The shape drives a real headless Locust through two levels, then stops it."""
+    files = "loadtests/techempower.py,loadtests/shapes.py"
+    done = locust("-f", files, "Json", "--headless", "-H", lab.settings.fastapi_url,
+                  "--step-levels", "1,2", "--step-hold", "1.5", "--csv", str(tmp_path / "ramp"),
+                  "--csv-full-history", "--only-summary")  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    with (tmp_path / "ramp_stats_history.csv").open() as handle:
+        users = {int(row["User Count"]) for row in csv.DictReader(handle)}
+    assert {1, 2} <= users
+
+
+def test_distributed_generator_when_it_has_several_cpus() -> None:
+    settings = LabSettings(generator_cpus="0,1", service_cpus="0")
+    plan = generator_plan(settings)
+    if plan.taskset:  # taskset present and both CPUs available
+        assert plan.locust_processes == 2
+        spec = LoadSpec(SCENARIOS["json"], "http://127.0.0.1:1", 4, 1, 2, Path("/tmp/x"),
+                        plan.taskset, plan.locust_processes)  # fmt: skip
+        command = locust_command(spec)
+        assert command[:3] == ["taskset", "-c", "0,1"]
+        assert command[-2:] == ["--processes", "2"]
+    assert generator_plan(LabSettings(generator_cpus="1")).locust_processes == 1
