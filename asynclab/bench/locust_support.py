@@ -13,8 +13,6 @@ span: ``--events-file PATH`` receives ``{"measure_start": t, "measure_end": t}``
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import json
 import os
 import time
@@ -27,10 +25,8 @@ from locust import events
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
-with contextlib.suppress(ModuleNotFoundError):
-    # The generator's own Prometheus metrics (written by the observability work; guarded until
-    # it lands).
-    importlib.import_module("asynclab.locust_exporter")
+# The generator's own figures for Prometheus (LOCUST_METRICS_PORT; the bench picks a free one).
+import asynclab.locust_exporter  # noqa: F401
 
 
 def _add_arguments(parser: Any) -> None:

@@ -140,6 +140,7 @@ class Bench:
         summary = Summary(set_dir, self.profile.name, len(runs))
         manifest: dict[str, Any] = {}
         status: Status = "failed"
+        started = time.monotonic()
         self.echo(f"bench {self.profile.name}: {len(runs)} runs -> {set_dir}")
         try:
             with _sigterm_as_interrupt():
@@ -163,6 +164,7 @@ class Bench:
             if manifest:
                 manifest["status"] = status
                 manifest["finished_at"] = summary.data["finished_at"]
+                manifest["bench_seconds"] = round(time.monotonic() - started, 1)
                 write_json(set_dir / MANIFEST, manifest)
             self._release_lab()
         return set_dir

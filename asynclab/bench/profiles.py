@@ -91,14 +91,16 @@ PROFILES: dict[str, Profile] = {
     "quick": Profile(
         name="quick",
         variants=("flask-sync", "fastapi-async"),
+        # Two repetitions at each lesson's decisive concurrency, so that every verdict has a
+        # spread; io_db also at 8 users, where both variants are still below their ceilings.
         cells=(
-            Cell("cpu_python", (1, 8)),
+            Cell("cpu_python", (8,)),
             Cell("io_db", (8, 64)),
-            Cell("pitfall", (8, 32)),
+            Cell("pitfall", (32,)),
         ),
-        repetitions=1,
+        repetitions=2,
         warmup_s=2,
-        duration_s=4,
+        duration_s=3,
         wrk_check=WRK_CHECK,
     ),
     "full": Profile(

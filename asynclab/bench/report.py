@@ -6,6 +6,7 @@ into the set. Every verdict and figure is computed from the rows.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,11 +15,11 @@ from asynclab.bench.charts import latency_chart, throughput_chart
 from asynclab.bench.document import Block, Heading, Image, Para, Table, html_page, markdown
 from asynclab.bench.results import MANIFEST, SUMMARY, read_json, write_json
 from asynclab.bench.rows import FLAG_TEXT
+from asynclab.bench.targets import WRK_AGREEMENT, targets
 from asynclab.bench.verdicts import LESSONS, TIMES, WORDS, Cell, Verdict, cells, verdicts
 
 KEY_PACKAGES = ("locust", "flask", "fastapi", "starlette", "uvicorn", "gunicorn", "gevent",
                 "asyncpg", "psycopg", "httpx", "uvloop", "pydantic")  # fmt: skip
-WRK_AGREEMENT = 0.10
 
 CLOSED_LOOP = (
     "Locust users are a closed loop: each waits for its answer before sending the next request. "
@@ -52,6 +53,7 @@ def _flags(flags: dict[str, int]) -> str:
 
 
 def build_report(set_dir: Path) -> ReportOutputs:
+    t0 = time.monotonic()
     summary = read_json(set_dir / SUMMARY)
     manifest_path = set_dir / MANIFEST
     manifest: dict[str, Any] = read_json(manifest_path) if manifest_path.exists() else {}
@@ -89,6 +91,8 @@ def build_report(set_dir: Path) -> ReportOutputs:
                    Image(tp[0], f"{title}: throughput vs users"),
                    Image(lat[0], f"{title}: p50 and p99 latency vs users")]  # fmt: skip
 
+    blocks.append(Heading("Targets"))
+    blocks += [Para(t.text(), "note") for t in targets(all_cells, manifest, time.monotonic() - t0)]
     blocks += _ceiling_table(all_cells, titles)
     blocks += _wrk_section(all_cells)
     blocks += _calibration(manifest.get("calibration"))
