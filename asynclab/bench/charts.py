@@ -14,7 +14,7 @@ from typing import Any
 
 import matplotlib
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator
 
 from asynclab.bench.verdicts import Cell
 
@@ -95,7 +95,7 @@ def throughput_chart(cells: list[Cell], title: str, out_dir: Path, name: str) ->
         _users_axis(ax, [c.users for c in cells])
         ax.set_ylabel("requests per second")
         ax.set_ylim(bottom=0)
-        ax.set_title(textwrap.fill(title, 70), loc="left")
+        ax.set_title(textwrap.fill(title, 60, break_on_hyphens=False), loc="left")
         ax.legend(loc="best", frameon=False)
         return _save(fig, out_dir, name)
 
@@ -113,11 +113,18 @@ def latency_chart(cells: list[Cell], title: str, out_dir: Path, name: str) -> li
                             marker=marker, label=variant)  # fmt: skip
             _users_axis(ax, [c.users for c in cells])
             ax.set_yscale("log")
-            # Plain numbers (20, 50, 200), not 2 x 10^1, on the log axis.
+            # Plain numbers at 1-2-5 steps (20, 50, 200), not 2 x 10^1, on the log axis.
+            ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
             ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
             ax.set_title(f"{label} latency", loc="left", fontsize=20)
         axes[0].set_ylabel("milliseconds (log scale)")
         axes[0].legend(loc="best", frameon=False)
-        fig.suptitle(textwrap.fill(title, 70), x=0.01, ha="left", fontsize=24, fontweight="bold")
+        fig.suptitle(
+            textwrap.fill(title, 60, break_on_hyphens=False),
+            x=0.01,
+            ha="left",
+            fontsize=24,
+            fontweight="bold",
+        )
         return _save(fig, out_dir, name)

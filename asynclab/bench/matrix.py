@@ -20,6 +20,7 @@ from typing import Any
 from asynclab.bench import wrk
 from asynclab.bench.calibrate import calibrate
 from asynclab.bench.generator import GeneratorPlan, generator_plan, service_cpu_count
+from asynclab.bench.idle import wait_idle
 from asynclab.bench.locust_run import LoadSpec, RunFailed, run_locust
 from asynclab.bench.manifest import build_manifest
 from asynclab.bench.profiles import Profile, Run
@@ -199,6 +200,7 @@ class Bench:
         scenario = get_scenario(run.scenario)
         p = self.profile
         started = time.monotonic()
+        wait_idle(url)  # the previous run's queued requests are not this run's
         try:
             result: Any
             if run.tool == "wrk":

@@ -8,7 +8,9 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from asynclab.bench.idle import wait_idle
 from asynclab.bench.sampler import CpuSampler
 
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
@@ -81,6 +83,10 @@ def run_wrk(
     base = [*taskset, "wrk", "-t", str(threads), "-c", str(connections), "--timeout", "10s"]
     if warmup_s > 0:
         subprocess.run([*base, "-d", f"{warmup_s:g}s", url], capture_output=True, check=True)
+        # wrk closes its connections between the two runs: let the service serve what the
+        # warm-up left queued before the measured run starts.
+        parts = urlsplit(url)
+        wait_idle(f"{parts.scheme}://{parts.netloc}")
     cmd = [*base, "-d", f"{duration_s:g}s", "--latency", url]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     pids = {"generator": proc.pid, **({"service": service_pid} if service_pid else {})}
