@@ -40,6 +40,7 @@ from asynclab.procs import (
 )
 from asynclab.settings import LabSettings
 from asynclab.variants import Framework, Variant, get_variant
+from asynclab.webui import locust_web_process
 
 __all__ = ["Lab", "LabError", "ProcessStatus", "upstream_command"]
 
@@ -106,7 +107,10 @@ class Lab:
             variants = self._variants()
             services = [self._service_spec(variants[f]) for f in FRAMEWORKS]
             upstream = self._upstream_spec()
-            monitoring = observability_processes(self.settings)
+            monitoring = [
+                *observability_processes(self.settings),
+                locust_web_process(self.settings),
+            ]
             schema = self.settings.root / SCHEMA
             if not schema.is_file():
                 raise LabError(f"the schema {schema} is missing")

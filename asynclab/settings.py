@@ -49,10 +49,14 @@ class LabSettings(BaseSettings):
     pin_cpus: bool = Field(default=True, description="Pin with taskset when it is available.")
 
     # Per-process limits shared by every variant so that only the concurrency model differs.
-    workers: int = Field(default=3, ge=1, le=64, description="Processes for multi-process variants.")
+    workers: int = Field(
+        default=3, ge=1, le=64, description="Processes for multi-process variants."
+    )
     threads: int = Field(default=8, ge=1, le=256, description="Threads per gthread worker.")
     gevent_connections: int = Field(default=100, ge=1, le=10000)
-    db_pool_size: int = Field(default=16, ge=1, le=200, description="DB connections per process.")
+    db_pool_size: int = Field(
+        default=30, ge=1, le=200, description="DB connections per service, shared by its processes."
+    )
     def_threads: int = Field(default=40, ge=1, le=1000, description="FastAPI def thread pool.")
     http_pool_size: int = Field(default=100, ge=1, le=1000, description="Upstream connections.")
 
