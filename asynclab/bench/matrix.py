@@ -8,6 +8,7 @@ or SIGTERM stops the current run, keeps every finished one, and marks the set ``
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import signal
 import socket
 import time
@@ -70,6 +71,9 @@ class Bench:
         self, settings: LabSettings, profile: Profile, results_dir: Path, echo: Echo = print
     ) -> None:
         self.settings = settings
+        if profile.wrk_check and not wrk.available():
+            echo("wrk is not installed (Debian package wrk): skipping the Locust/wrk comparison")
+            profile = dataclasses.replace(profile, wrk_check=())
         self.profile = profile
         self.results_dir = results_dir
         self.echo = echo
@@ -156,7 +160,8 @@ class Bench:
                     write_json(set_dir / MANIFEST, manifest)
                 for i, run in enumerate(runs, 1):
                     self._one(run, i, len(runs), summary)
-            status = "complete"
+            # A run that failed leaves a hole in the matrix: the set is not complete.
+            status = "failed" if summary.data["errors"] else "complete"
         except KeyboardInterrupt:
             status = "interrupted"
             self.echo("interrupted: finished runs are kept, the set is marked incomplete")
@@ -204,9 +209,6 @@ class Bench:
         try:
             result: Any
             if run.tool == "wrk":
-                if not wrk.available():
-                    summary.error(run.key, "wrk is not installed (Debian package wrk)")
-                    return
                 result = wrk.run_wrk(url + scenario.path, run.users, p.duration_s, p.warmup_s,
                                      out_dir / "wrk.txt", self.plan.taskset, self.plan.cpus, pid,
                                      self.plan.cpus)  # fmt: skip
