@@ -94,7 +94,8 @@ def throughput_chart(cells: list[Cell], title: str, out_dir: Path, name: str) ->
                         label=f"{variant} ceiling")  # fmt: skip
         _users_axis(ax, [c.users for c in cells])
         ax.set_ylabel("requests per second")
-        ax.set_ylim(bottom=0)
+        tops = [c.rps.high for c in cells] + [c.ceiling_rps or 0 for c in cells]
+        ax.set_ylim(0, max(tops) * 1.15 or 1)  # headroom: points and ceilings stay visible
         ax.set_title(textwrap.fill(title, 60, break_on_hyphens=False), loc="left")
         ax.legend(loc="best", frameon=False)
         return _save(fig, out_dir, name)
