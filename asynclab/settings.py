@@ -35,6 +35,14 @@ class LabSettings(BaseSettings):
     locust_port: Port = 8089
     postgres_exporter_port: Port = 9187
     node_exporter_port: Port = 9100
+    # Two Locust masters can run at once, the web UI's and a bench's (or the demo's), each with
+    # its generator metrics on a port of its own; Prometheus scrapes both as job "locust".
+    locust_metrics_port: Port = Field(
+        default=9646, description="Metrics of the web UI's Locust (asynclab/locust_exporter.py)."
+    )
+    bench_metrics_port: Port = Field(
+        default=9647, description="Metrics of the headless Locust of a bench run or the demo."
+    )
 
     flask_variant: str = Field(default="flask-sync", description="Variant served on flask_port.")
     fastapi_variant: str = Field(
