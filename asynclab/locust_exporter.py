@@ -2,9 +2,12 @@
 
 A locustfile enables it with ``import asynclab.locust_exporter`` (after ``import locust``).
 The master (or a lone local runner, never a worker) serves the metrics on
-``LOCUST_METRICS_HOST:LOCUST_METRICS_PORT`` (default 127.0.0.1:9646), headless or not, and
-also at ``/metrics`` of the web UI when there is one. Figures are read from Locust's own stats
-at scrape time, so the plugin adds nothing to the request path.
+``LOCUST_METRICS_HOST:LOCUST_METRICS_PORT``, headless or not, and also at ``/metrics`` of the
+web UI when there is one. The lab sets the port (the web UI's ``locust_metrics_port``, a
+bench's ``bench_metrics_port``); a Locust started by hand uses ``locust_metrics_port``
+(127.0.0.1:9646 by default). When that port is taken the plugin says so and Locust runs on
+without it. Figures are read from Locust's own stats at scrape time, so the plugin adds nothing
+to the request path.
 
 Every metric carries ``scenario``: ``LOCUST_SCENARIO`` when set (the bench sets it), else the
 locustfile names. ``locust_running`` is 1 while users are spawning or running; the dashboards
@@ -13,6 +16,7 @@ draw bench start and stop as annotations from it.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -26,10 +30,12 @@ from prometheus_client.exposition import start_http_server
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from asynclab.observability import locust_metrics_port
+from asynclab.settings import LabSettings
 
 QUANTILES = (0.5, 0.95, 0.99)
 AGGREGATED = "Aggregated"
+
+log = logging.getLogger(__name__)
 
 
 def scenario_name(environment: Environment) -> str:
@@ -133,12 +139,30 @@ def _current_percentile(entry: Any, q: float) -> float:
     return float(current if current is not None else entry.get_response_time_percentile(q))
 
 
+def metrics_port() -> int:
+    """``LOCUST_METRICS_PORT`` as the lab sets it, else the web UI's ``locust_metrics_port``."""
+    explicit = os.environ.get("LOCUST_METRICS_PORT")
+    return int(explicit) if explicit else LabSettings().locust_metrics_port
+
+
 def _serve(environment: Environment) -> None:
     registry = CollectorRegistry(auto_describe=True)
     registry.register(LocustCollector(environment))
     host = os.environ.get("LOCUST_METRICS_HOST", "127.0.0.1")
-    server, _thread = start_http_server(locust_metrics_port(), addr=host, registry=registry)
-    environment.events.quitting.add_listener(lambda **_: server.shutdown())  # type: ignore[no-untyped-call]
+    port = metrics_port()
+    try:
+        server, _thread = start_http_server(port, addr=host, registry=registry)
+    except OSError as exc:
+        # The figures are a bonus: a taken port must not cost the user the load test itself.
+        log.warning(
+            "generator metrics not served on %s:%s (%s): Prometheus will not see this Locust; "
+            "set LOCUST_METRICS_PORT to a free port",
+            host,
+            port,
+            exc.strerror or exc,
+        )
+    else:
+        environment.events.quitting.add_listener(lambda **_: server.shutdown())  # type: ignore[no-untyped-call]
 
     web_ui = environment.web_ui
     if web_ui is not None and web_ui.app is not None:
