@@ -399,3 +399,28 @@ def read_pid_files(settings: LabSettings) -> Iterator[ProcessRecord]:
             yield ProcessRecord.from_json(json.loads(path.read_text()))
         except (OSError, ValueError, TypeError):
             path.unlink(missing_ok=True)
+
+
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """``count`` distinct ports that nothing listens on now, none of them a lab default.
+
+    All are bound at once, so they differ; a default port is skipped because a ``make up`` lab
+    may take it at any moment.
+    """
+    defaults = {f.default for name, f in LabSettings.model_fields.items() if name.endswith("_port")}
+    with contextlib.ExitStack() as stack:
+        ports: list[int] = []
+        while len(ports) < count:
+            sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            sock.bind((host, 0))
+            port: int = sock.getsockname()[1]
+            if port not in defaults:
+                ports.append(port)
+        return ports
+
+
+def isolated_settings(state_dir: Path, **overrides: Any) -> LabSettings:
+    """Settings for a lab of its own: ``state_dir`` and a free port for every port field."""
+    fields_ = [name for name in LabSettings.model_fields if name.endswith("_port")]
+    ports = dict(zip(fields_, free_ports(len(fields_)), strict=True))
+    return LabSettings.model_validate({"state_dir": state_dir, **ports, **overrides})

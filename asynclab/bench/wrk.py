@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import shutil
 import subprocess
@@ -67,6 +68,11 @@ def parse(output: str) -> dict[str, float]:
     return found
 
 
+def wrk_seconds(seconds: float) -> str:
+    """wrk takes whole seconds only ("0.5s" is a usage error): round up, at least 1 s."""
+    return f"{max(1, math.ceil(seconds))}s"
+
+
 def run_wrk(
     url: str,
     connections: int,
@@ -82,18 +88,18 @@ def run_wrk(
     threads = max(1, min(threads, connections))
     base = [*taskset, "wrk", "-t", str(threads), "-c", str(connections), "--timeout", "10s"]
     if warmup_s > 0:
-        subprocess.run([*base, "-d", f"{warmup_s:g}s", url], capture_output=True, check=True)
+        subprocess.run([*base, "-d", wrk_seconds(warmup_s), url], capture_output=True, check=True)
         # wrk closes its connections between the two runs: let the service serve what the
         # warm-up left queued before the measured run starts.
         parts = urlsplit(url)
         wait_idle(f"{parts.scheme}://{parts.netloc}")
-    cmd = [*base, "-d", f"{duration_s:g}s", "--latency", url]
+    cmd = [*base, "-d", wrk_seconds(duration_s), "--latency", url]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     pids = {"generator": proc.pid, **({"service": service_pid} if service_pid else {})}
     try:
         with CpuSampler(pids) as sampler:
             start = time.time()
-            output, _ = proc.communicate(timeout=duration_s + 30)
+            output, _ = proc.communicate(timeout=math.ceil(duration_s) + 30)
             end = time.time()
     except BaseException:
         proc.kill()

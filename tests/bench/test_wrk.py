@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from asynclab.bench.wrk import parse
+from asynclab.bench.wrk import parse, wrk_seconds
 
 OUTPUT = """Running 4s test @ http://127.0.0.1:8002/io/db?ms=50
   1 threads and 64 connections
@@ -40,3 +40,10 @@ def test_parse_microseconds_and_no_errors() -> None:
     found = parse(text)
     assert found["p50_ms"] == pytest.approx(0.85)
     assert found["errors"] == 0
+
+
+@pytest.mark.parametrize(
+    ("seconds", "expected"), [(0.5, "1s"), (1.0, "1s"), (2.5, "3s"), (10, "10s")]
+)
+def test_wrk_takes_whole_seconds(seconds: float, expected: str) -> None:
+    assert wrk_seconds(seconds) == expected
