@@ -8,7 +8,6 @@ binary is missing the lab says which Debian package provides it and starts witho
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -20,7 +19,6 @@ from asynclab.settings import LabSettings
 
 CONFIG_DIR = "prometheus"
 JOBS = ("prometheus", "flask", "fastapi", "locust", "postgres", "node", "cadvisor")
-LOCUST_METRICS_PORT = 9646
 
 # binary -> Debian package that provides it
 PACKAGES = {
@@ -32,11 +30,6 @@ PACKAGES = {
 # The node exporter's defaults read dozens of subsystems; at a 2 s scrape on a two-core
 # machine only what the dashboards draw is worth its CPU.
 NODE_COLLECTORS = ("cpu", "meminfo", "loadavg", "netdev", "pressure", "stat")
-
-
-def locust_metrics_port() -> int:
-    """Where the Locust master serves its metrics (``LOCUST_METRICS_PORT``, default 9646)."""
-    return int(os.environ.get("LOCUST_METRICS_PORT", LOCUST_METRICS_PORT))
 
 
 def find(binary: str) -> str | None:
@@ -51,19 +44,21 @@ def find(binary: str) -> str | None:
     return path
 
 
-def native_targets(
-    settings: LabSettings, locust_port: int | None = None, *, node: bool = True
-) -> dict[str, list[str]]:
-    """Scrape targets of the native lab, job by job (compose has the same jobs)."""
+def native_targets(settings: LabSettings, *, node: bool = True) -> dict[str, list[str]]:
+    """Scrape targets of the native lab, job by job (compose has the same jobs).
 
-    def at(port: int) -> list[str]:
-        return [f"{settings.host}:{port}"]
+    Job ``locust`` has two targets, the web UI's generator and the bench's (or the demo's),
+    told apart by Prometheus' ``instance`` label; each is down while its Locust is not running.
+    """
+
+    def at(*ports: int) -> list[str]:
+        return [f"{settings.host}:{port}" for port in ports]
 
     return {
         "prometheus": at(settings.prometheus_port),
         "flask": at(settings.flask_port),
         "fastapi": at(settings.fastapi_port),
-        "locust": at(locust_port or locust_metrics_port()),
+        "locust": at(settings.locust_metrics_port, settings.bench_metrics_port),
         "postgres": at(settings.postgres_exporter_port),
         "node": at(settings.node_exporter_port) if node else [],
         "cadvisor": [],  # containers exist only in compose

@@ -8,15 +8,17 @@ with the same CPU plan as the report.
 
 from __future__ import annotations
 
+import logging
 import sys
 
 from asynclab.bench.generator import generator_plan
-from asynclab.observability import locust_metrics_port
 from asynclab.procs import ProcessSpec, port_in_use
 from asynclab.settings import LabSettings
 
 LOCUSTFILES = "loadtests/,asynclab/locust_targets.py"
 NAME = "locust"
+
+log = logging.getLogger(__name__)
 
 
 def targets_env(settings: LabSettings) -> str:
@@ -40,17 +42,22 @@ def locust_web_command(settings: LabSettings, python: str | None = None) -> list
     return argv + (["--processes", str(processes)] if processes > 1 else [])
 
 
-def locust_web_process(settings: LabSettings, metrics_port: int | None = None) -> ProcessSpec:
+def locust_web_process(settings: LabSettings) -> ProcessSpec:
     """The Locust web UI at ``settings.locust_port``, ready when its page answers.
 
-    ``metrics_port`` is where :mod:`asynclab.locust_exporter` serves the generator's metrics:
-    by default the port Prometheus scrapes (``LOCUST_METRICS_PORT``), or, when something else
-    holds it, any free port; the web UI serves the same figures at its own ``/metrics``.
+    :mod:`asynclab.locust_exporter` serves the generator's metrics on
+    ``settings.locust_metrics_port``, the port Prometheus scrapes; when something else holds
+    it, on any free port instead (the web UI serves the same figures at its own ``/metrics``).
     """
-    if metrics_port is None:
-        metrics_port = locust_metrics_port()
-        if port_in_use(settings.host, metrics_port):
-            metrics_port = 0  # a taken port would stop Locust from starting at all
+    metrics_port = settings.locust_metrics_port
+    if port_in_use(settings.host, metrics_port):
+        log.warning(
+            "port %s (ASYNCLAB_LOCUST_METRICS_PORT) is taken: the web UI's Locust serves its "
+            "metrics on a random port, which Prometheus does not scrape (its /metrics page "
+            "still has them)",
+            metrics_port,
+        )
+        metrics_port = 0  # whatever the kernel gives; the taken one is someone else's
     return ProcessSpec(
         name=NAME,
         argv=locust_web_command(settings),

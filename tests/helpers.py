@@ -18,7 +18,7 @@ T = TypeVar("T")
 LabSettingsFactory = Callable[..., LabSettings]
 
 # The lab's default ports: other people's labs may be using them on this machine.
-RESERVED_PORTS = {8001, 8002, 8003, 55432, 9090, 3000, 8089, 9187, 9100}
+RESERVED_PORTS = {8001, 8002, 8003, 55432, 9090, 3000, 8089, 9187, 9100, 9646, 9647}
 
 
 def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:

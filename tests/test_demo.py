@@ -22,18 +22,17 @@ def test_demo_short_tells_the_three_lessons(tmp_path: Path) -> None:
     state = tmp_path / "state"
     state.mkdir()
     make_reachable(state)
-    ports = free_ports(len(PORT_FIELDS) + 1)
+    ports = free_ports(len(PORT_FIELDS))
     env = {
         **os.environ,
         **{
             f"ASYNCLAB_{name.upper()}": str(port)
-            for name, port in zip(PORT_FIELDS, ports[:-1], strict=True)
+            for name, port in zip(PORT_FIELDS, ports, strict=True)
         },
         "ASYNCLAB_STATE_DIR": str(state),
         # 32 connections put fastapi-async's I/O ceiling at 10.7x flask-sync's (3 workers), a
         # wide margin over the 5x asserted; the default 16 predicts 5.3x, too close to assert.
         "ASYNCLAB_DB_POOL_SIZE": "32",
-        "LOCUST_METRICS_PORT": str(ports[-1]),
     }
     out = tmp_path / "out"
     asynclab = Path(sys.executable).with_name("asynclab")

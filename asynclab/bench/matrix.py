@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import signal
-import socket
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -36,20 +35,11 @@ from asynclab.bench.results import (
 from asynclab.bench.rows import build_row
 from asynclab.bench.scenarios import get_scenario
 from asynclab.lab import Lab
-from asynclab.observability import locust_metrics_port
+from asynclab.procs import port_in_use
 from asynclab.settings import LabSettings
 from asynclab.variants import Framework, get_variant
 
 Echo = Callable[[str], None]
-
-
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
 
 
 @contextlib.contextmanager
@@ -67,10 +57,19 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 class Bench:
+    """``label_prefix`` goes before the scenario label of every Locust run (``"act 1: "``)."""
+
     def __init__(
-        self, settings: LabSettings, profile: Profile, results_dir: Path, echo: Echo = print
+        self,
+        settings: LabSettings,
+        profile: Profile,
+        results_dir: Path,
+        echo: Echo = print,
+        *,
+        label_prefix: str = "",
     ) -> None:
         self.settings = settings
+        self.label_prefix = label_prefix
         if profile.wrk_check and not wrk.available():
             echo("wrk is not installed (Debian package wrk): skipping the Locust/wrk comparison")
             profile = dataclasses.replace(profile, wrk_check=())
@@ -196,7 +195,10 @@ class Bench:
 
     def _locust_env(self, label: str) -> tuple[tuple[str, str], ...]:
         """The exporter's port and the scenario label it puts on every metric."""
-        return (("LOCUST_METRICS_PORT", str(self.metrics_port)), ("LOCUST_SCENARIO", label))
+        return (
+            ("LOCUST_METRICS_PORT", str(self.metrics_port)),
+            ("LOCUST_SCENARIO", self.label_prefix + label),
+        )
 
     def _one(self, run: Run, i: int, total: int, summary: Summary) -> None:
         assert self.set_dir is not None
@@ -238,12 +240,14 @@ class Bench:
         return ceiling
 
     def _metrics_port(self) -> int:
-        """The Locust exporter's port: the usual one (Prometheus scrapes it) unless it is taken."""
-        port = locust_metrics_port()
-        if _port_free(self.settings.host, port):
+        """The Locust exporter's port: ``bench_metrics_port``, which Prometheus scrapes, or any
+        free port (0) when it is taken, for example by another bench running at the same time."""
+        port = self.settings.bench_metrics_port
+        if not port_in_use(self.settings.host, port):
             return port
-        with socket.socket() as sock:
-            sock.bind((self.settings.host, 0))
-            free: int = sock.getsockname()[1]
-        self.echo(f"port {port} is taken: the generator's metrics go to port {free} instead")
-        return free
+        self.echo(
+            f"warning: port {port} (ASYNCLAB_BENCH_METRICS_PORT) is taken, so Prometheus will "
+            "not see this bench's generator: the Grafana dashboards show no Locust figures for "
+            "its runs (the results themselves are unaffected)"
+        )
+        return 0

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import LabSettingsFactory, free_port, poll_until, processes_mentioning
+from helpers import LabSettingsFactory, listening, poll_until, processes_mentioning
 
 from asynclab.bench.matrix import Bench
 from asynclab.bench.profiles import customise, get_profile
@@ -39,18 +39,8 @@ def check_row(row: dict[str, Any]) -> None:
     assert 0 <= row["generator_cpu"] <= 1.5
 
 
-@pytest.fixture
-def metrics_port(monkeypatch: pytest.MonkeyPatch) -> int:
-    """The Locust exporter's port: never the shared default while tests run in parallel."""
-    port = free_port()
-    monkeypatch.setenv("LOCUST_METRICS_PORT", str(port))
-    return port
-
-
 @pytest.mark.slow
-def test_tiny_matrix_writes_well_formed_results(
-    lab: Lab, tmp_path: Path, metrics_port: int
-) -> None:
+def test_tiny_matrix_writes_well_formed_results(lab: Lab, tmp_path: Path) -> None:
     profile = customise(get_profile("smoke"), wrk_check=True, calibrate=True)
     lines: list[str] = []
     set_dir = Bench(lab.settings, profile, tmp_path / "results", echo=lines.append).run()
@@ -85,6 +75,20 @@ def test_tiny_matrix_writes_well_formed_results(
     assert lab.manifest() is not None
 
 
+def test_generator_metrics_go_where_prometheus_scrapes_them(
+    lab_settings_factory: LabSettingsFactory, tmp_path: Path
+) -> None:
+    settings = lab_settings_factory()
+    smoke = get_profile("smoke")
+    assert Bench(settings, smoke, tmp_path).metrics_port == settings.bench_metrics_port
+
+    lines: list[str] = []
+    with listening(settings.bench_metrics_port):  # another bench, say
+        bench = Bench(settings, smoke, tmp_path, echo=lines.append)
+    assert bench.metrics_port == 0  # any free port: Locust must start all the same
+    assert any("Prometheus will not see this bench's generator" in line for line in lines)
+
+
 def lab_environment(settings: LabSettings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASYNCLAB_")}
     for name, value in settings.model_dump(mode="json").items():
@@ -95,14 +99,14 @@ def lab_environment(settings: LabSettings) -> dict[str, str]:
 
 @pytest.mark.slow
 def test_interrupted_bench_keeps_finished_runs_and_stops_its_lab(
-    lab_settings_factory: LabSettingsFactory, tmp_path: Path, metrics_port: int
+    lab_settings_factory: LabSettingsFactory, tmp_path: Path
 ) -> None:
     settings = lab_settings_factory()
     results = tmp_path / "results"
     asynclab = str(Path(sys.executable).parent / "asynclab")
     cmd = [asynclab, "bench", "--profile", "smoke",
            "--repetitions", "5", "--duration", "3", "--results-dir", str(results)]  # fmt: skip
-    env = lab_environment(settings) | {"LOCUST_METRICS_PORT": str(metrics_port)}
+    env = lab_environment(settings)
     bench = subprocess.Popen(cmd, env=env, cwd=settings.root, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True)  # fmt: skip
     try:

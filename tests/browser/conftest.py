@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import free_port
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from asynclab.lab import Lab
@@ -68,7 +67,7 @@ def locust_ui(lab: Lab) -> Iterator[str]:
     if "locust" in manifest.get("processes", {}):
         yield lab.settings.url(lab.settings.locust_port)
         return
-    record = start_process(locust_web_process(lab.settings, metrics_port=free_port()), lab.settings)
+    record = start_process(locust_web_process(lab.settings), lab.settings)
     try:
         assert record.url is not None
         yield record.url

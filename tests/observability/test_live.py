@@ -17,9 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import free_port
 
-from asynclab import observability
 from asynclab.settings import ROOT
 from tests.observability.dashboards import DASHBOARDS, Query, load, queries
 
@@ -81,14 +79,10 @@ def prometheus(lab: Any) -> Iterator[Prometheus]:
 def locust_run(lab: Any, prometheus: Prometheus) -> Iterator[subprocess.Popen[bytes]]:
     """Light headless Locust against both services, its metrics scraped by the lab's Prometheus."""
     s = lab.settings
-    port = free_port()
-    # Prometheus picks up a changed target file by itself (file_sd), no reload needed.
-    observability.write_targets(
-        s.state_dir / observability.CONFIG_DIR / "targets", {"locust": [f"{s.host}:{port}"]}
-    )
     env = {
         **os.environ,
-        "LOCUST_METRICS_PORT": str(port),
+        # The bench's port, which the lab's Prometheus scrapes beside the web UI's.
+        "LOCUST_METRICS_PORT": str(s.bench_metrics_port),
         "LOCUST_SCENARIO": SCENARIO,
         "FLASK_URL": s.flask_url,
         "FASTAPI_URL": s.fastapi_url,
@@ -149,3 +143,23 @@ def test_the_scenario_and_its_generator_are_exported(
     assert series["metric"]["user_classes"] == "FastapiUser,FlaskUser"
     names = {s["metric"]["name"] for s in prometheus.query_range("locust_requests_per_second")}
     assert {"/json", "/db", "/io/db", "/items/{id}", "Aggregated"} <= names
+
+
+def test_prometheus_scrapes_the_web_ui_and_the_bench_generator_at_once(
+    lab: Any, prometheus: Prometheus, locust_run: subprocess.Popen[bytes]
+) -> None:
+    # `make lab` then `make bench`: the web UI's Locust and the bench's both run; the
+    # instance label tells them apart.
+    manifest = lab.manifest()
+    assert "locust" in manifest["processes"], manifest["skipped"]
+    s = lab.settings
+    expected = {f"{s.host}:{s.locust_metrics_port}", f"{s.host}:{s.bench_metrics_port}"}
+
+    def both_up() -> bool:
+        series = prometheus.query_range('up{job="locust"} == 1')
+        return {x["metric"]["instance"] for x in series} == expected
+
+    deadline = time.monotonic() + TIMEOUT_S
+    while not both_up():
+        assert time.monotonic() < deadline, "Prometheus did not scrape both Locust masters"
+        time.sleep(1)

@@ -90,11 +90,18 @@ def test_both_modes_share_one_configuration(tmp_path: Path) -> None:
 
 def test_native_targets_use_the_lab_ports(tmp_path: Path) -> None:
     settings = LabSettings(state_dir=tmp_path, flask_port=18001, fastapi_port=18002)
-    targets = observability.native_targets(settings, locust_port=19646, node=False)
+    targets = observability.native_targets(settings, node=False)
     assert targets["flask"] == ["127.0.0.1:18001"]
     assert targets["fastapi"] == ["127.0.0.1:18002"]
-    assert targets["locust"] == ["127.0.0.1:19646"]
     assert targets["node"] == []
+
+
+def test_both_locust_masters_are_scraped(tmp_path: Path) -> None:
+    # The web UI's Locust and a bench's can run at once; Prometheus' instance label tells
+    # them apart, so the bench's generator is on the dashboards while the web UI is up.
+    settings = LabSettings(state_dir=tmp_path, locust_metrics_port=19646, bench_metrics_port=19647)
+    targets = observability.native_targets(settings)
+    assert targets["locust"] == ["127.0.0.1:19646", "127.0.0.1:19647"]
 
 
 def test_every_scrape_job_uses_the_live_demo_interval() -> None:
