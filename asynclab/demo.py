@@ -21,7 +21,6 @@ from typing import Any
 
 import click
 import httpx
-import yaml
 
 from asynclab.bench.matrix import Bench
 from asynclab.bench.profiles import Cell as ProfileCell
@@ -40,7 +39,6 @@ from asynclab.bench.verdicts import (
 )
 from asynclab.demo_slides import act_chart
 from asynclab.lab import Lab
-from asynclab.observability import CONFIG_DIR
 from asynclab.procs import LabError, http_ok
 from asynclab.settings import LabSettings
 
@@ -96,20 +94,6 @@ SHORT = Timing(repetitions=1, warmup_s=1, duration_s=3)
 STAGE = Timing(repetitions=3, warmup_s=2, duration_s=5)
 
 
-class ActBench(Bench):
-    """The bench runner, with each Locust run labelled by its act for the Grafana annotations."""
-
-    def __init__(self, act: Act, *args: Any, **kwargs: Any) -> None:
-        self.act = act
-        super().__init__(*args, **kwargs)
-
-    def _locust_env(self, label: str) -> tuple[tuple[str, str], ...]:
-        return tuple(
-            (key, f"{self.act.label}: {value}" if key == "LOCUST_SCENARIO" else value)
-            for key, value in super()._locust_env(label)
-        )
-
-
 class Progress:
     """A progress line redrawn under the narration while a run goes on (only on a terminal)."""
 
@@ -160,31 +144,6 @@ def prometheus_url(settings: LabSettings) -> str | None:
     return url if http_ok(f"{url}/-/ready") else None
 
 
-@contextlib.contextmanager
-def scraped(settings: LabSettings, port: int) -> Iterator[None]:
-    """Make sure Prometheus scrapes the bench's Locust exporter at ``port`` (it uses another
-    port when the web UI holds the usual one); the target file is restored afterwards."""
-    path = settings.state_dir / CONFIG_DIR / "targets" / "locust.yml"
-    try:
-        original = path.read_text()
-    except OSError:
-        yield
-        return
-    address = f"{settings.host}:{port}"
-    groups = yaml.safe_load(original) or []
-    if not any(address in group.get("targets", []) for group in groups):
-        groups = [*groups, {"targets": [address]}]
-        tmp = path.with_name(f".{path.name}.demo")
-        tmp.write_text(yaml.safe_dump(groups, default_flow_style=False))
-        tmp.replace(path)  # Prometheus re-reads file_sd files on change
-    try:
-        yield
-    finally:
-        tmp = path.with_name(f".{path.name}.demo")
-        tmp.write_text(original)
-        tmp.replace(path)
-
-
 def marked(prometheus: str, act: Act) -> bool:
     """True when Prometheus saw the act's Locust runs (what the Grafana annotations draw)."""
     query = f'max_over_time(locust_running{{scenario=~"{act.label}: .*"}}[15m])'
@@ -219,15 +178,11 @@ def run_act(
         duration_s=timing.duration_s,
         calibrate=False,
     )
-    bench = ActBench(
-        act, settings, profile, out_dir / "bench", echo=lambda line: say(f"    {line}")
-    )
+    bench = Bench(settings, profile, out_dir / "bench", echo=lambda line: say(f"    {line}"),
+                  label_prefix=f"{act.label}: ")  # fmt: skip
     runs = len(profile.runs())
     prometheus = prometheus_url(settings)
-    with (
-        scraped(settings, bench.metrics_port) if prometheus else contextlib.nullcontext(),
-        progress.running(f"  act {act.number}", runs * timing.run_s()),
-    ):
+    with progress.running(f"  act {act.number}", runs * timing.run_s()):
         set_dir = bench.run()
     summary = read_json(set_dir / SUMMARY)
     if summary["status"] == "interrupted":
