@@ -250,7 +250,8 @@ def stop(settings: LabSettings, record: ProcessRecord | None) -> bool:
     stopped = False
     if postmaster_pid(settings) is not None:
         stopped = True
-        with contextlib.suppress(LabError):
+        # A hung pg_ctl must not end `down` with a traceback: the SIGINT below still follows.
+        with contextlib.suppress(LabError, subprocess.TimeoutExpired):
             subprocess.run(
                 [*as_postgres_user(), str(bindir() / "pg_ctl"), "stop", "-D", str(settings.pgdata),
                  "-m", "fast", "-w", "-t", "30"],

@@ -254,23 +254,30 @@ def start_process(
         raise LabError(f"cannot start {spec.name} ({argv[0]}): {exc}") from exc
     _children[proc.pid] = proc
     try:
-        create_time = psutil.Process(proc.pid).create_time()
-    except psutil.NoSuchProcess:
-        create_time = 0.0
-    if url is None and spec.port is not None:
-        url = settings.url(spec.port)
-    record = ProcessRecord(
-        name=spec.name,
-        pid=proc.pid,
-        create_time=create_time,
-        argv=argv,
-        log=str(log),
-        port=spec.port,
-        url=url,
-        cpus=pinned,
-        required=spec.required,
-    )
-    write_atomic(pid_file(settings, spec.name), json.dumps(record.to_json()))
+        # Until its pid file exists nobody else can stop it: a Ctrl-C here must not orphan it.
+        try:
+            create_time = psutil.Process(proc.pid).create_time()
+        except psutil.NoSuchProcess:
+            create_time = 0.0
+        if url is None and spec.port is not None:
+            url = settings.url(spec.port)
+        record = ProcessRecord(
+            name=spec.name,
+            pid=proc.pid,
+            create_time=create_time,
+            argv=argv,
+            log=str(log),
+            port=spec.port,
+            url=url,
+            cpus=pinned,
+            required=spec.required,
+        )
+        write_atomic(pid_file(settings, spec.name), json.dumps(record.to_json()))
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
     if ready is None and spec.ready_url is not None:
         ready_url = spec.ready_url
         ready = lambda: http_ok(ready_url)  # noqa: E731

@@ -1,7 +1,7 @@
 """Service variants: the one table that says how each variant is started and how many slots it has.
 
 The native runner and compose.yaml both start exactly ``Variant.command()`` with
-``Variant.environment()``; ``tests/test_compose.py`` proves compose says the same.
+``Variant.environment()``; ``tests/compose/test_consistency.py`` proves compose says the same.
 
 Concurrency budgets are *per service*, divided among its processes, so that variants differ
 only in their concurrency model. For example with ``db_pool_size=30`` and 3 workers each

@@ -23,6 +23,6 @@ class StepRamp(LoadTestShape):
         env = self.runner.environment if self.runner else None
         levels = parse_levels(str(option(env, "step_levels"))) if env else [1]
         hold = float(option(env, "step_hold")) if env else 30.0
-        users = step_at(levels, hold, self.get_run_time())
+        users = step_at(levels, hold, self.get_run_time())  # type: ignore[no-untyped-call]
         # Spawn each level at once: the hold, not the ramp, is what is measured.
         return None if users is None else (users, float(users))

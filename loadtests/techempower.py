@@ -34,8 +34,9 @@ class Json(FastHttpUser):
 
     wait_time = constant(0)
 
+    # Not named json: that would shadow User.json(), which the web UI calls, and crash it.
     @task
-    def json(self) -> None:
+    def get_json(self) -> None:
         with self.client.get("/json", catch_response=True) as r:
             expect_json(r, lambda b: b == {"message": "Hello, World!"}, "the hello message")
 
