@@ -18,6 +18,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from services.common import errors, sql, work
 from services.common.config import ServiceConfig
 from services.common.models import ItemIn
+from services.common.upstream import client_options
 
 DB_ERRORS = (psycopg.OperationalError, PoolTimeout)
 
@@ -45,14 +46,7 @@ class SyncBackend:
                 "autocommit": True,
             },
         )
-        self.http = httpx.Client(
-            base_url=config.upstream_url,
-            limits=httpx.Limits(
-                max_connections=config.http_pool_size,
-                max_keepalive_connections=config.http_pool_size,
-            ),
-            timeout=httpx.Timeout(15.0, connect=config.connect_timeout_s),
-        )
+        self.http = httpx.Client(**client_options(config))
 
     def open(self) -> None:
         # Do not wait: the service must start (and answer /healthz, /readyz 503) without Postgres.

@@ -18,6 +18,7 @@ import httpx
 from services.common import errors, sql, work
 from services.common.config import ServiceConfig
 from services.common.models import ItemIn
+from services.common.upstream import client_options
 
 DB_ERRORS = (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
@@ -27,14 +28,7 @@ class AsyncBackend:
         self.config = config
         self.pool: asyncpg.Pool | None = None
         self.waiting = 0
-        self.http = httpx.AsyncClient(
-            base_url=config.upstream_url,
-            limits=httpx.Limits(
-                max_connections=config.http_pool_size,
-                max_keepalive_connections=config.http_pool_size,
-            ),
-            timeout=httpx.Timeout(15.0, connect=config.connect_timeout_s),
-        )
+        self.http = httpx.AsyncClient(**client_options(config))
 
     async def open(self) -> None:
         # min_size=0 lets the service start while Postgres is down (/readyz says 503 then);
