@@ -2,9 +2,13 @@
 
 Little's law: throughput <= requests held at once / time each is held. A request to
 ``/io/db?ms=50`` holds a pooled connection for 50 ms, so ``flask-sync`` (3 workers of one
-connection each) stays under 3 / 0.05 s = 60 rps, whatever the number of users. CPU-bound
-work is bounded instead by the service's cores divided by the CPU time of one request, which
-the bench measures on the service's processes during the run.
+connection each) stays under 3 / 0.05 s = 60 rps, whatever the number of users. That is a
+prediction from the configuration alone.
+
+CPU-bound work has no such prediction here: its bound is the service's cores divided by the
+CPU time of one request, measured on the service's processes during the same run. That is the
+*measured CPU capacity*: it says how close the service was to using its cores (its share is
+about the service's CPU utilisation), not what the configuration allows before the run.
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ def _request_slots(variant: Variant, s: LabSettings) -> tuple[int | None, str]:
     return slots, "unbounded"
 
 
-def held_slots(scenario: Scenario, variant: Variant, s: LabSettings) -> tuple[int, float, str]:
+def held_slots(scenario: Scenario, variant: Variant, s: LabSettings) -> tuple[float, float, str]:
     """(slots, seconds each request holds one, description) for a waiting scenario."""
     wait_s = scenario.wait_ms / 1000
     if scenario.bound == "db":
@@ -71,11 +75,14 @@ def held_slots(scenario: Scenario, variant: Variant, s: LabSettings) -> tuple[in
         requests, text = _request_slots(variant, s)
         upstream = variant.upstream_slots(s)
         if variant.handlers == "async":
-            # Concurrent calls: each request holds `calls` connections for one wait.
-            by_pool = max(1, upstream // scenario.calls)
+            # Concurrent calls: a request needs `calls` connections for one wait, so the pool
+            # serves upstream / calls requests at once (a fraction is real: connections are
+            # taken one by one, so partial requests keep the pool busy).
+            by_pool = upstream / scenario.calls
             if requests is None or by_pool < requests:
                 text = f"{upstream} connections ÷ {scenario.calls} calls"
-            return min(by_pool, requests or by_pool), wait_s, text
+                return by_pool, wait_s, text
+            return requests, wait_s, text
         # Sequential calls: one connection, held for calls x wait.
         slots = min(upstream, requests or upstream)
         return slots, scenario.calls * wait_s, text
@@ -96,15 +103,20 @@ def slot_ceiling(
     slots, hold_s, text = held_slots(scenario, variant, s)
     held = min(users, slots)
     rps = held / hold_s
-    who = f"{_plural(users, 'user')} (of {slots} slots)" if users < slots else text
+    who = f"{_plural(users, 'user')} (of {slots:g} slots)" if users < slots else text
     return Ceiling(rps, "slots", f"{who} ÷ {hold_s:g} s = {rps:,.0f} rps")
 
 
 def usable_cores(scenario: Scenario, variant: Variant, s: LabSettings, service_cpus: int) -> int:
-    """Cores the service can keep busy: one per process for GIL-holding Python."""
+    """Cores the service can keep busy: one per process for GIL-holding Python.
+
+    PBKDF2 releases the GIL, so OS threads (gthread workers, FastAPI's ``def`` pool) run it in
+    parallel; gevent's greenlets share one OS thread per worker and gain nothing from it.
+    """
     parallel = variant.processes(s)
-    if scenario.name == "cpu_native" and variant.handlers != "async":
-        parallel *= variant.requests_per_process(s)  # PBKDF2 releases the GIL in threads
+    threaded = variant.worker_class == "gthread" or variant.handlers == "def"
+    if scenario.name == "cpu_native" and threaded:
+        parallel *= variant.requests_per_process(s)
     return max(1, min(service_cpus, parallel))
 
 
@@ -115,17 +127,34 @@ def cpu_ceiling(
     cpu_s_per_request: float | None,
     service_cpus: int,
 ) -> Ceiling | None:
-    """Cores ÷ CPU seconds per request, from the service CPU time measured during the run."""
-    if not cpu_s_per_request or cpu_s_per_request <= 0 or scenario.bound == "none":
+    """Measured CPU capacity: cores ÷ CPU seconds per request, both from the same run.
+
+    None for round trips to Postgres (``bound="postgres"``): there the service waits on an
+    unpinned database, and a figure from its own CPU would be a ceiling it never nears.
+    """
+    if not cpu_s_per_request or cpu_s_per_request <= 0 or scenario.bound in ("none", "postgres"):
         return None
     cores = usable_cores(scenario, variant, s, service_cpus)
     rps = cores / cpu_s_per_request
     return Ceiling(
         rps,
         "cpu",
-        f"{_plural(cores, 'core')} ÷ {cpu_s_per_request * 1000:.2f} ms CPU per request"
-        f" = {rps:,.0f} rps",
+        f"measured CPU capacity: {_plural(cores, 'core')} ÷ {cpu_s_per_request * 1000:.2f} ms"
+        f" CPU per request = {rps:,.0f} rps",
     )
+
+
+def no_ceiling_reason(scenario: Scenario) -> str | None:
+    """Why a scenario has neither a Little's-law ceiling nor a CPU capacity, for the report."""
+    if scenario.bound == "postgres":
+        return (
+            "none: each request holds a pooled connection for Postgres round trips of "
+            "unmeasured length (Postgres is unpinned), so neither slots ÷ time nor the "
+            "service's CPU bounds it"
+        )
+    if scenario.bound == "none":
+        return "none: a mix of routes with different bounds"
+    return None
 
 
 def binding(*ceilings: Ceiling | None) -> Ceiling | None:

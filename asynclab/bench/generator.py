@@ -1,7 +1,9 @@
 """Where the load generator runs: its CPU set, and how many Locust processes use it.
 
 With more than one generator CPU, Locust's own distributed mode (``--processes N``: a master and
-N workers) is the way past one core; one process is one core at most.
+N workers) is the way past one core; one process is one core at most. So an unpinned generator
+runs one Locust process and its CPU budget is one core, however many the machine has: dividing
+its CPU time by every core would keep it far below the 90% flag and double its ceiling.
 """
 
 from __future__ import annotations
@@ -33,8 +35,7 @@ class GeneratorPlan:
 def generator_plan(settings: LabSettings) -> GeneratorPlan:
     pinned, note = pinning(settings.generator_cpus, settings)
     if pinned is None:
-        cpus = len(os.sched_getaffinity(0))
-        return GeneratorPlan((), cpus, 1, f"{note}; one Locust process")
+        return GeneratorPlan((), 1, 1, f"{note}; one Locust process, so a budget of one core")
     count = len(parse_cpus(pinned))
     processes = count if count > 1 else 1
     how = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from asynclab.bench.ceilings import binding, cpu_ceiling, slot_ceiling
+from asynclab.bench.ceilings import binding, cpu_ceiling, no_ceiling_reason, slot_ceiling
 from asynclab.bench.scenarios import SCENARIOS
 from asynclab.settings import LabSettings
 from asynclab.variants import VARIANTS
@@ -25,6 +25,8 @@ S = LabSettings(workers=3, threads=8, db_pool_size=16, def_threads=40, http_pool
         ("pitfall", "fastapi-def", 32, 640.0),  # 40 threads, but only 32 users
         ("io_upstream", "fastapi-async", 256, 2000.0),  # 100 HTTP connections
         ("fanout", "fastapi-async", 256, 400.0),  # 100 connections / 5 calls, one wait
+        ("fanout", "fastapi-workers", 256, 396.0),  # 3 x 33 connections / (5 calls x 0.05 s)
+        ("fanout", "fastapi-workers", 8, 160.0),  # fewer users than the pool can serve
         ("fanout", "flask-sync", 256, 12.0),  # 3 workers, 5 sequential waits
     ],
 )
@@ -47,11 +49,28 @@ def test_no_slot_ceiling_without_a_wait(scenario: str) -> None:
     assert slot_ceiling(SCENARIOS[scenario], VARIANTS["flask-sync"], S, 64) is None
 
 
+def test_multiprocess_fanout_divides_before_rounding() -> None:
+    ceiling = slot_ceiling(SCENARIOS["fanout"], VARIANTS["fastapi-workers"], S, 256)
+    assert ceiling is not None
+    # 99 / 5 / 0.05 = 396: the note's arithmetic must give the number it states.
+    assert ceiling.note == "99 connections ÷ 5 calls ÷ 0.05 s = 396 rps"
+
+
+@pytest.mark.parametrize("scenario", ["db", "queries", "updates", "fortunes"])
+def test_database_round_trips_have_no_ceiling_and_say_why(scenario: str) -> None:
+    for variant in ("flask-sync", "fastapi-async"):
+        assert slot_ceiling(SCENARIOS[scenario], VARIANTS[variant], S, 64) is None
+        assert cpu_ceiling(SCENARIOS[scenario], VARIANTS[variant], S, 0.002, 1) is None
+    reason = no_ceiling_reason(SCENARIOS[scenario])
+    assert reason is not None
+    assert "Postgres round trips" in reason
+
+
 def test_cpu_ceiling_is_cores_over_cpu_time() -> None:
     ceiling = cpu_ceiling(SCENARIOS["cpu_python"], VARIANTS["flask-sync"], S, 0.008, 1)
     assert ceiling is not None
     assert ceiling.rps == pytest.approx(125.0)
-    assert ceiling.note == "1 core ÷ 8.00 ms CPU per request = 125 rps"
+    assert ceiling.note == "measured CPU capacity: 1 core ÷ 8.00 ms CPU per request = 125 rps"
 
 
 def test_gil_bound_single_process_uses_one_core() -> None:
@@ -60,6 +79,18 @@ def test_gil_bound_single_process_uses_one_core() -> None:
     native = cpu_ceiling(SCENARIOS["cpu_native"], VARIANTS["fastapi-def"], S, 0.01, 2)
     rps = [c.rps if c else None for c in (one, many, native)]
     assert rps == [pytest.approx(100), pytest.approx(200), pytest.approx(200)]
+
+
+@pytest.mark.parametrize(
+    ("variant", "cores"),
+    [("flask-gthread", 2), ("fastapi-def", 2), ("flask-gevent", 1), ("fastapi-async", 1)],
+)
+def test_gil_releasing_work_scales_with_os_threads_only(variant: str, cores: int) -> None:
+    # One worker: only OS threads can run PBKDF2 side by side; greenlets share one thread.
+    one_worker = S.model_copy(update={"workers": 1})
+    ceiling = cpu_ceiling(SCENARIOS["cpu_native"], VARIANTS[variant], one_worker, 0.01, 2)
+    assert ceiling is not None
+    assert ceiling.rps == pytest.approx(cores * 100)
 
 
 def test_cpu_ceiling_needs_a_measurement() -> None:
