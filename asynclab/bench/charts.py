@@ -89,11 +89,19 @@ def throughput_chart(cells: list[Cell], title: str, out_dir: Path, name: str) ->
                         label=variant)  # fmt: skip
             ceil = [(c.users, c.ceiling_rps) for c in series if c.ceiling_rps]
             if ceil:
+                # A CPU figure is measured in the same run, not predicted: say which it is.
+                slots = any(c.ceiling_kind != "cpu" for c in series if c.ceiling_rps)
+                what = "ceiling" if slots else "measured CPU capacity"
                 ax.plot([u for u, _ in ceil], [r for _, r in ceil], color=colour,
                         linestyle="--", linewidth=2.5, marker="_", markersize=40,
-                        label=f"{variant} ceiling")  # fmt: skip
+                        label=f"{variant} {what}")  # fmt: skip
+        flagged = [c for c in cells if not c.judged]
+        if flagged:
+            ax.plot([c.users for c in flagged], [c.rps.median for c in flagged], color="black",
+                    marker="x", markersize=22, linestyle="none",
+                    label="not judged: every run flagged")  # fmt: skip
         _users_axis(ax, [c.users for c in cells])
-        ax.set_ylabel("requests per second")
+        ax.set_ylabel("successful requests per second")
         tops = [c.rps.high for c in cells] + [c.ceiling_rps or 0 for c in cells]
         ax.set_ylim(0, max(tops) * 1.15 or 1)  # headroom: points and ceilings stay visible
         ax.set_title(textwrap.fill(title, 60, break_on_hyphens=False), loc="left")

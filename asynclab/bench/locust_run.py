@@ -1,18 +1,25 @@
-"""One headless Locust run: the subprocess, its warm-up cut, and the numbers read from its CSV."""
+"""One headless Locust run: the subprocess, its warm-up cut, and the numbers read from its CSV.
+
+Locust counts a failed request in its ``Request Count`` too, so ``rps`` is every answer per
+second and ``ok_rps`` the successful ones: a service answering errors fast must not look fast.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
+import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from asynclab.bench.sampler import CpuSampler
 from asynclab.bench.scenarios import Scenario
+
+InfraCpu = tuple[tuple[str, float], ...]
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,7 @@ class LoadSpec:
     processes: int = 1
     service_pid: int | None = None
     env: tuple[tuple[str, str], ...] = ()
+    infra_pids: tuple[tuple[str, int], ...] = ()  # sampler.infra_pids(lab manifest)
 
 
 @dataclass(frozen=True)
@@ -44,10 +52,15 @@ class LoadResult:
     generator_cpu_s: float | None
     service_cpu_s: float | None
     returncode: int
+    infra_cpu: InfraCpu = ()  # (name, cores) of Postgres and the upstream over the window
 
     @property
     def error_rate(self) -> float:
         return self.failures / self.requests if self.requests else 1.0
+
+    @property
+    def ok_rps(self) -> float:
+        return (self.requests - self.failures) / self.window_s
 
 
 class RunFailed(RuntimeError):
@@ -91,14 +104,21 @@ def read_stats(path: Path) -> dict[str, str]:
     raise RunFailed(f"no Aggregated row in {path}")
 
 
+def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    # Locust's --processes forks its workers: only the process group reaches them all.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)
+
+
 def _terminate(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
-        proc.terminate()
+        _signal_group(proc, signal.SIGTERM)
         try:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            _signal_group(proc, signal.SIGKILL)
             proc.wait()
+    _signal_group(proc, signal.SIGKILL)  # workers the master left behind
 
 
 def run_locust(spec: LoadSpec, cwd: Path, generator_cpus: int) -> LoadResult:
@@ -111,16 +131,18 @@ def run_locust(spec: LoadSpec, cwd: Path, generator_cpus: int) -> LoadResult:
     (spec.out_dir / "command.txt").write_text(" ".join(cmd) + "\n")
     with (spec.out_dir / "stdout.txt").open("wb") as output:
         env = {**os.environ, **dict(spec.env)}
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT)
-        pids = {"generator": proc.pid}
+        proc = subprocess.Popen(
+            cmd, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        pids = {"generator": proc.pid, **dict(spec.infra_pids)}
         if spec.service_pid:
             pids["service"] = spec.service_pid
         try:
             with CpuSampler(pids) as sampler:
                 proc.wait(timeout=spec.warmup_s + spec.duration_s + 60)
-        except BaseException:
+        finally:
             _terminate(proc)
-            raise
     return _result(spec, sampler, proc.returncode, generator_cpus)
 
 
@@ -134,11 +156,22 @@ def _result(spec: LoadSpec, sampler: CpuSampler, code: int, generator_cpus: int)
     failures = int(row["Failure Count"])
     events_file = spec.out_dir / "events.json"
     events = json.loads(events_file.read_text()) if events_file.exists() else {}
-    end = float(events.get("measure_end", time.time()))
-    start = float(events.get("measure_start", end - spec.duration_s))
+    if "measure_start" not in events or "measure_end" not in events:
+        # Without both marks the window is a guess and the warm-up may not have been cut:
+        # any throughput computed from it would be wrong.
+        raise RunFailed(
+            f"Locust recorded no measured window (exit {code}; {events_file} has "
+            f"{sorted(events) or 'nothing'}, needs measure_start and measure_end)"
+        )
+    start, end = float(events["measure_start"]), float(events["measure_end"])
     window = max(end - start, 1e-9)
     gen = sampler.usage("generator", start, end)
     svc = sampler.usage("service", start, end)
+    infra = tuple(
+        (name, round(cores, 4))
+        for name, _ in spec.infra_pids
+        if (cores := sampler.cores(name, start, end)) is not None
+    )
     return LoadResult(
         requests=requests,
         failures=failures,
@@ -151,4 +184,5 @@ def _result(spec: LoadSpec, sampler: CpuSampler, code: int, generator_cpus: int)
         generator_cpu_s=gen[0] if gen else None,
         service_cpu_s=svc[0] / svc[1] * window if svc else None,
         returncode=code,
+        infra_cpu=infra,
     )

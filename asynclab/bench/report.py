@@ -21,6 +21,14 @@ from asynclab.bench.verdicts import LESSONS, TIMES, WORDS, Cell, Verdict, cells,
 KEY_PACKAGES = ("locust", "flask", "fastapi", "starlette", "uvicorn", "gunicorn", "gevent",
                 "asyncpg", "psycopg", "httpx", "uvloop", "pydantic")  # fmt: skip
 
+UNPINNED_INFRA = (
+    "Postgres and the upstream are not pinned: they share the machine's cores with the "
+    "generator and the monitoring, and their CPU grows with the throughput they serve, so the "
+    "faster variant pays more of it. The infra CPU column shows what they used during the "
+    "measured window, in cores (1.0 = one core busy); '-' where it was not measured (wrk runs, "
+    "sets recorded before it was)."
+)
+
 CLOSED_LOOP = (
     "Locust users are a closed loop: each waits for its answer before sending the next request. "
     "When the service slows down, the offered load drops with it, so the latencies shown are "
@@ -114,6 +122,8 @@ def _scenario_order(name: str) -> tuple[int, str]:
 def _chart_title(scenario_title: str, v: Verdict | None) -> str:
     if v is None:
         return f"{scenario_title}: throughput vs users"
+    if not v.judged:
+        return f"{scenario_title}: not judged (flagged runs) at {v.users} users"
     return (
         f"{scenario_title}: {WORDS[v.outcome]}, {v.challenger.variant} {TIMES}{v.ratio:.2f} "
         f"vs {v.baseline.variant} at {v.users} users"
@@ -148,17 +158,22 @@ def _ceiling_table(all_cells: dict[Any, Cell], titles: dict[str, str]) -> list[B
                                                        c.users)):  # fmt: skip
         if c.tool != "locust":
             continue
+        flags = _flags(c.flags) + ("" if c.judged else "; every run flagged, not judged")
         rows.append([titles.get(c.scenario, c.scenario), c.variant, str(c.users), c.rps.text(),
                      _f(c.ceiling_rps), _pct(c.ceiling_share), c.ceiling_note or "-",
-                     _f(c.p50_ms, 1), _f(c.p99_ms, 1), _flags(c.flags)])  # fmt: skip
+                     _f(c.p50_ms, 1), _f(c.p99_ms, 1), _f(c.infra_cpu, 2), flags])  # fmt: skip
     return [
         Heading("Every cell against its ceiling"),
-        Para("Throughput is the median of the repetitions (range and coefficient of variation "
-             "in brackets); the ceiling is the lower of the Little's-law ceiling (slots held ÷ "
-             "time each is held) and the CPU ceiling (service cores ÷ CPU time per request, "
-             "measured on the service's processes)."),
-        Table(["scenario", "variant", "users", "throughput", "ceiling rps", "of ceiling",
-               "ceiling", "p50 ms", "p99 ms", "flags (runs)"], rows),
+        Para("Throughput counts successful requests only, median of the unflagged repetitions "
+             "(range and coefficient of variation in brackets; a cell whose every run was "
+             "flagged shows them all and is not judged). The ceiling is the lower of the "
+             "Little's-law ceiling (slots held ÷ time each is held: a prediction from the "
+             "configuration) and the measured CPU capacity (service cores ÷ CPU time per "
+             "request, both from the same run: its share is about the service's CPU use, so "
+             "it says the service ran out of cores, not what the configuration allows)."),
+        Para(UNPINNED_INFRA, "note"),
+        Table(["scenario", "variant", "users", "successful rps", "ceiling rps", "of ceiling",
+               "ceiling", "p50 ms", "p99 ms", "infra CPU (cores)", "flags (runs)"], rows),
     ]  # fmt: skip
 
 
@@ -173,11 +188,11 @@ def _wrk_section(all_cells: dict[Any, Cell]) -> list[Block]:
     rows = []
     for loc, w in pairs:
         diff = loc.rps.median / w.rps.median - 1 if w.rps.median else None
-        bound = "generator_bound" in loc.flags or "generator_cpu" in loc.flags
+        judged = loc.judged and w.judged
         agree = "-" if diff is None else ("yes" if abs(diff) <= WRK_AGREEMENT else "no")
         rows.append([loc.scenario, loc.variant, str(loc.users), _f(loc.rps.median, 1),
                      _f(w.rps.median, 1), "-" if diff is None else f"{diff:+.1%}",
-                     agree + (" (generator-bound)" if bound else ""),
+                     agree + ("" if judged else " (flagged, not judged)"),
                      _f(loc.p50_ms, 1), _f(w.p50_ms, 1),
                      _f(loc.p99_ms, 1), _f(w.p99_ms, 1)])  # fmt: skip
     return [
@@ -207,8 +222,10 @@ def _calibration(cal: dict[str, Any] | None) -> list[Block]:
              f"(the fastest variant in a short wrk probe: "
              f"{', '.join(f'{k} {v:,.0f} rps' for k, v in cal.get('probe', {}).items())}) with "
              f"{cal.get('users')} connections and the generator's CPU budget. A generator's "
-             "ceiling is its CPUs ÷ its CPU time per request; runs above 80% of Locust's are "
-             "flagged generator-bound. When the generator was not saturated the service was "
+             "ceiling is its CPUs ÷ its CPU time per request; a run is flagged generator-bound "
+             "above 80% of the lower of this calibrated ceiling and its own (the same ratio "
+             "with the CPU time measured in that run: a heavier response costs the generator "
+             "more than /plaintext). When the generator was not saturated the service was "
              "the limit, and the ceiling is extrapolated from the measured CPU cost."),
         Table(["generator", "rps", "generator CPU", "CPU ms per request", "ceiling rps",
                "saturated"], rows),

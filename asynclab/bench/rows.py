@@ -1,11 +1,16 @@
 """One ``summary.json`` row per run: the measured figures, the ceiling that explains them, and
-the flags that say when not to trust them."""
+the flags that say when not to trust them.
+
+``rps`` counts every answer, failures included (as Locust does); ``ok_rps`` only successful
+ones, and it is what verdicts, ceiling shares and targets use. ``infra_cpu`` is what Postgres
+and the upstream (unpinned) used during the window, in cores.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from asynclab.bench.ceilings import binding, cpu_ceiling, slot_ceiling
+from asynclab.bench.ceilings import binding, cpu_ceiling, no_ceiling_reason, slot_ceiling
 from asynclab.bench.locust_run import LoadResult
 from asynclab.bench.profiles import Run
 from asynclab.bench.scenarios import get_scenario
@@ -20,9 +25,23 @@ GENERATOR_BOUND = 0.80
 FLAG_TEXT = {
     "generator_cpu": "generator above 90% CPU",
     "errors": "errors above 1%",
-    "generator_bound": "above 80% of the calibrated generator ceiling",
+    "generator_bound": "above 80% of the generator's ceiling (calibrated on /plaintext, or "
+    "this run's own: generator CPUs ÷ its CPU time per request)",
     "no_requests": "no request completed",
+    "locust_exit": "Locust exited with an error",
 }
+
+
+def run_generator_ceiling(rps: float | None, generator_cpu: float | None) -> float | None:
+    """The generator's ceiling on this run's route: its CPUs ÷ its CPU time per request.
+
+    ``generator_cpu`` is the share of its CPU budget, so that is ``rps / generator_cpu``:
+    ``run_generator_ceiling(3000, 0.5) == 6000``. A heavier response costs the generator more
+    per request than the calibration's ``/plaintext``, so this one is the lower where it counts.
+    """
+    if not rps or not generator_cpu or generator_cpu <= 0:
+        return None
+    return rps / generator_cpu
 
 
 def flags(row: dict[str, Any], generator_ceiling: float | None) -> list[str]:
@@ -32,10 +51,13 @@ def flags(row: dict[str, Any], generator_ceiling: float | None) -> list[str]:
         found.append("generator_cpu")
     if (row.get("error_rate") or 0) > ERROR_LIMIT:
         found.append("errors")
-    if generator_ceiling and (row.get("rps") or 0) > GENERATOR_BOUND * generator_ceiling:
+    known = [c for c in (generator_ceiling, row.get("generator_ceiling_rps")) if c]
+    if known and (row.get("rps") or 0) > GENERATOR_BOUND * min(known):
         found.append("generator_bound")
     if not row.get("requests"):
         found.append("no_requests")
+    if row.get("exit_code"):
+        found.append("locust_exit")
     return found
 
 
@@ -60,7 +82,13 @@ def build_row(
     slots = slot_ceiling(scenario, variant, settings, run.users)
     cpu = cpu_ceiling(scenario, variant, settings, cpu_per_request, service_cpus)
     ceiling = binding(slots, cpu)
-    p95 = result.p95_ms if isinstance(result, LoadResult) else None
+    if isinstance(result, LoadResult):
+        p95, failures, exit_code = result.p95_ms, result.failures, result.returncode
+        infra = dict(result.infra_cpu)
+    else:
+        p95, failures, exit_code, infra = None, result.errors, None, {}
+    # wrk's socket errors are not among its requests: never count below zero.
+    ok_rps = max(0, requests - failures) / result.window_s if result.window_s else 0.0
     row: dict[str, Any] = {
         "scenario": run.scenario,
         "variant": run.variant,
@@ -70,21 +98,26 @@ def build_row(
         "tool": run.tool,
         "route": scenario.path,
         "rps": _round(result.rps),
+        "ok_rps": _round(ok_rps),
         "requests": requests,
-        "failures": result.failures if isinstance(result, LoadResult) else result.errors,
+        "failures": failures,
         "p50_ms": _round(result.p50_ms),
         "p95_ms": _round(p95),
         "p99_ms": _round(result.p99_ms),
         "error_rate": _round(result.error_rate, 5),
         "ceiling_rps": _round(ceiling.rps, 1) if ceiling else None,
         "ceiling_kind": ceiling.kind if ceiling else None,
-        "ceiling_note": ceiling.note if ceiling else None,
+        "ceiling_note": ceiling.note if ceiling else no_ceiling_reason(scenario),
         "slot_ceiling_rps": _round(slots.rps, 1) if slots else None,
         "cpu_ceiling_rps": _round(cpu.rps, 1) if cpu else None,
         "service_cpu_ms_per_request": _round(cpu_per_request * 1000, 3)
         if cpu_per_request
         else None,
         "generator_cpu": _round(result.generator_cpu, 3),
+        "generator_ceiling_rps": _round(run_generator_ceiling(result.rps, result.generator_cpu), 1),
+        "infra_cpu": _round(sum(infra.values()), 3) if infra else None,
+        "infra_cpu_by": {name: _round(cores, 3) for name, cores in infra.items()} or None,
+        "exit_code": exit_code,
         "window_s": _round(result.window_s),
         "run_dir": run_dir,
     }

@@ -1,4 +1,5 @@
-"""CPU use of whole process trees (the generator, the service), sampled in the background.
+"""CPU use of whole process trees (the generator, the service, Postgres and the upstream),
+sampled in the background.
 
 A run's measured window is only known afterwards (Locust reports when its warm-up ended), so
 the sampler keeps a time series and ``usage(name, start, end)`` reads the span from it.
@@ -9,9 +10,26 @@ from __future__ import annotations
 import bisect
 import threading
 import time
+from collections.abc import Mapping
 from types import TracebackType
+from typing import Any
 
 import psutil
+
+# Postgres (its postmaster, whose tree holds every backend) and the upstream are not pinned:
+# they share the machine's cores with everything else and their CPU grows with throughput.
+INFRA = ("postgres", "upstream")
+
+
+def infra_pids(lab_manifest: Mapping[str, Any]) -> tuple[tuple[str, int], ...]:
+    """``(("postgres", pid), ("upstream", pid))`` from a running lab's ``lab.json``."""
+    processes = lab_manifest.get("processes", {})
+    found = []
+    for name in INFRA:
+        pid = processes.get(name, {}).get("pid")
+        if isinstance(pid, int) and pid > 0:
+            found.append((name, pid))
+    return tuple(found)
 
 
 def tree_cpu_seconds(pid: int) -> float | None:
@@ -64,6 +82,11 @@ class CpuSampler:
     ) -> None:
         self._stop.set()
         self._thread.join()
+
+    def cores(self, name: str, start: float, end: float) -> float | None:
+        """Average CPU use of ``name`` over the span, in cores (1.0 = one core busy)."""
+        used = self.usage(name, start, end)
+        return used[0] / used[1] if used and used[1] > 0 else None
 
     def usage(self, name: str, start: float, end: float) -> tuple[float, float] | None:
         """(CPU seconds, wall seconds) of ``name`` between the samples nearest inside the span."""

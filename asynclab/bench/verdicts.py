@@ -1,12 +1,17 @@
 """The lessons, and verdicts computed from the rows: never written by hand.
 
 A verdict compares a challenger with a baseline on one scenario at the highest concurrency
-both were measured at: the ratio of their median throughputs, its spread over repetitions,
-and the ratio of their ceilings, which is what explains it.
+both were judged at: the ratio of their median successful throughputs (``ok_rps``), its spread
+over repetitions, and the ratio of their ceilings, which is what explains it.
+
+A flagged run (errors, a saturated generator, ...) may not measure the service: it is left out
+of its cell's figures. A cell whose every run is flagged keeps all of them, so charts still
+show what was measured, but it is not judged, and neither is a verdict that needs it.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable
@@ -70,27 +75,86 @@ class Spread:
 
 @dataclass(frozen=True)
 class Cell:
-    """The repetitions of one (scenario, variant, users, tool)."""
+    """The repetitions of one (scenario, variant, users, tool).
+
+    Figures come from the unflagged runs (``judged``), or from every run when all are flagged.
+    """
 
     scenario: str
     variant: str
     users: int
     tool: str
-    rps: Spread
+    rps: Spread  # successful requests per second
     p50_ms: float | None
     p99_ms: float | None
     ceiling_rps: float | None
     ceiling_note: str | None
     flags: dict[str, int] = field(default_factory=dict)  # flag -> runs that raised it
+    ceiling_kind: str | None = None  # "slots" (Little's law) or "cpu" (measured CPU capacity)
+    runs: int = 0  # every run of the cell, flagged or not
+    judged: bool = True  # False: every run was flagged
+    slot_ceiling_rps: float | None = None  # the Little's-law ceiling alone
+    infra_cpu: float | None = None  # Postgres + upstream, cores
 
     @property
     def ceiling_share(self) -> float | None:
         return self.rps.median / self.ceiling_rps if self.ceiling_rps else None
 
+    @property
+    def slot_share(self) -> float | None:
+        return self.rps.median / self.slot_ceiling_rps if self.slot_ceiling_rps else None
+
+    def flag_text(self) -> str:
+        """``"errors above 1% in 3 runs"``."""
+        return ", ".join(f"{FLAG_TEXT.get(f, f)} in {_runs(n)}" for f, n in self.flags.items())
+
+
+def _runs(n: int) -> str:
+    return "1 run" if n == 1 else f"{n} runs"
+
 
 def _median(values: Iterable[float | None]) -> float | None:
     known = [v for v in values if v is not None]
     return statistics.median(known) if known else None
+
+
+def ok_rps(row: dict[str, Any]) -> float:
+    """Successful requests per second; summaries older than ``ok_rps`` only have ``rps``."""
+    value = row.get("ok_rps")
+    return float(row["rps"] if value is None else value)
+
+
+def _median_row(rows: list[dict[str, Any]], key: str) -> dict[str, Any] | None:
+    """The row holding the (lower) median of ``key``: its other fields belong to that number."""
+    known = sorted((r for r in rows if r.get(key) is not None), key=lambda r: r[key])
+    return known[(len(known) - 1) // 2] if known else None
+
+
+def _cell(key: tuple[str, str, int, str], group: list[dict[str, Any]]) -> Cell:
+    flags: dict[str, int] = defaultdict(int)
+    for row in group:
+        for flag in row.get("flags", []):
+            flags[flag] += 1
+    clean = [r for r in group if not r.get("flags")]
+    used = clean or group
+    ceiling_row = _median_row(used, "ceiling_rps")
+    return Cell(
+        *key,
+        rps=Spread.of(ok_rps(r) for r in used),
+        p50_ms=_median(r.get("p50_ms") for r in used),
+        p99_ms=_median(r.get("p99_ms") for r in used),
+        ceiling_rps=ceiling_row["ceiling_rps"] if ceiling_row else None,
+        # A run without a ceiling may still say why (TechEmpower's database tests).
+        ceiling_note=ceiling_row["ceiling_note"]
+        if ceiling_row
+        else next((r["ceiling_note"] for r in used if r.get("ceiling_note")), None),
+        flags=dict(flags),
+        ceiling_kind=ceiling_row.get("ceiling_kind") if ceiling_row else None,
+        runs=len(group),
+        judged=bool(clean),
+        slot_ceiling_rps=_median(r.get("slot_ceiling_rps") for r in used),
+        infra_cpu=_median(r.get("infra_cpu") for r in used),
+    )
 
 
 def cells(rows: Iterable[dict[str, Any]]) -> dict[tuple[str, str, int, str], Cell]:
@@ -99,24 +163,7 @@ def cells(rows: Iterable[dict[str, Any]]) -> dict[tuple[str, str, int, str], Cel
         if row.get("rps") is not None:
             key = (row["scenario"], row["variant"], int(row["users"]), row.get("tool", "locust"))
             groups[key].append(row)
-    out = {}
-    for key, group in groups.items():
-        flags: dict[str, int] = defaultdict(int)
-        for row in group:
-            for flag in row.get("flags", []):
-                flags[flag] += 1
-        ceilings = [r for r in group if r.get("ceiling_rps") is not None]
-        ceiling_row = min(ceilings, key=lambda r: r["ceiling_rps"]) if ceilings else None
-        out[key] = Cell(
-            *key,
-            rps=Spread.of(r["rps"] for r in group),
-            p50_ms=_median(r.get("p50_ms") for r in group),
-            p99_ms=_median(r.get("p99_ms") for r in group),
-            ceiling_rps=_median(r.get("ceiling_rps") for r in group),
-            ceiling_note=ceiling_row["ceiling_note"] if ceiling_row else None,
-            flags=dict(flags),
-        )
-    return out
+    return {key: _cell(key, group) for key, group in groups.items()}
 
 
 def classify(ratio: float, tolerance: float = TIE_TOLERANCE) -> Outcome:
@@ -140,34 +187,60 @@ class Verdict:
     ratio: float
     ratio_low: float
     ratio_high: float
-    outcome: Outcome
+    outcome: Outcome  # what the figures say; only a verdict when ``judged``
     ceiling_ratio: float | None
     flags: dict[str, int]
     scenario_title: str
+    skipped_levels: tuple[int, ...] = ()  # higher concurrency levels that were not judged
+
+    @property
+    def judged(self) -> bool:
+        return self.challenger.judged and self.baseline.judged
+
+    @property
+    def not_judged_reason(self) -> str | None:
+        if self.judged:
+            return None
+        return "; ".join(
+            f"every run of {c.variant} was flagged ({c.flag_text()})"
+            for c in (self.challenger, self.baseline)
+            if not c.judged
+        )
 
     @property
     def as_expected(self) -> bool:
-        return self.outcome == self.lesson.expect
+        return self.judged and self.outcome == self.lesson.expect
 
-    def text(self) -> str:
+    def _figures(self) -> str:
         c, b = self.challenger, self.baseline
         spread = (
             f" (range {TIMES}{self.ratio_low:.2f} to {TIMES}{self.ratio_high:.2f})"
             if c.rps.n > 1 or b.rps.n > 1
             else ""
         )
-        line = (
-            f"{self.scenario_title}, {self.users} users: {c.variant} {c.rps.text()} vs "
-            f"{b.variant} {b.rps.text()}, {TIMES}{self.ratio:.2f}{spread}: {WORDS[self.outcome]}"
-            + ("" if self.as_expected else f" (expected {WORDS[self.lesson.expect]})")
+        ratio = "" if math.isnan(self.ratio) else f", {TIMES}{self.ratio:.2f}{spread}"
+        return f"{c.variant} {c.rps.text()} vs {b.variant} {b.rps.text()}{ratio}"
+
+    def text(self) -> str:
+        c, b = self.challenger, self.baseline
+        head = f"{self.scenario_title}, {self.users} users: "
+        if not self.judged:
+            return (
+                f"{head}not judged: {self.not_judged_reason}. Measured anyway: {self._figures()}."
+            )
+        line = f"{head}{self._figures()}: {WORDS[self.outcome]}" + (
+            "" if self.as_expected else f" (expected {WORDS[self.lesson.expect]})"
         )
         if c.ceiling_note and b.ceiling_note:
             line += f". Ceilings: {c.ceiling_note} vs {b.ceiling_note}"
             if self.ceiling_ratio:
                 line += f" ({TIMES}{self.ceiling_ratio:.2f})"
         if self.flags:
-            what = ", ".join(f"{FLAG_TEXT.get(f, f)} in {n} runs" for f, n in self.flags.items())
-            line += f". Flagged: {what}"
+            what = ", ".join(f"{FLAG_TEXT.get(f, f)} in {_runs(n)}" for f, n in self.flags.items())
+            line += f". Flagged runs, left out: {what}"
+        if self.skipped_levels:
+            levels = ", ".join(str(u) for u in self.skipped_levels)
+            line += f". Not judged at {levels} users: every run of a variant was flagged there"
         return line + "."
 
     def to_json(self) -> dict[str, Any]:
@@ -180,44 +253,57 @@ class Verdict:
             "baseline": self.baseline.variant,
             "challenger_rps": self.challenger.rps.median,
             "baseline_rps": self.baseline.rps.median,
-            "ratio": round(self.ratio, 3),
-            "ratio_range": [round(self.ratio_low, 3), round(self.ratio_high, 3)],
-            "outcome": self.outcome,
+            "ratio": _json_number(self.ratio),
+            "ratio_range": [_json_number(self.ratio_low), _json_number(self.ratio_high)],
+            "judged": self.judged,
+            "not_judged_reason": self.not_judged_reason,
+            "outcome": self.outcome if self.judged else None,
             "expected": self.lesson.expect,
             "as_expected": self.as_expected,
             "ceiling_ratio": round(self.ceiling_ratio, 3) if self.ceiling_ratio else None,
             "flags": self.flags,
+            "skipped_levels": list(self.skipped_levels),
             "text": self.text(),
         }
+
+
+def _json_number(value: float) -> float | None:
+    return None if math.isnan(value) else round(value, 3)
 
 
 def verdict(
     lesson: Lesson, all_cells: dict[tuple[str, str, int, str], Cell], scenario_title: str
 ) -> Verdict | None:
-    """The lesson's verdict at the highest users level measured for both variants, or None."""
-    levels = sorted(
-        u
-        for (s, v, u, t) in all_cells
+    """The verdict at the highest users level where both variants were judged (or, when none
+    was, at the highest level measured for both, marked not judged); None without data."""
+    pairs = {
+        u: (c, all_cells[(s, lesson.baseline, u, t)])
+        for (s, v, u, t), c in all_cells.items()
         if s == lesson.scenario and v == lesson.challenger and t == "locust"
         and (s, lesson.baseline, u, t) in all_cells
-    )  # fmt: skip
-    if not levels:
+    }  # fmt: skip
+    if not pairs:
         return None
-    users = levels[-1]
-    c = all_cells[(lesson.scenario, lesson.challenger, users, "locust")]
-    b = all_cells[(lesson.scenario, lesson.baseline, users, "locust")]
+    judged = [u for u, (c, b) in pairs.items() if c.judged and b.judged]
+    users = max(judged) if judged else max(pairs)
+    skipped = tuple(sorted(u for u in pairs if u > users))
+    c, b = pairs[users]
     if b.rps.median <= 0:
-        return None
-    ratio = c.rps.median / b.rps.median
-    low = c.rps.low / b.rps.high if b.rps.high else ratio
-    high = c.rps.high / b.rps.low if b.rps.low else ratio
+        if c.judged and b.judged:
+            return None
+        # Nothing succeeded on the baseline: no ratio, but the lesson still says why.
+        ratio = low = high = math.nan
+    else:
+        ratio = c.rps.median / b.rps.median
+        low = c.rps.low / b.rps.high if b.rps.high else ratio
+        high = c.rps.high / b.rps.low if b.rps.low else ratio
     ceiling_ratio = c.ceiling_rps / b.ceiling_rps if c.ceiling_rps and b.ceiling_rps else None
     flags: dict[str, int] = defaultdict(int)
     for cell in (c, b):
         for flag, n in cell.flags.items():
             flags[flag] += n
     return Verdict(lesson, users, c, b, ratio, low, high, classify(ratio), ceiling_ratio,
-                   dict(flags), scenario_title)  # fmt: skip
+                   dict(flags), scenario_title, skipped)  # fmt: skip
 
 
 def verdicts(

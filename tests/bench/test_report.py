@@ -86,3 +86,23 @@ def test_report_command_without_results(tmp_path: Path) -> None:
     done = CliRunner().invoke(report, ["--results", str(tmp_path)])
     assert done.exit_code != 0
     assert "no summary.json" in done.output
+
+
+def test_flagged_lesson_is_not_judged_and_infra_cpu_is_shown(result_set: Path) -> None:
+    summary = json.loads((result_set / "summary.json").read_text())
+    for r in summary["rows"]:
+        r["ok_rps"] = r["rps"]
+        r["infra_cpu"] = 0.25
+        if r["scenario"] == "io_db" and r["variant"] == "fastapi-async":
+            r["flags"] = ["errors"]
+    (result_set / "summary.json").write_text(json.dumps(summary))
+    out = build_report(result_set)
+    page = out.html.read_text()
+    assert "Waiting on the database" in page
+    assert "64 users: not judged: every run of fastapi-async was flagged" in page
+    verdicts = {v["lesson"]: v for v in json.loads((result_set / "verdicts.json").read_text())}
+    assert (verdicts["io"]["judged"], verdicts["io"]["outcome"]) == (False, None)
+    assert "Postgres and the upstream are not pinned" in page
+    assert "infra CPU (cores)" in page
+    assert "<td>0.25</td>" in page
+    assert "measured CPU capacity" in page

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from asynclab.bench.rows import flags
-from asynclab.bench.verdicts import LESSONS, Spread, classify, verdicts
+from asynclab.bench.rows import flags, run_generator_ceiling
+from asynclab.bench.verdicts import LESSONS, TIMES, Spread, cells, classify, verdicts
 
 TITLES = {"cpu_python": "CPU", "io_db": "I/O wait", "pitfall": "Blocking"}
 
@@ -66,15 +66,83 @@ def test_unexpected_outcome_is_reported_not_hidden() -> None:
     assert "expected async loses" in found.text()
 
 
-def test_flagged_runs_are_named_in_the_verdict() -> None:
+def test_flagged_runs_are_left_out_and_named() -> None:
+    rows = [
+        *(row("io_db", "flask-sync", 64, r, i) for i, r in enumerate([58, 57, 59])),
+        row("io_db", "fastapi-async", 64, 300, 1),
+        row("io_db", "fastapi-async", 64, 310, 2),
+        # A run that answered errors fast: it must not pull the median.
+        row("io_db", "fastapi-async", 64, 2000, 3, ok_rps=900, flags=["errors"]),
+    ]
+    [found] = verdicts(rows, TITLES, [lesson("io")])
+    assert found.judged
+    assert found.challenger.rps.n == 2
+    assert found.challenger.rps.median == pytest.approx(305)
+    assert found.challenger.runs == 3
+    assert found.flags == {"errors": 1}
+    assert "Flagged runs, left out: errors above 1% in 1 run" in found.text()
+    assert found.to_json()["flags"] == {"errors": 1}
+
+
+def test_every_run_flagged_is_not_judged() -> None:
     rows = [
         row("io_db", "flask-sync", 64, 50, flags=["errors"]),
+        row("io_db", "flask-sync", 64, 52, 2, flags=["errors"]),
         row("io_db", "fastapi-async", 64, 300, flags=["generator_cpu", "errors"]),
     ]
     [found] = verdicts(rows, TITLES, [lesson("io")])
-    assert found.flags == {"errors": 2, "generator_cpu": 1}
-    assert "errors above 1% in 2 runs" in found.text()
-    assert found.to_json()["flags"] == {"errors": 2, "generator_cpu": 1}
+    assert not found.judged
+    assert not found.as_expected
+    text = found.text()
+    assert text.startswith("I/O wait, 64 users: not judged: every run of fastapi-async")
+    assert "flask-sync was flagged (errors above 1% in 2 runs)" in text
+    assert "async wins" not in text
+    data = found.to_json()
+    assert (data["judged"], data["outcome"]) == (False, None)
+    assert "every run of fastapi-async was flagged" in data["not_judged_reason"]
+
+
+def test_nothing_succeeded_on_the_baseline_is_not_judged_without_a_ratio() -> None:
+    rows = [
+        row("io_db", "flask-sync", 64, 900, ok_rps=0.0, flags=["errors"]),
+        row("io_db", "fastapi-async", 64, 300),
+    ]
+    [found] = verdicts(rows, TITLES, [lesson("io")])
+    assert not found.judged
+    assert found.to_json()["ratio"] is None
+    assert TIMES not in found.text()
+
+
+def test_a_flagged_level_is_skipped_for_the_highest_judged_one() -> None:
+    rows = [
+        row("io_db", "flask-sync", 8, 50),
+        row("io_db", "fastapi-async", 8, 150),
+        row("io_db", "flask-sync", 64, 50),
+        row("io_db", "fastapi-async", 64, 300, flags=["generator_bound"]),
+    ]
+    [found] = verdicts(rows, TITLES, [lesson("io")])
+    assert (found.users, found.judged, found.skipped_levels) == (8, True, (64,))
+    assert "Not judged at 64 users" in found.text()
+
+
+def test_throughput_counts_successes_only() -> None:
+    rows = [
+        row("pitfall", "flask-sync", 32, 57, ok_rps=57),
+        # Half of these answers were errors: only the successes count.
+        row("pitfall", "fastapi-async", 32, 40, ok_rps=20),
+    ]
+    [found] = verdicts(rows, TITLES, [lesson("pitfall")])
+    assert found.challenger.rps.median == 20
+    assert found.ratio == pytest.approx(20 / 57)
+
+
+def test_ceiling_number_and_note_come_from_the_same_run() -> None:
+    rows = [
+        row("cpu_python", "flask-sync", 8, 100, i, ceiling_rps=c, ceiling_note=f"note {c}")
+        for i, c in enumerate([140, 100, 120])
+    ]
+    [cell] = cells(rows).values()
+    assert (cell.ceiling_rps, cell.ceiling_note) == (120, "note 120")
 
 
 def test_missing_variant_gives_no_verdict() -> None:
@@ -109,7 +177,19 @@ def test_spread() -> None:
          ["generator_bound"]),
         ({"rps": 0, "requests": 0, "generator_cpu": 0.0, "error_rate": 1.0}, None,
          ["errors", "no_requests"]),
+        # A heavier route costs the generator more than the calibration's /plaintext: this
+        # run's own ceiling (rps / generator CPU share) is the one that binds.
+        ({"rps": 900, "requests": 500, "generator_cpu": 0.85, "error_rate": 0,
+          "generator_ceiling_rps": 1059}, 10000, ["generator_bound"]),
+        ({"rps": 100, "requests": 500, "generator_cpu": 0.1, "error_rate": 0, "exit_code": 1},
+         None, ["locust_exit"]),
     ],
 )  # fmt: skip
 def test_flags(figures: dict[str, Any], ceiling: float | None, expected: list[str]) -> None:
     assert flags(figures, ceiling) == expected
+
+
+def test_run_generator_ceiling_is_rps_over_cpu_share() -> None:
+    assert run_generator_ceiling(3000, 0.5) == 6000
+    assert run_generator_ceiling(3000, None) is None
+    assert run_generator_ceiling(0, 0.5) is None
