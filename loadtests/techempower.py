@@ -11,6 +11,7 @@ from typing import Any
 from locust import FastHttpUser, constant, task
 
 from asynclab.bench.locust_support import expect_json, expect_text, option
+from services.common.work import clamp_queries
 
 
 def _is_world(row: Any) -> bool:
@@ -26,7 +27,7 @@ def _is_worlds(body: Any, n: int) -> bool:
 
 
 def _queries(user: FastHttpUser) -> int:
-    return max(1, min(500, int(option(user.environment, "queries"))))
+    return clamp_queries(str(option(user.environment, "queries")))
 
 
 class Json(FastHttpUser):

@@ -25,64 +25,79 @@ from locust import events
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
-# The generator's own figures for Prometheus (LOCUST_METRICS_PORT; the bench picks a free one).
+# The generator's own figures for Prometheus on LOCUST_METRICS_PORT: the lab sets it (a bench's
+# bench_metrics_port, the web UI's locust_metrics_port); by hand it defaults to the latter.
 import asynclab.locust_exporter  # noqa: F401
+from asynclab.bench.scenarios import FANOUT_CALLS, QUERIES, WAIT_MS
+
+# One place for every default: the parser and ``option()`` (Locust run as a library, without a
+# parser) read them here, and the wait, calls and rows are the bench scenarios' own values.
+DEFAULTS: dict[str, Any] = {
+    "ms": WAIT_MS,
+    "work": 0,
+    "calls": FANOUT_CALLS,
+    "queries": QUERIES,
+    "warmup": 0.0,
+    "step_levels": "1,8,32,64,128,256",
+    "step_hold": 30.0,
+    "events_file": "",
+}
 
 
 def _add_arguments(parser: Any) -> None:
     # On the parser itself, not a group: only there does Locust accept include_in_web_ui.
-    group = parser
-    group.add_argument(
+    d = DEFAULTS
+    parser.add_argument(
         "--ms",
         type=int,
-        default=50,
+        default=d["ms"],
         env_var="LOCUST_MS",
-        help="Wait per request in ms for io, fanout and pitfall (default 50)",
+        help=f"Wait per request in ms for io, fanout and pitfall (default {d['ms']})",
     )
-    group.add_argument(
+    parser.add_argument(
         "--work",
         type=int,
-        default=0,
+        default=d["work"],
         env_var="LOCUST_WORK",
         help="CPU work per request; 0 keeps each route's default",
     )
-    group.add_argument(
+    parser.add_argument(
         "--calls",
         type=int,
-        default=5,
+        default=d["calls"],
         env_var="LOCUST_CALLS",
-        help="Upstream calls per /fanout request (default 5)",
+        help=f"Upstream calls per /fanout request (default {d['calls']})",
     )
-    group.add_argument(
+    parser.add_argument(
         "--queries",
         type=int,
-        default=20,
+        default=d["queries"],
         env_var="LOCUST_QUERIES",
-        help="Rows per /queries and /updates request (default 20)",
+        help=f"Rows per /queries and /updates request (default {d['queries']})",
     )
-    group.add_argument(
+    parser.add_argument(
         "--warmup",
         type=float,
-        default=0.0,
+        default=d["warmup"],
         env_var="LOCUST_WARMUP",
         help="Seconds after the start whose statistics are discarded",
     )
-    group.add_argument(
+    parser.add_argument(
         "--step-levels",
-        default="1,8,32,64,128,256",
+        default=d["step_levels"],
         env_var="LOCUST_STEP_LEVELS",
         help="Users at each step of the StepRamp shape (comma-separated)",
     )
-    group.add_argument(
+    parser.add_argument(
         "--step-hold",
         type=float,
-        default=30.0,
+        default=d["step_hold"],
         env_var="LOCUST_STEP_HOLD",
-        help="Seconds each StepRamp level is held (default 30)",
+        help=f"Seconds each StepRamp level is held (default {d['step_hold']:g})",
     )
-    group.add_argument(
+    parser.add_argument(
         "--events-file",
-        default="",
+        default=d["events_file"],
         env_var="LOCUST_EVENTS_FILE",
         include_in_web_ui=False,
         help="Where to write the measured window's start and end times",
@@ -91,11 +106,7 @@ def _add_arguments(parser: Any) -> None:
 
 def option(environment: Environment, name: str) -> Any:
     """A parsed argument, or its default when Locust runs as a library without a parser."""
-    defaults: dict[str, Any] = {
-        "ms": 50, "work": 0, "calls": 5, "queries": 20, "warmup": 0.0,
-        "step_levels": "1,8,32,64,128,256", "step_hold": 30.0, "events_file": "",
-    }  # fmt: skip
-    return getattr(environment.parsed_options, name, defaults.get(name))
+    return getattr(environment.parsed_options, name, DEFAULTS.get(name))
 
 
 def _write_event(environment: Environment, key: str) -> None:

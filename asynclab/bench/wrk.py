@@ -23,7 +23,6 @@ class WrkResult:
     errors: int
     rps: float
     p50_ms: float | None
-    p90_ms: float | None
     p99_ms: float | None
     window_s: float
     generator_cpu: float | None
@@ -47,14 +46,14 @@ def _ms(text: str) -> float:
 
 
 def parse(output: str) -> dict[str, float]:
-    """Figures of ``wrk --latency`` output: requests, errors, rps, p50/p90/p99 in ms."""
+    """Figures of ``wrk --latency`` output: requests, errors, rps, p50/p99 in ms."""
     found: dict[str, float] = {}
     if m := re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", output):
         found["requests"] = float(m.group(1))
         found["window_s"] = _ms(m.group(2) + m.group(3)) / 1000
     if m := re.search(r"Requests/sec:\s+([\d.]+)", output):
         found["rps"] = float(m.group(1))
-    for pct in ("50", "90", "99"):
+    for pct in ("50", "99"):
         if m := re.search(rf"^\s+{pct}%\s+([\d.]+(?:us|ms|s|m))\s*$", output, re.M):
             found[f"p{pct}_ms"] = _ms(m.group(1))
     errors = 0.0
@@ -118,7 +117,6 @@ def run_wrk(
         errors=int(found["errors"]),
         rps=found["rps"],
         p50_ms=found.get("p50_ms"),
-        p90_ms=found.get("p90_ms"),
         p99_ms=found.get("p99_ms"),
         window_s=window,
         generator_cpu=(gen[0] / gen[1] / generator_cpus) if gen else None,
