@@ -1,0 +1,89 @@
+"""One Locust run as the bench makes it: the warm-up is cut from the figures, Postgres' and the
+upstream's CPU is sampled, and nothing is left running or guessed."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from helpers import free_port
+
+from asynclab.bench.ceilings import slot_ceiling
+from asynclab.bench.locust_run import LoadSpec, RunFailed, _result, _terminate, run_locust
+from asynclab.bench.sampler import CpuSampler, infra_pids
+from asynclab.bench.scenarios import SCENARIOS
+from asynclab.lab import Lab
+from asynclab.settings import ROOT
+from asynclab.variants import get_variant
+
+USERS = 4
+
+
+@pytest.mark.slow
+def test_warmup_is_cut_from_the_counted_requests(lab: Lab, tmp_path: Path) -> None:
+    manifest = lab.manifest()
+    assert manifest is not None
+    scenario = SCENARIOS["io_db"]
+    variant = get_variant(manifest["variants"]["fastapi"]["name"])
+    spec = LoadSpec(
+        scenario, lab.settings.fastapi_url, USERS, warmup_s=2, duration_s=3, out_dir=tmp_path,
+        service_pid=manifest["processes"]["fastapi"]["pid"],
+        env=(("LOCUST_METRICS_PORT", str(free_port())),),
+        infra_pids=infra_pids(manifest),
+    )  # fmt: skip
+    result = run_locust(spec, ROOT, generator_cpus=1)
+
+    # Every request holds a connection for at least 50 ms: Little's law caps what can complete
+    # inside the measured window. Had the 2 s warm-up been counted too, the count would exceed
+    # it by far (5 s of requests against a 3 s window).
+    ceiling = slot_ceiling(scenario, variant, lab.settings, USERS)
+    assert ceiling is not None
+    assert result.failures == 0
+    assert result.requests <= ceiling.rps * result.window_s + USERS
+    assert result.requests >= 0.5 * ceiling.rps * result.window_s  # the window was measured
+    assert result.ok_rps == pytest.approx(result.requests / result.window_s)
+    assert result.returncode == 0
+    assert {name for name, _ in result.infra_cpu} == {"postgres", "upstream"}
+    assert all(cores >= 0 for _, cores in result.infra_cpu)
+
+
+def test_a_run_without_its_measured_window_fails(tmp_path: Path) -> None:
+    # Locust wrote statistics but no measure_start/measure_end: any rate would be a guess.
+    with (tmp_path / "locust_stats.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, ["Name", "Request Count", "Failure Count",
+                                         "50%", "95%", "99%"])  # fmt: skip
+        writer.writeheader()
+        writer.writerow({"Name": "Aggregated", "Request Count": "100", "Failure Count": "0",
+                         "50%": "5", "95%": "9", "99%": "12"})  # fmt: skip
+    spec = LoadSpec(SCENARIOS["json"], "http://127.0.0.1:9", 1, 1, 1, tmp_path)
+    with CpuSampler({"self": os.getpid()}) as sampler:
+        pass
+    with pytest.raises(RunFailed, match="no measured window"):
+        _result(spec, sampler, 0, 1)
+
+
+def test_terminate_stops_the_whole_process_group() -> None:
+    # Like Locust's --processes: a parent that forked workers of its own.
+    proc = subprocess.Popen(["sh", "-c", "sleep 300 & sleep 300 & wait"],
+                            start_new_session=True)  # fmt: skip
+    try:
+        parent = psutil.Process(proc.pid)
+        for _ in range(100):
+            children = parent.children()
+            if len(children) == 2:
+                break
+            time.sleep(0.05)
+        assert len(children) == 2
+        _terminate(proc)
+        _, alive = psutil.wait_procs(children, timeout=10)
+        assert alive == []
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
