@@ -145,7 +145,7 @@ def _cell(key: tuple[str, str, int, str], group: list[dict[str, Any]]) -> Cell:
         p99_ms=_median(r.get("p99_ms") for r in used),
         ceiling_rps=ceiling_row["ceiling_rps"] if ceiling_row else None,
         # A run without a ceiling may still say why (TechEmpower's database tests).
-        ceiling_note=ceiling_row["ceiling_note"]
+        ceiling_note=ceiling_row.get("ceiling_note")
         if ceiling_row
         else next((r["ceiling_note"] for r in used if r.get("ceiling_note")), None),
         flags=dict(flags),
