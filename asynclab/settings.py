@@ -6,7 +6,7 @@ Each field reads ``ASYNCLAB_<NAME>`` (for example ``ASYNCLAB_FLASK_PORT=9001``).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +20,11 @@ class LabSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ASYNCLAB_", extra="ignore")
 
     root: Path = ROOT
+    lab: Literal["native", "compose"] = Field(
+        default="native",
+        description="Which lab the bench measures: the native runner's, or the compose lab "
+        "that scripts/compose.sh started (it sets compose).",
+    )
     state_dir: Path = Field(
         default=ROOT / ".state",
         description="Data directory, pid files and logs of one lab instance (gitignored).",

@@ -9,7 +9,12 @@ from pathlib import Path
 import click
 
 from asynclab.bench.profiles import PROFILES, customise, get_profile
+from asynclab.procs import LabError
 from asynclab.settings import LabSettings
+
+# Exit codes of ``asynclab bench`` beyond click's own: 130 as a shell reports Ctrl-C.
+EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130
 
 
 def _names(text: str | None) -> list[str] | None:
@@ -77,8 +82,10 @@ def bench(
     """Run the benchmark matrix headless and build the report.
 
     Starts the native lab when it is not running (and stops it again), runs each scenario x
-    variant x users x repetition with Locust, and writes results/<timestamp>/ (results/latest).
-    Ctrl-C keeps the finished runs and marks the set incomplete.
+    variant x users x repetition with Locust, and writes results/<timestamp>/ (results/latest
+    once it is complete). Ctrl-C keeps the finished runs, marks the set incomplete and exits
+    with 130; a failed run exits with 1. With ASYNCLAB_LAB=compose (scripts/compose.sh bench)
+    it measures the compose lab instead.
 
     Example: asynclab bench --profile quick --variants flask-sync,fastapi-async
     """
@@ -100,15 +107,22 @@ def bench(
         raise click.BadParameter(str(exc)) from None
     settings = LabSettings()
     started = time.monotonic()
-    runner = Bench(settings, profile, results_dir or settings.root / "results", echo=click.echo)
-    set_dir = runner.run()
+    try:
+        runner = Bench(settings, profile, results_dir or settings.root / "results", echo=click.echo)
+        set_dir = runner.run()
+    except LabError as exc:
+        raise click.ClickException(str(exc)) from None
     if make_report:
         _build_report(set_dir)
     click.echo(f"bench finished in {time.monotonic() - started:.0f} s: {set_dir}")
     from asynclab.bench.results import SUMMARY, read_json
 
-    if read_json(set_dir / SUMMARY)["status"] != "complete":
-        sys.exit(130)
+    status = read_json(set_dir / SUMMARY)["status"]
+    if status == "interrupted":
+        sys.exit(EXIT_INTERRUPTED)
+    if status != "complete":
+        click.echo(f"the set is {status}: see the errors in {set_dir / SUMMARY}", err=True)
+        sys.exit(EXIT_FAILED)
 
 
 def _build_report(set_dir: Path) -> None:

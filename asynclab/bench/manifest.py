@@ -58,7 +58,10 @@ def build_manifest(
     profile: Profile,
     generator: dict[str, Any],
     lab: dict[str, Any],
+    lab_cpu_plan: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """``lab_cpu_plan`` is the one the lab records (compose has its own); by default the native
+    plan that ``settings`` describe."""
     return {
         "version": 1,
         "status": "running",
@@ -70,7 +73,7 @@ def build_manifest(
         "platform": platform.platform(),
         "cpu": {"model": cpu_model(), "count": os.cpu_count()},
         "git": git_revision(settings.root),
-        "cpu_plan": {**cpu_plan(settings), **generator},
+        "cpu_plan": {**(lab_cpu_plan or cpu_plan(settings)), **generator},
         "variants": {name: get_variant(name).config(settings) for name in profile.variants},
         "scenarios": {
             c.scenario: {

@@ -1,8 +1,9 @@
-"""Run a profile's matrix against the native lab and record every run as it finishes.
+"""Run a profile's matrix against a lab and record every run as it finishes.
 
-The lab is started when it is not running (and stopped again at the end); a lab that was
-already running is used as it is, and the variants it served are restored afterwards. Ctrl-C
-or SIGTERM stops the current run, keeps every finished one, and marks the set ``interrupted``.
+The native lab is started when it is not running (and stopped again at the end); a lab that was
+already running, native (with the settings it records) or compose, is used as it is, and the
+variants it served are restored afterwards. Ctrl-C or SIGTERM stops the current run, keeps
+every finished one, and marks the set ``interrupted``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import signal
+import subprocess
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -19,8 +21,10 @@ from typing import Any
 
 from asynclab.bench import wrk
 from asynclab.bench.calibrate import calibrate
+from asynclab.bench.ceilings import slot_ceiling
 from asynclab.bench.generator import GeneratorPlan, generator_plan, service_cpu_count
 from asynclab.bench.idle import wait_idle
+from asynclab.bench.labs import BenchLab, open_lab
 from asynclab.bench.locust_run import LoadSpec, RunFailed, run_locust
 from asynclab.bench.manifest import build_manifest
 from asynclab.bench.profiles import Profile, Run
@@ -33,6 +37,7 @@ from asynclab.bench.results import (
     write_json,
 )
 from asynclab.bench.rows import build_row
+from asynclab.bench.sampler import infra_pids
 from asynclab.bench.scenarios import get_scenario
 from asynclab.lab import Lab
 from asynclab.procs import port_in_use
@@ -40,6 +45,9 @@ from asynclab.settings import LabSettings
 from asynclab.variants import Framework, get_variant
 
 Echo = Callable[[str], None]
+# Flags the matrix adds to a row: what the row's own figures cannot tell.
+NOT_DRAINED = "not_drained"  # a service still answered slowly when the run had to start
+SHORT_WARMUP = "short_warmup"  # the median request took longer than the warm-up
 
 
 @contextlib.contextmanager
@@ -57,7 +65,8 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 class Bench:
-    """``label_prefix`` goes before the scenario label of every Locust run (``"act 1: "``)."""
+    """``label_prefix`` goes before the scenario label of every Locust run (``"act 1: "``);
+    ``lab`` replaces the one ``settings`` select (``labs.open_lab``)."""
 
     def __init__(
         self,
@@ -67,8 +76,8 @@ class Bench:
         echo: Echo = print,
         *,
         label_prefix: str = "",
+        lab: BenchLab | None = None,
     ) -> None:
-        self.settings = settings
         self.label_prefix = label_prefix
         if profile.wrk_check and not wrk.available():
             echo("wrk is not installed (Debian package wrk): skipping the Locust/wrk comparison")
@@ -76,9 +85,8 @@ class Bench:
         self.profile = profile
         self.results_dir = results_dir
         self.echo = echo
-        self.plan: GeneratorPlan = generator_plan(settings)
-        self.service_cpus = service_cpu_count(settings)
-        self.lab = Lab(settings, echo=echo)
+        self.lab: BenchLab = lab or open_lab(settings, echo)
+        self._follow_lab(self.lab.manifest())
         self.started_lab = False
         self.original: dict[str, str] = {}
         self.calibration: dict[str, Any] = {}
@@ -87,22 +95,32 @@ class Bench:
 
     # --- the lab ----------------------------------------------------------------------------
 
+    def _follow_lab(self, manifest: dict[str, Any] | None) -> None:
+        """Settings, CPU plan and service cores are the lab's, whoever started it."""
+        self.settings = self.lab.settings
+        self.plan: GeneratorPlan = generator_plan(self.settings)
+        recorded = (manifest or {}).get("service_cpu_count")
+        self.service_cpus: int = recorded or service_cpu_count(self.settings)
+
     def _ensure_lab(self) -> None:
         if self.lab.manifest() is None:
-            first = {get_variant(v).framework: v for v in reversed(self.profile.variants)}
-            self.lab = Lab(
-                self.settings.model_copy(
-                    update={
-                        "flask_variant": first.get("flask", self.settings.flask_variant),
-                        "fastapi_variant": first.get("fastapi", self.settings.fastapi_variant),
-                    }
-                ),
-                echo=self.echo,
-            )
-            self.echo("the lab is not running: starting it")
-            self.started_lab = True
+            if isinstance(self.lab, Lab):
+                first = {get_variant(v).framework: v for v in reversed(self.profile.variants)}
+                s = self.lab.settings
+                self.lab = Lab(
+                    s.model_copy(
+                        update={
+                            "flask_variant": first.get("flask", s.flask_variant),
+                            "fastapi_variant": first.get("fastapi", s.fastapi_variant),
+                        }
+                    ),
+                    echo=self.echo,
+                )
+                self.echo("the lab is not running: starting it")
             self.lab.up()
-        manifest = self.lab.manifest() or {}
+            self.started_lab = True
+        manifest = self._serving()
+        self._follow_lab(manifest)
         self.original = {f: v["name"] for f, v in manifest.get("variants", {}).items()}
 
     def _serving(self) -> dict[str, Any]:
@@ -119,7 +137,8 @@ class Bench:
             self.echo(f"switching {framework} to {variant_name}")
             self.lab.switch(framework, variant_name)
             manifest = self._serving()
-        process = manifest["processes"][framework]
+        # No pid in compose mode: the service's CPU is then not sampled (null, never a guess).
+        process = manifest.get("processes", {}).get(framework) or {}
         return manifest["urls"][framework], process.get("pid")
 
     def _release_lab(self) -> None:
@@ -139,7 +158,6 @@ class Bench:
     def run(self) -> Path:
         """Run everything; return the result set's directory (also on interruption)."""
         self.set_dir = set_dir = new_set_dir(self.results_dir)
-        point_latest(set_dir)
         runs = self.profile.runs()
         summary = Summary(set_dir, self.profile.name, len(runs))
         manifest: dict[str, Any] = {}
@@ -149,9 +167,9 @@ class Bench:
         try:
             with _sigterm_as_interrupt():
                 self._ensure_lab()
-                manifest = build_manifest(
-                    self.lab.settings, self.profile, self.plan.to_json(), self._lab_facts()
-                )
+                lab = self._serving()
+                manifest = build_manifest(self.settings, self.profile, self.plan.to_json(),
+                                          self._lab_facts(lab), lab.get("cpu_plan"))  # fmt: skip
                 write_json(set_dir / MANIFEST, manifest)
                 if self.profile.calibrate:
                     manifest["calibration"] = self._calibrate(set_dir / "calibration")
@@ -166,6 +184,8 @@ class Bench:
             self.echo("interrupted: finished runs are kept, the set is marked incomplete")
         finally:
             summary.finish(status)
+            if status == "complete":
+                point_latest(set_dir)
             if manifest:
                 manifest["status"] = status
                 manifest["finished_at"] = summary.data["finished_at"]
@@ -174,22 +194,21 @@ class Bench:
             self._release_lab()
         return set_dir
 
-    def _lab_facts(self) -> dict[str, Any]:
-        manifest = self._serving()
+    def _lab_facts(self, lab: dict[str, Any]) -> dict[str, Any]:
         return {
+            "mode": self.settings.lab,
             "started_by_bench": self.started_lab,
-            "urls": manifest.get("urls", {}),
+            "urls": lab.get("urls", {}),
             "served_before": self.original,
+            "notes": lab.get("notes", []),
         }
 
     def _calibrate(self, out_dir: Path) -> dict[str, Any]:
         targets = {}
         manifest = self._serving()
         for framework, config in manifest["variants"].items():
-            targets[config["name"]] = (
-                manifest["urls"][framework],
-                manifest["processes"][framework].get("pid"),
-            )
+            process = manifest.get("processes", {}).get(framework) or {}
+            targets[config["name"]] = (manifest["urls"][framework], process.get("pid"))
         env = self._locust_env("calibration")
         return calibrate(targets, self.plan, out_dir, self.settings.root, echo=self.echo, env=env)
 
@@ -207,25 +226,35 @@ class Bench:
         scenario = get_scenario(run.scenario)
         p = self.profile
         started = time.monotonic()
-        wait_idle(url)  # the previous run's queued requests are not this run's
+        warmup = self._warmup_s(run)
+        # The previous run's queued requests are not this run's, in either service: both
+        # share the service CPU.
+        drained = wait_idle(*self._service_urls())
         try:
             result: Any
             if run.tool == "wrk":
-                result = wrk.run_wrk(url + scenario.path, run.users, p.duration_s, p.warmup_s,
+                result = wrk.run_wrk(url + scenario.path, run.users, p.duration_s, warmup,
                                      out_dir / "wrk.txt", self.plan.taskset, self.plan.cpus, pid,
                                      self.plan.cpus)  # fmt: skip
             else:
                 env = self._locust_env(f"{run.scenario}/{run.variant}")
                 g = self.plan
-                spec = LoadSpec(scenario, url, run.users, p.warmup_s, p.duration_s, out_dir,
-                                g.taskset, g.locust_processes, pid, env)  # fmt: skip
+                # Postgres and the upstream: native pids only (none in compose mode).
+                infra = infra_pids(self._serving())
+                spec = LoadSpec(scenario, url, run.users, warmup, p.duration_s, out_dir,
+                                g.taskset, g.locust_processes, pid, env, infra)  # fmt: skip
                 result = run_locust(spec, self.settings.root, self.plan.cpus)
-        except (RunFailed, RuntimeError, OSError) as exc:
+        except (RunFailed, RuntimeError, OSError, subprocess.SubprocessError) as exc:
             self.echo(f"[{i}/{total}] {run.key}: FAILED {exc}")
             summary.error(run.key, "".join(traceback.format_exception_only(exc)).strip())
             return
-        row = build_row(run, result, self.lab.settings, self.service_cpus,
+        row = build_row(run, result, self.settings, self.service_cpus,
                         self._generator_ceiling(run), f"runs/{run.key}")  # fmt: skip
+        row["warmup_s"] = round(warmup, 2)
+        if not drained:
+            row["flags"].append(NOT_DRAINED)
+        if row["p50_ms"] is not None and row["p50_ms"] / 1000 > warmup:
+            row["flags"].append(SHORT_WARMUP)
         summary.add(row)
         flags = f" flags={','.join(row['flags'])}" if row["flags"] else ""
         self.echo(
@@ -233,6 +262,15 @@ class Bench:
             f"p99 {row['p99_ms']} ms, ceiling {row['ceiling_rps']}, "
             f"generator CPU {row['generator_cpu']}{flags} ({time.monotonic() - started:.0f} s)"
         )
+
+    def _service_urls(self) -> list[str]:
+        urls = self._serving()["urls"]
+        return [urls[f] for f in ("flask", "fastapi") if f in urls]
+
+    def _warmup_s(self, run: Run) -> float:
+        scenario, variant = get_scenario(run.scenario), get_variant(run.variant)
+        slots = slot_ceiling(scenario, variant, self.settings, run.users)
+        return self.profile.warmup_for(run.users, slots.rps if slots else None)
 
     def _generator_ceiling(self, run: Run) -> float | None:
         tool = self.calibration.get(run.tool) or {}

@@ -1,5 +1,5 @@
 """A result set on disk: ``results/<timestamp>/`` with ``manifest.json``, ``summary.json``, one
-directory per run, and ``results/latest`` pointing at the newest set.
+directory per run, and ``results/latest`` pointing at the newest complete set.
 
 Every write goes to a temporary file first and is renamed into place, so a reader (or a bench
 killed half-way) only ever sees a whole file. ``status`` says whether the set is complete.
@@ -25,10 +25,15 @@ def now_iso() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
-def write_json(path: Path, data: Any) -> None:
+def write_text(path: Path, text: str) -> None:
+    """Write through a hidden temporary file renamed into place: readers see all or nothing."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+    tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
 def read_json(path: Path) -> Any:
@@ -50,7 +55,11 @@ def new_set_dir(results_dir: Path) -> Path:
 
 
 def point_latest(set_dir: Path) -> None:
-    """Make ``<results>/latest`` a relative symlink to ``set_dir``, replaced atomically."""
+    """Make ``<results>/latest`` a relative symlink to ``set_dir``, replaced atomically.
+
+    The bench calls it when a set completes, so that ``latest`` never names a set still
+    running or cut short (those are reported by their own path).
+    """
     link = set_dir.parent / LATEST
     tmp = set_dir.parent / f".{LATEST}.tmp"
     tmp.unlink(missing_ok=True)

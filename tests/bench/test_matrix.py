@@ -55,6 +55,8 @@ def test_tiny_matrix_writes_well_formed_results(lab: Lab, tmp_path: Path) -> Non
     for row in rows:
         check_row(row)
         assert row["ceiling_rps"] == pytest.approx(40.0)  # 2 users ÷ 0.05 s
+        assert row["warmup_s"] == profile.warmup_s  # 2 users turn over in 0.05 s
+        assert "not_drained" not in row["flags"]
         assert (set_dir / row["run_dir"]).is_dir()
     locust_dir = set_dir / rows[0]["run_dir"]
     for name in ("locust_stats.csv", "locust_stats_history.csv", "locust.html", "events.json"):
@@ -110,12 +112,11 @@ def test_interrupted_bench_keeps_finished_runs_and_stops_its_lab(
     bench = subprocess.Popen(cmd, env=env, cwd=settings.root, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True)  # fmt: skip
     try:
-        summary_file = results / "latest" / "summary.json"
 
         def finished_rows() -> int:
             try:
-                return len(json.loads(summary_file.read_text())["rows"])
-            except (OSError, ValueError):
+                return len(json.loads(next(results.glob("*/summary.json")).read_text())["rows"])
+            except (OSError, ValueError, StopIteration):
                 return 0
 
         poll_until(finished_rows, "the first finished run", timeout=90)
@@ -129,7 +130,10 @@ def test_interrupted_bench_keeps_finished_runs_and_stops_its_lab(
     assert bench.returncode == 130, output
     assert "interrupted" in output
 
-    set_dir = summary_file.parent.resolve()
+    # results/latest names complete sets only.
+    assert not (results / "latest").exists()
+    (summary_file,) = results.glob("*/summary.json")
+    set_dir = summary_file.parent
     summary = json.loads(summary_file.read_text())
     assert (summary["status"], summary["complete"]) == ("interrupted", False)
     assert 1 <= len(summary["rows"]) < summary["planned_runs"] == 10

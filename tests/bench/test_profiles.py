@@ -45,3 +45,20 @@ def test_overrides() -> None:
 def test_unknown_names_are_refused(bad: dict[str, list[str]]) -> None:
     with pytest.raises(ValueError, match="unknown"):
         customise(get_profile("quick"), **bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("users", "ceiling", "expected"),
+    [(256, 12.0, 256 / 12), (8, 60.0, 5.0), (64, None, 5.0), (10_000, 1.0, 60.0)],
+)
+def test_warmup_lasts_one_queue_turnover(
+    users: int, ceiling: float | None, expected: float
+) -> None:
+    """Closed loop: a request waits users ÷ throughput, so the warm-up must last that long."""
+    assert PROFILES["full"].warmup_for(users, ceiling) == pytest.approx(expected)
+
+
+def test_quick_warmups_already_cover_their_turnover() -> None:
+    quick = PROFILES["quick"]
+    # io_db at 64 users on flask-sync (60 rps), pitfall at 32 on fastapi-async (20 rps).
+    assert quick.warmup_for(64, 60.0) == quick.warmup_for(32, 20.0) == quick.warmup_s

@@ -1,0 +1,155 @@
+"""The compose lab as the bench sees it: settings and ports from ``.env``, variants changed with
+``scripts/compose.sh switch``, and nothing ever started by the bench itself.
+
+``make bench`` in compose mode runs ``scripts/compose.sh bench``: it brings the stack up with the
+variants of ``COMPOSE_PROFILES``, then runs ``asynclab bench`` with ``ASYNCLAB_LAB=compose``.
+The services run in containers, so the bench has no pids to sample: their CPU time, and the CPU
+ceiling computed from it, are recorded as null with a note in the manifest, never estimated.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+
+from asynclab.procs import LabError, http_ok, pinning
+from asynclab.settings import LabSettings
+from asynclab.variants import VARIANTS, Framework, get_variant
+
+SCRIPT = Path("scripts") / "compose.sh"
+FRAMEWORKS: tuple[Framework, ...] = ("flask", "fastapi")
+# What a published port bound to every address is reached at from this machine.
+ANY_ADDRESS = {"", "0.0.0.0", "::"}
+SERVICE_CPU_NOTE = (
+    "compose mode: the services run in containers whose processes the bench does not sample, "
+    "so service CPU per request and the CPU ceiling are null"
+)
+
+
+def compose_values(env_dir: Path, environ: Mapping[str, str]) -> dict[str, str]:
+    """The values compose interpolates: ``.env``, then ``.env.local``, then the shell wins
+    (the order of ``scripts/compose.sh``).
+
+    ``ASYNCLAB_FLASK_PORT=9001`` in the shell beats ``ASYNCLAB_FLASK_PORT=8001`` in ``.env``.
+    """
+    values: dict[str, str] = {}
+    for name in (".env", environ.get("ASYNCLAB_ENV_LOCAL") or ".env.local"):
+        path = env_dir / name
+        if path.is_file():
+            values |= {k: v for k, v in dotenv_values(path).items() if v is not None}
+    values |= {k: v for k, v in environ.items() if v and (k in values or k.startswith("ASYNCLAB_"))}
+    return values
+
+
+def compose_settings(values: Mapping[str, str], root: Path) -> LabSettings:
+    """Lab settings as the compose stack runs them: ``ASYNCLAB_*`` of ``.env`` and the shell."""
+    names = {f"ASYNCLAB_{name.upper()}": name for name in LabSettings.model_fields}
+    fields: dict[str, str] = {names[k]: v for k, v in values.items() if k in names}
+    bind = values.get("BIND_ADDRESS", "127.0.0.1")
+    fields |= {
+        "root": str(root),
+        "lab": "compose",
+        "host": "127.0.0.1" if bind in ANY_ADDRESS else bind,
+    }
+    return LabSettings.model_validate(fields)
+
+
+class ComposeLab:
+    """``script`` replaces ``scripts/compose.sh`` (tests pass a stand-in: no engine runs there);
+    ``env_dir`` is where ``.env`` is (the project root by default)."""
+
+    def __init__(
+        self,
+        settings: LabSettings,
+        echo: Callable[[str], None] = print,
+        *,
+        script: Sequence[str] | None = None,
+        env_dir: Path | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        root = settings.root
+        self.values = compose_values(env_dir or root, os.environ if environ is None else environ)
+        self.settings = compose_settings(self.values, root)
+        self.script = list(script) if script else [str(root / SCRIPT)]
+        self.echo = echo
+        self.served = self._profiles()
+
+    def _profiles(self) -> dict[Framework, str]:
+        """The variants ``COMPOSE_PROFILES`` starts, which ``compose.sh bench`` has just done."""
+        served: dict[Framework, str] = {}
+        for name in self.values.get("COMPOSE_PROFILES", "").split(","):
+            if name.strip() in VARIANTS:
+                served[get_variant(name.strip()).framework] = name.strip()
+        return served
+
+    def url(self, framework: Framework) -> str:
+        s = self.settings
+        return s.url(s.flask_port if framework == "flask" else s.fastapi_port)
+
+    def manifest(self) -> dict[str, Any] | None:
+        """What the bench needs to know of the lab, or None when a service does not answer."""
+        urls = {f: self.url(f) for f in FRAMEWORKS}
+        if not all(http_ok(f"{url}/readyz") for url in urls.values()):
+            return None
+        s = self.settings
+        return {
+            "mode": "compose",
+            "host": s.host,
+            "urls": urls,
+            "processes": {},  # containers: no pid of ours to sample
+            "variants": {f: get_variant(name).config(s) for f, name in self.served.items()},
+            "cpu_plan": self.cpu_plan(),
+            "service_cpu_count": max(1, math.ceil(float(self.values.get("SERVICE_CPUS", "1")))),
+            "notes": [SERVICE_CPU_NOTE],
+            "settings": s.model_dump(mode="json"),
+        }
+
+    def cpu_plan(self) -> dict[str, Any]:
+        s = self.settings
+        limit = self.values.get("SERVICE_CPUS", "?")
+        pinned, generator_note = pinning(s.generator_cpus, s)
+        return {
+            "available_cpus": sorted(os.sched_getaffinity(0)),
+            "service_cpus": f"{limit} per container",
+            "services_pinned": False,
+            "services": f"compose containers limited to {limit} CPU each (SERVICE_CPUS in .env, "
+            "a CPU quota rather than a CPU set); not sampled by the bench",
+            "generator_cpus": s.generator_cpus,
+            "generator_pinned": pinned is not None,
+            "generator": f"on this machine, outside compose: {generator_note}",
+            "unpinned": "postgres, upstream, monitoring (containers with their own limits)",
+        }
+
+    def switch(self, framework: Framework, variant_name: str) -> None:
+        """``scripts/compose.sh switch flask flask-gthread``: stops the framework's other
+        variants and waits until this one is healthy."""
+        try:
+            variant = get_variant(variant_name)
+        except ValueError as exc:
+            raise LabError(str(exc)) from None
+        if variant.framework != framework:
+            raise LabError(f"variant {variant_name!r} is not a {framework} variant")
+        cmd = [*self.script, "switch", framework, variant_name]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise LabError(
+                f"{' '.join(cmd)} failed (exit {done.returncode}): "
+                f"{(done.stderr or done.stdout).strip()[-1000:]}"
+            )
+        self.served[framework] = variant_name
+
+    def up(self) -> None:
+        raise LabError(
+            "the compose lab is not up (its services do not answer on "
+            f"{', '.join(self.url(f) for f in FRAMEWORKS)}): start it with `make lab` or "
+            "`scripts/compose.sh up`; `make bench` in compose mode does both"
+        )
+
+    def down(self) -> None:
+        """The bench never starts the compose lab, so it never stops it either."""

@@ -1,0 +1,161 @@
+"""The bench in compose mode: settings and ports from .env, variants switched by the compose
+script, service CPU recorded as null.
+
+No Docker engine runs here, so the "compose lab" is the session's native lab seen through a
+.env that names its ports, and ``scripts/compose.sh`` is replaced by a stand-in that records
+its arguments and switches the native lab's variant as ``compose.sh switch`` would.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from helpers import free_ports
+
+from asynclab.bench.cli import bench as bench_command
+from asynclab.bench.compose_lab import ComposeLab, compose_values
+from asynclab.bench.matrix import Bench
+from asynclab.bench.profiles import customise, get_profile
+from asynclab.lab import Lab
+from asynclab.procs import LabError
+from asynclab.settings import LabSettings
+
+STAND_IN = """#!{python}
+import json, sys
+from pathlib import Path
+from asynclab.lab import Lab
+from asynclab.settings import LabSettings
+
+with open({log!r}, "a") as log:
+    log.write(json.dumps(sys.argv[1:]) + "\\n")
+if sys.argv[1:2] == ["switch"]:
+    if sys.argv[3] == "flask-gevent":  # as if its container never became healthy
+        sys.exit("container flask-gevent is unhealthy")
+    recorded = json.loads((Path({state!r}) / "lab.json").read_text())["settings"]
+    Lab(LabSettings.model_validate(recorded)).switch(sys.argv[2], sys.argv[3])
+"""
+
+
+def write_env(directory: Path, settings: LabSettings, **extra: str) -> None:
+    lines = {
+        "COMPOSE_PROFILES": "flask-sync,fastapi-async",
+        "BIND_ADDRESS": "127.0.0.1",
+        "ASYNCLAB_FLASK_PORT": str(settings.flask_port),
+        "ASYNCLAB_FASTAPI_PORT": str(settings.fastapi_port),
+        "ASYNCLAB_WORKERS": str(settings.workers),
+        "SERVICE_CPUS": "1.0",
+        **extra,
+    }
+    (directory / ".env").write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
+
+
+def stand_in(tmp_path: Path, lab: Lab) -> tuple[list[str], Path]:
+    log = tmp_path / "compose-calls.jsonl"
+    script = tmp_path / "compose.sh"
+    script.write_text(
+        STAND_IN.format(python=sys.executable, log=str(log), state=str(lab.settings.state_dir))
+    )
+    script.chmod(0o755)
+    return [str(script)], log
+
+
+def calls(log: Path) -> list[list[str]]:
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def test_values_follow_compose_precedence(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("ASYNCLAB_FLASK_PORT=8001\nSERVICE_CPUS=1.0\nA=1\n")
+    (tmp_path / ".env.local").write_text("ASYNCLAB_FLASK_PORT=9001\nA=2\n")
+    values = compose_values(tmp_path, {"A": "3", "ASYNCLAB_WORKERS": "5", "OTHER": "x"})
+    assert values == {
+        "ASYNCLAB_FLASK_PORT": "9001",
+        "SERVICE_CPUS": "1.0",
+        "A": "3",
+        "ASYNCLAB_WORKERS": "5",
+    }
+
+
+def test_settings_come_from_env_and_nothing_is_started(tmp_path: Path) -> None:
+    flask, fastapi = free_ports(2)
+    (tmp_path / ".env").write_text(
+        f"ASYNCLAB_FLASK_PORT={flask}\nASYNCLAB_FASTAPI_PORT={fastapi}\nASYNCLAB_WORKERS=2\n"
+        "BIND_ADDRESS=0.0.0.0\nCOMPOSE_PROFILES=flask-gthread,fastapi-def,postgres\n"
+    )
+    lab = ComposeLab(LabSettings(), env_dir=tmp_path, environ={}, script=["false"])
+    s = lab.settings
+    assert (s.flask_port, s.fastapi_port, s.workers, s.host, s.lab) == (
+        flask, fastapi, 2, "127.0.0.1", "compose"
+    )  # fmt: skip
+    assert lab.served == {"flask": "flask-gthread", "fastapi": "fastapi-def"}
+    # Nothing answers on those ports: the bench is told how to start the compose lab.
+    assert lab.manifest() is None
+    with pytest.raises(LabError, match=r"compose lab is not up.*make lab"):
+        lab.up()
+
+
+def test_manifest_and_switch(lab: Lab, tmp_path: Path) -> None:
+    write_env(tmp_path, lab.settings)
+    script, log = stand_in(tmp_path, lab)
+    compose = ComposeLab(LabSettings(), env_dir=tmp_path, environ={}, script=script)
+    manifest = compose.manifest()
+    assert manifest is not None
+    assert manifest["urls"]["flask"] == lab.settings.flask_url
+    assert manifest["processes"] == {}  # no pid to sample, so no CPU figure can be wrong
+    assert manifest["variants"]["flask"]["name"] == "flask-sync"
+    assert manifest["cpu_plan"]["services_pinned"] is False
+
+    with pytest.raises(LabError, match="unhealthy"):
+        compose.switch("flask", "flask-gevent")
+    with pytest.raises(LabError, match="not a flask variant"):
+        compose.switch("flask", "fastapi-def")
+    assert compose.served["flask"] == "flask-sync"
+    assert calls(log) == [["switch", "flask", "flask-gevent"]]
+
+
+@pytest.mark.slow
+def test_bench_in_compose_mode(lab: Lab, tmp_path: Path) -> None:
+    """A real smoke matrix through ComposeLab: one switch there and one back, null service CPU."""
+    write_env(tmp_path, lab.settings)
+    script, log = stand_in(tmp_path, lab)
+    compose = ComposeLab(LabSettings(), env_dir=tmp_path, environ={}, script=script)
+    profile = customise(get_profile("smoke"), variants=["flask-gthread", "fastapi-async"])
+    lines: list[str] = []
+    try:
+        set_dir = Bench(LabSettings(lab="compose"), profile, tmp_path / "results",
+                        echo=lines.append, lab=compose).run()  # fmt: skip
+    finally:
+        served = (lab.manifest() or {}).get("variants", {}).get("flask", {}).get("name")
+        if served != "flask-sync":
+            lab.switch("flask", "flask-sync")
+    assert calls(log) == [["switch", "flask", "flask-gthread"], ["switch", "flask", "flask-sync"]]
+    summary = json.loads((set_dir / "summary.json").read_text())
+    assert summary["status"] == "complete", summary["errors"]
+    assert {r["variant"] for r in summary["rows"]} == {"flask-gthread", "fastapi-async"}
+    for row in summary["rows"]:
+        assert row["rps"] > 0
+        assert row["service_cpu_ms_per_request"] is None
+        assert row["cpu_ceiling_rps"] is None
+    manifest = json.loads((set_dir / "manifest.json").read_text())
+    assert manifest["lab"]["mode"] == "compose"
+    assert manifest["lab"]["started_by_bench"] is False
+    assert any("not sample" in note for note in manifest["lab"]["notes"])
+    assert manifest["cpu_plan"]["service_cpus"] == "1.0 per container"
+
+
+def test_cli_says_when_the_compose_lab_is_down(tmp_path: Path) -> None:
+    flask, fastapi = free_ports(2)
+    env_dir = tmp_path / "project"
+    env_dir.mkdir()
+    (env_dir / ".env").write_text(f"ASYNCLAB_FLASK_PORT={flask}\nASYNCLAB_FASTAPI_PORT={fastapi}\n")
+    result = CliRunner().invoke(
+        bench_command,
+        ["--profile", "smoke", "--results-dir", str(tmp_path / "results"), "--no-report"],
+        env={"ASYNCLAB_LAB": "compose", "ASYNCLAB_ROOT": str(env_dir)},
+    )
+    assert result.exit_code == 1, result.output
+    assert "compose lab is not up" in result.output
+    assert "Traceback" not in result.output

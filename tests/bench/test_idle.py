@@ -1,0 +1,18 @@
+"""Draining: every service must answer its health check quickly before a run starts."""
+
+from __future__ import annotations
+
+from helpers import free_port, listening
+
+from asynclab.bench.idle import wait_idle
+from asynclab.lab import Lab
+
+
+def test_idle_services_are_drained(lab: Lab) -> None:
+    assert wait_idle(lab.settings.flask_url, lab.settings.fastapi_url, timeout_s=10)
+
+
+def test_a_service_that_never_answers_is_not_drained(lab: Lab) -> None:
+    port = free_port()
+    with listening(port):  # accepts connections, never answers: a service stuck on a backlog
+        assert not wait_idle(lab.settings.fastapi_url, f"http://127.0.0.1:{port}", timeout_s=1)
