@@ -197,7 +197,12 @@ def run_act(
         say(f"  {cell.variant:>14}: {cell.rps.text()}, p50 {cell.p50_ms} ms, p99 {cell.p99_ms} ms;"
             f" ceiling {cell.ceiling_note or 'unknown'}")  # fmt: skip
     predicted = f" (its ceiling predicts {TIMES}{v.ceiling_ratio:.2f})" if v.ceiling_ratio else ""
-    outcome = WORDS[v.outcome] + ("" if v.as_expected else f", expected {WORDS[lesson.expect]}")
+    if not v.judged:  # every run of a side was flagged: figures shown, no verdict claimed
+        outcome = f"not judged: {v.not_judged_reason}"
+    elif v.as_expected:
+        outcome = WORDS[v.outcome]
+    else:
+        outcome = f"{WORDS[v.outcome]}, expected {WORDS[lesson.expect]}"
     say(click.style(f"  => {lesson.challenger} is {TIMES}{v.ratio:.2f} {lesson.baseline}"
                     f"{predicted}: {outcome}", bold=True))  # fmt: skip
     for flag, n in v.flags.items():
@@ -218,7 +223,8 @@ def run_act(
         "variants": {c.variant: _figures(c) for c in pair},
         "ratio": round(v.ratio, 3),
         "ceiling_ratio": round(v.ceiling_ratio, 3) if v.ceiling_ratio else None,
-        "outcome": v.outcome,
+        "judged": v.judged,
+        "outcome": v.outcome if v.judged else None,
         "expected": lesson.expect,
         "charts": [str(p) for p in charts],
         "result_set": str(set_dir),
@@ -231,7 +237,9 @@ def slide(act: Act, v: Verdict, out_dir: Path) -> list[Path]:
     scenario = get_scenario(lesson.scenario)
     pair = [v.baseline, v.challenger]
     title = f"Act {act.number} · {act.headline}"
-    if not v.as_expected:  # a slide must never claim what its bars contradict
+    if not v.judged:  # a slide must never claim what its runs cannot support
+        title = f"Act {act.number} · {lesson.title}: not judged ({v.not_judged_reason})"
+    elif not v.as_expected:  # a slide must never claim what its bars contradict
         title = (
             f"Act {act.number} · {lesson.title}: expected {WORDS[lesson.expect]}, "
             f"measured {WORDS[v.outcome]}"

@@ -4,8 +4,10 @@ session-wide running lab that every service test can share."""
 from __future__ import annotations
 
 import os
+import shutil
 import stat
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,17 +32,35 @@ def make_reachable(path: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def lab_settings_factory(tmp_path_factory: pytest.TempPathFactory) -> LabSettingsFactory:
+def new_state_dir() -> Iterator[Callable[[], Path]]:
+    """Make empty lab state directories that Postgres, run as ``nobody``, can enter.
+
+    They live outside pytest's own temporary tree on purpose: pytest resets
+    ``/tmp/pytest-of-<user>`` to 0700 whenever any pytest session starts, which would lock
+    ``nobody`` out of a lab in the middle of a run.
+    """
+    root = Path(tempfile.mkdtemp(prefix="asynclab-tests-"))
+    make_reachable(root)
+
+    def make() -> Path:
+        state_dir = Path(tempfile.mkdtemp(prefix="lab-", dir=root))
+        make_reachable(state_dir)
+        return state_dir
+
+    yield make
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def lab_settings_factory(new_state_dir: Callable[[], Path]) -> LabSettingsFactory:
     """Build settings for an isolated lab: its own state dir and a free port for every port.
 
     ``lab_settings_factory(flask_variant="flask-gthread")`` overrides any field.
     """
 
     def make(**overrides: Any) -> LabSettings:
-        state_dir = tmp_path_factory.mktemp("lab")
-        make_reachable(state_dir)
         ports = dict(zip(PORT_FIELDS, free_ports(len(PORT_FIELDS)), strict=True))
-        return LabSettings(**{"state_dir": state_dir, **ports, **overrides})
+        return LabSettings(**{"state_dir": new_state_dir(), **ports, **overrides})
 
     return make
 

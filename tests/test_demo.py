@@ -7,10 +7,11 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import PORT_FIELDS, make_reachable
+from conftest import PORT_FIELDS
 from helpers import free_ports, processes_mentioning
 
 pytestmark = pytest.mark.slow
@@ -18,10 +19,10 @@ pytestmark = pytest.mark.slow
 WAIT_S = 0.05  # /pitfall/blocking?ms=50 and /io/db?ms=50
 
 
-def test_demo_short_tells_the_three_lessons(tmp_path: Path) -> None:
-    state = tmp_path / "state"
-    state.mkdir()
-    make_reachable(state)
+def test_demo_short_tells_the_three_lessons(
+    tmp_path: Path, new_state_dir: Callable[[], Path]
+) -> None:
+    state = new_state_dir()
     ports = free_ports(len(PORT_FIELDS))
     env = {
         **os.environ,
@@ -30,9 +31,6 @@ def test_demo_short_tells_the_three_lessons(tmp_path: Path) -> None:
             for name, port in zip(PORT_FIELDS, ports, strict=True)
         },
         "ASYNCLAB_STATE_DIR": str(state),
-        # 32 connections put fastapi-async's I/O ceiling at 10.7x flask-sync's (3 workers), a
-        # wide margin over the 5x asserted; the default 16 predicts 5.3x, too close to assert.
-        "ASYNCLAB_DB_POOL_SIZE": "32",
     }
     out = tmp_path / "out"
     asynclab = Path(sys.executable).with_name("asynclab")
