@@ -2,10 +2,12 @@
 """What the Prometheus instrumentation costs: throughput with metrics on versus off.
 
 Starts two native labs side by side (``metrics_enabled`` true and false, free ports, temporary
-state dirs), then for each route and service runs the same closed-loop Locust load against
-one and then the other, alternating which goes first, ``--repeats`` times. Only one lab is
-under load at a time; the idle one costs nothing. Prints the median requests per second of
-each side with its spread and the overhead in percent, and writes them as JSON.
+state dirs), then for each scenario and service runs the same closed-loop Locust load against
+one and then the other, alternating which goes first, ``--repeats`` times. Each run is the
+bench's own (``asynclab.bench.locust_run``): the bench's scenario with its answer checks, on the
+generator CPUs, a discarded warm-up, then the measured window. Only one lab is under load at a
+time; the idle one costs nothing. Prints the median requests per second of each side and the
+overhead in percent, and writes them as JSON.
 
     .venv/bin/python scripts/bench_metrics_overhead.py --duration 20 --repeats 3
 
@@ -19,51 +21,30 @@ import argparse
 import contextlib
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from asynclab.bench.generator import generator_plan
+from asynclab.bench.idle import wait_idle
+from asynclab.bench.locust_run import LoadSpec, run_locust
+from asynclab.bench.scenarios import get_scenario
 from asynclab.lab import Lab
-from asynclab.procs import taskset_prefix
-from asynclab.settings import ROOT, LabSettings
+from asynclab.procs import isolated_settings
+from asynclab.settings import ROOT
 
 FRAMEWORKS = ("flask", "fastapi")
-ROUTES = ("/json", "/io/db")
-LOCUSTFILE = """
-import os
-from locust import FastHttpUser, task
-
-PATH = os.environ["BENCH_PATH"]
-
-class Hammer(FastHttpUser):
-    @task
-    def hit(self):
-        self.client.get(PATH)
-"""
-
-
-def free_ports(count: int) -> list[int]:
-    with contextlib.ExitStack() as stack:
-        ports = []
-        for _ in range(count):
-            sock = stack.enter_context(socket.socket())
-            sock.bind(("127.0.0.1", 0))
-            ports.append(sock.getsockname()[1])
-        return ports
+SCENARIOS = ("json", "io_db")
 
 
 @contextlib.contextmanager
 def running_lab(base: Path, metrics: bool) -> Iterator[Lab]:
     state = base / ("metrics-on" if metrics else "metrics-off")
     state.mkdir(parents=True)
-    fields = [name for name in LabSettings.model_fields if name.endswith("_port")]
-    ports = dict(zip(fields, free_ports(len(fields)), strict=True))
-    lab = Lab(LabSettings.model_validate({"state_dir": state, "metrics_enabled": metrics, **ports}))
+    lab = Lab(isolated_settings(state, metrics_enabled=metrics))
     lab.up()
     try:
         yield lab
@@ -71,28 +52,24 @@ def running_lab(base: Path, metrics: bool) -> Iterator[Lab]:
         lab.down()
 
 
-def locust_rps(lab: Lab, url: str, path: str, users: int, seconds: float, work: Path) -> float:
-    """Requests per second Locust achieved, first to last request (failures void the run)."""
-    locustfile = work / "bench_locustfile.py"
-    locustfile.write_text(LOCUSTFILE)
-    prefix = work / "run"
-    argv = [
-        *taskset_prefix(lab.settings.generator_cpus, lab.settings),
-        sys.executable, "-m", "locust", "-f", str(locustfile), "--headless",
-        "--host", url, "--users", str(users), "--spawn-rate", str(users),
-        "--run-time", f"{seconds:g}s", "--json-file", str(prefix), "--only-summary",
-        "--loglevel", "WARNING",
-    ]  # fmt: skip
-    env = {**os.environ, "BENCH_PATH": path}
-    subprocess.run(argv, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
-    entries = json.loads(Path(f"{prefix}.json").read_text())
-    requests = sum(e["num_requests"] for e in entries)
-    failures = sum(e["num_failures"] for e in entries)
-    if not requests or failures:
-        raise SystemExit(f"{url}{path}: {requests} requests, {failures} failures; invalid run")
-    start = min(e["start_time"] for e in entries)
-    end = max(e["last_request_timestamp"] for e in entries)
-    return float(requests / (end - start))
+def locust_rps(
+    lab: Lab, framework: str, scenario: str, args: argparse.Namespace, out_dir: Path
+) -> float:
+    """Requests per second in the measured window of one bench run (failures void it)."""
+    s = lab.settings
+    url = s.flask_url if framework == "flask" else s.fastapi_url
+    plan = generator_plan(s)
+    env = (("LOCUST_METRICS_PORT", str(s.bench_metrics_port)),)
+    spec = LoadSpec(get_scenario(scenario), url, args.users, args.warmup, args.duration, out_dir,
+                    plan.taskset, plan.locust_processes, None, env)  # fmt: skip
+    wait_idle(url)
+    result = run_locust(spec, ROOT, plan.cpus)
+    if not result.requests or result.failures:
+        raise SystemExit(
+            f"{url}: {result.requests} requests, {result.failures} failures; invalid run "
+            f"(see {out_dir})"
+        )
+    return result.rps
 
 
 def main() -> int:
@@ -101,7 +78,8 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=5, help="seconds of unmeasured load")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--users", type=int, default=32)
-    parser.add_argument("--routes", nargs="+", default=list(ROUTES))
+    parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS),
+                        help="bench scenarios (asynclab/bench/scenarios.py)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "metrics_overhead.json")
     args = parser.parse_args()
 
@@ -114,14 +92,12 @@ def main() -> int:
             for repeat in range(args.repeats):
                 # Alternate the order so that drift (thermal, caches) does not favour one side.
                 order = ["on", "off"] if repeat % 2 == 0 else ["off", "on"]
-                for route in args.routes:
+                for scenario in args.scenarios:
                     for framework in FRAMEWORKS:
                         for mode in order:
-                            lab = labs[mode]
-                            url = getattr(lab.settings, f"{framework}_url")
-                            locust_rps(lab, url, route, args.users, args.warmup, base)
-                            rps = locust_rps(lab, url, route, args.users, args.duration, base)
-                            key = f"{framework} {route}"
+                            key = f"{framework} {scenario}"
+                            out_dir = base / "runs" / f"{framework}-{scenario}-{mode}-{repeat}"
+                            rps = locust_rps(labs[mode], framework, scenario, args, out_dir)
                             runs.setdefault(key, {"on": [], "off": []})[mode].append(rps)
                             print(f"{key:<20} metrics {mode:<3} run {repeat + 1}: {rps:9.1f} req/s")
 
@@ -139,7 +115,8 @@ def main() -> int:
         }
         print(f"{key:<20} {on_rps:12.1f} {off_rps:13.1f} {overhead:8.1f}%")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    settings = {"users": args.users, "duration_s": args.duration, "repeats": args.repeats}
+    settings = {"scenarios": args.scenarios, "users": args.users, "warmup_s": args.warmup,
+                "duration_s": args.duration, "repeats": args.repeats}  # fmt: skip
     args.out.write_text(json.dumps({"settings": settings, "results": summary}, indent=2) + "\n")
     print(f"\nwritten to {args.out}")
     return 0
