@@ -7,6 +7,7 @@ scenario and variant with three repetitions (hours, not minutes); ``smoke`` is f
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -64,11 +65,12 @@ class Profile:
 
         In a closed loop each request waits about users ÷ throughput: fanout on flask-sync
         (12 rps) with 256 users takes 21 s, so a 5 s warm-up would measure requests that were
-        queued before it ended. ``warmup_for(256, 12.0)`` is 21.3 s when the profile says 5 s.
+        queued before it ended. ``warmup_for(256, 12.0)`` is 22 s when the profile says 5 s
+        (whole seconds: Locust's ``--run-time`` takes no fractions).
         """
         if not ceiling_rps:
             return self.warmup_s
-        return max(self.warmup_s, min(users / ceiling_rps, MAX_WARMUP_S))
+        return max(self.warmup_s, min(math.ceil(users / ceiling_rps), MAX_WARMUP_S))
 
     def runs(self) -> list[Run]:
         """Every run, in the order the bench makes them.
