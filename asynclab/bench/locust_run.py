@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import math
 import os
 import signal
 import subprocess
@@ -75,7 +76,9 @@ def locust_command(spec: LoadSpec) -> list[str]:
         "-f", s.locustfile, s.user_class,
         "--headless", "--only-summary",
         "-u", str(spec.users), "-r", str(spec.users),
-        "-t", f"{spec.warmup_s + spec.duration_s:g}s",
+        # Locust takes whole seconds only ("2.5s" is refused); the measured window is read
+        # from the events file, so rounding up only lengthens the run.
+        "-t", f"{math.ceil(spec.warmup_s + spec.duration_s)}s",
         "-H", spec.host,
         "--csv", str(out / "locust"), "--html", str(out / "locust.html"),
         "--logfile", str(out / "locust.log"),

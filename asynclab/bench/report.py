@@ -13,7 +13,7 @@ from typing import Any
 
 from asynclab.bench.charts import latency_chart, throughput_chart
 from asynclab.bench.document import Block, Heading, Image, Para, Table, html_page, markdown
-from asynclab.bench.results import MANIFEST, SUMMARY, read_json, write_json
+from asynclab.bench.results import MANIFEST, SUMMARY, read_json, write_json, write_text
 from asynclab.bench.rows import FLAG_TEXT
 from asynclab.bench.targets import WRK_AGREEMENT, targets
 from asynclab.bench.verdicts import LESSONS, TIMES, WORDS, Cell, Verdict, cells, verdicts
@@ -108,8 +108,8 @@ def build_report(set_dir: Path) -> ReportOutputs:
     blocks += _environment(manifest)
 
     title = f"asynclab bench ({summary.get('profile', '?')})"
-    outputs.markdown.write_text(markdown(blocks, set_dir))
-    outputs.html.write_text(html_page(title, blocks))
+    write_text(outputs.markdown, markdown(blocks, set_dir))
+    write_text(outputs.html, html_page(title, blocks))
     write_json(set_dir / "verdicts.json", [v.to_json() for v in found])
     return outputs
 

@@ -29,6 +29,8 @@ FLAG_TEXT = {
     "this run's own: generator CPUs ÷ its CPU time per request)",
     "no_requests": "no request completed",
     "locust_exit": "Locust exited with an error",
+    "not_drained": "a service was still busy with an earlier run when this one started",
+    "short_warmup": "median latency above the warm-up: the queue may not have settled",
 }
 
 

@@ -96,3 +96,10 @@ def test_distributed_generator_when_it_has_several_cpus() -> None:
     command = locust_command(spec)
     assert command[:3] == ["taskset", "-c", "0,1"]
     assert command[-2:] == ["--processes", "2"]
+
+
+def test_locust_run_time_is_whole_seconds() -> None:
+    # Locust refuses "-t 2.5s"; a fractional --duration must still run.
+    spec = LoadSpec(SCENARIOS["json"], "http://127.0.0.1:1", 4, 1, 1.5, Path("/tmp/x"))
+    command = locust_command(spec)
+    assert command[command.index("-t") + 1] == "3s"
