@@ -88,10 +88,10 @@ def run_wrk(
     base = [*taskset, "wrk", "-t", str(threads), "-c", str(connections), "--timeout", "10s"]
     if warmup_s > 0:
         subprocess.run([*base, "-d", wrk_seconds(warmup_s), url], capture_output=True, check=True)
-        # wrk closes its connections between the two runs: let the service serve what the
-        # warm-up left queued before the measured run starts.
-        parts = urlsplit(url)
-        wait_idle(f"{parts.scheme}://{parts.netloc}")
+    # An earlier wrk (this warm-up, or the caller's previous run) leaves requests queued when it
+    # closes its connections: let the service serve them before the measured window opens.
+    parts = urlsplit(url)
+    wait_idle(f"{parts.scheme}://{parts.netloc}")
     cmd = [*base, "-d", wrk_seconds(duration_s), "--latency", url]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     pids = {"generator": proc.pid, **({"service": service_pid} if service_pid else {})}
