@@ -160,12 +160,9 @@ class Lab:
     @staticmethod
     def _variant(framework: Framework, name: str) -> Variant:
         try:
-            variant = get_variant(name)
+            return get_variant(name, framework)
         except ValueError as exc:
             raise LabError(str(exc)) from None
-        if variant.framework != framework:
-            raise LabError(f"variant {name!r} is a {variant.framework} variant, not {framework}")
-        return variant
 
     def _refuse_if_running(self) -> None:
         running = [r for r in self._records() if is_ours(r)]

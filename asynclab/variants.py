@@ -149,9 +149,13 @@ VARIANTS: dict[str, Variant] = {
 }  # fmt: skip
 
 
-def get_variant(name: str) -> Variant:
+def get_variant(name: str, framework: Framework | None = None) -> Variant:
+    """The variant called ``name``; with ``framework``, it must be one of that framework's."""
     try:
-        return VARIANTS[name]
+        variant = VARIANTS[name]
     except KeyError:
-        known = ", ".join(VARIANTS)
+        known = ", ".join(v.name for v in VARIANTS.values() if framework in (None, v.framework))
         raise ValueError(f"unknown variant {name!r}; choose one of: {known}") from None
+    if framework is not None and variant.framework != framework:
+        raise ValueError(f"variant {name!r} is a {variant.framework} variant, not {framework}")
+    return variant

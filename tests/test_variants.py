@@ -54,3 +54,11 @@ def test_every_variant_has_a_command_on_loopback() -> None:
 def test_unknown_variant_names_the_choices() -> None:
     with pytest.raises(ValueError, match="flask-sync"):
         get_variant("django")
+
+
+def test_a_variant_of_the_other_framework_is_refused() -> None:
+    assert get_variant("flask-gevent", "flask").name == "flask-gevent"
+    with pytest.raises(ValueError, match="fastapi variant, not flask"):
+        get_variant("fastapi-def", "flask")
+    with pytest.raises(ValueError, match="fastapi-async, fastapi-workers, fastapi-def"):
+        get_variant("fastapi-sync", "fastapi")

@@ -110,7 +110,7 @@ def test_manifest_and_switch(lab: Lab, tmp_path: Path) -> None:
 
     with pytest.raises(LabError, match="unhealthy"):
         compose.switch("flask", "flask-gevent")
-    with pytest.raises(LabError, match="not a flask variant"):
+    with pytest.raises(LabError, match="variant, not flask"):
         compose.switch("flask", "fastapi-def")
     assert compose.served["flask"] == "flask-sync"
     assert calls(log) == [["switch", "flask", "flask-gevent"]]
