@@ -11,6 +11,7 @@ Labels ``service`` and ``variant`` come from ``SERVICE_NAME`` and ``SERVICE_VARI
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import sys
@@ -30,6 +31,8 @@ from prometheus_client import (
 )
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from services.common.tally import RequestTally
 
 SERVICE = os.environ.get("SERVICE_NAME", "unknown")
 VARIANT = os.environ.get("SERVICE_VARIANT", "unknown")
@@ -105,28 +108,22 @@ def gauge(name: str, documentation: str, multiprocess_mode: str) -> Gauge:
     return metric.labels(SERVICE, VARIANT)
 
 
-# (route, method, status) -> bound children: skips prometheus_client's locked label lookup on
-# every request. Dict reads and inserts are atomic under the GIL, so no lock is needed here.
-_children: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
-
-
 # Any token is a valid HTTP method; anything unusual shares one label value, like unknown routes.
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
+# Requests reach REQUESTS, DURATION and IN_FLIGHT through this tally, at most 0.5 s late: one
+# mmap write per sample would cost a sixth of a /json request (see services/common/tally.py).
+TALLY = RequestTally(REQUESTS, DURATION, IN_FLIGHT, (SERVICE, VARIANT))
+request_started = TALLY.started
+flush = TALLY.flush
+# A worker that exits cleanly (gunicorn's sys.exit, uvicorn's shutdown) leaves nothing behind.
+atexit.register(flush)
 
-def observe(route: str, method: str, status: str, seconds: float) -> None:
+
+def request_finished(route: str, method: str, status: str, seconds: float) -> None:
     if method not in METHODS:
         method = "OTHER"
-    key = (route, method, status)
-    children = _children.get(key)
-    if children is None:
-        children = (
-            REQUESTS.labels(SERVICE, VARIANT, route, method, status),
-            DURATION.labels(SERVICE, VARIANT, route, method),
-        )
-        _children[key] = children
-    children[0].inc()
-    children[1].observe(seconds)
+    TALLY.finished(route, method, status, seconds)
 
 
 _PLACEHOLDER = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>|\{([^{}:]+)(?::[^{}]*)?\}")
@@ -161,30 +158,45 @@ def refresh_pool() -> None:
 
 
 SAMPLE_INTERVAL_S = 0.5
-_sampler_pid: int | None = None
+_sampler_started = False
 
 
-def start_pool_sampler() -> None:
-    """Refresh the pool gauges every 0.5 s in a daemon thread, once per process.
+def _forget_sampler() -> None:
+    global _sampler_started
+    _sampler_started = False
 
-    The worker that answers a scrape cannot read the other workers' pools, so each worker
-    publishes its own. Called on a request rather than at import so that it runs after
-    gunicorn has forked (threads do not survive a fork). Under gevent the thread is a greenlet.
+
+# Threads do not survive a fork: a forked child must start its own sampler.
+os.register_at_fork(after_in_child=_forget_sampler)
+
+
+def sample() -> None:
+    """Publish this process's figures: the request tally and the pool gauges."""
+    flush()
+    refresh_pool()
+
+
+def start_sampler() -> None:
+    """Run ``sample()`` every 0.5 s in a daemon thread, once per process.
+
+    The worker that answers a scrape cannot read the other workers' tallies or pools, so each
+    worker publishes its own. Called on a request rather than at import so that it runs after
+    gunicorn has forked. Under gevent the thread is a greenlet and ``time.sleep`` yields.
     """
-    global _sampler_pid
-    if _sampler_pid == os.getpid() or _pool_stats is None:
+    global _sampler_started
+    if _sampler_started:
         return
-    _sampler_pid = os.getpid()
+    _sampler_started = True
 
-    def sample() -> None:
+    def run() -> None:
         while True:
             time.sleep(SAMPLE_INTERVAL_S)
             try:
-                refresh_pool()
+                sample()
             except Exception:  # a closing pool must not kill the sampler for good
                 continue
 
-    threading.Thread(target=sample, name="metrics-pool-sampler", daemon=True).start()
+    threading.Thread(target=run, name="metrics-sampler", daemon=True).start()
 
 
 def _service_processes() -> list[psutil.Process]:
@@ -234,6 +246,7 @@ if _registry is not None:
 
 def render() -> tuple[bytes, str]:
     """The ``/metrics`` body and its content type."""
+    flush()  # this process's own requests are never stale
     registry = _registry
     if registry is None:
         registry = CollectorRegistry()

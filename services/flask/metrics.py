@@ -50,7 +50,7 @@ class _Instrumented:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == metrics.METRICS_PATH:
             return self.wsgi_app(environ, start_response)
-        metrics.start_pool_sampler()
+        metrics.start_sampler()
         status = "500"
 
         def remember_status(code: str, headers: Any, exc_info: Any = None) -> Any:
@@ -58,14 +58,14 @@ class _Instrumented:
             status = code[:3]
             return start_response(code, headers, exc_info)
 
-        metrics.IN_FLIGHT.inc()
+        metrics.request_started()
         start = perf_counter()
         try:
             return self.wsgi_app(environ, remember_status)
         finally:
             route = environ.get(ROUTE_KEY, metrics.UNMATCHED)
-            metrics.observe(route, environ["REQUEST_METHOD"], status, perf_counter() - start)
-            metrics.IN_FLIGHT.dec()
+            elapsed = perf_counter() - start
+            metrics.request_finished(route, environ["REQUEST_METHOD"], status, elapsed)
 
 
 def _metrics_view() -> flask.Response:
