@@ -6,6 +6,7 @@ import re
 
 import httpx
 import pytest
+from helpers import poll_until
 
 from asynclab.lab import Lab
 from asynclab.variants import get_variant
@@ -85,8 +86,14 @@ def test_readyz(client: httpx.Client, framework: str) -> None:
 def test_metrics(client: httpx.Client, framework: str) -> None:
     client.get("/json")
     client.get("/no/such/route")
-    response = client.get("/metrics")
-    assert response.status_code == 200
+
+    def scraped() -> httpx.Response | None:
+        # Another worker may have answered, and it publishes its requests within 0.5 s.
+        response = client.get("/metrics")
+        assert response.status_code == 200
+        return response if 'route="<unmatched>"' in response.text else None
+
+    response = poll_until(scraped, "the requests to reach /metrics")
     assert response.headers["content-type"].startswith("text/plain")
     check_headers(response, framework)
     text = response.text

@@ -56,7 +56,14 @@ def shape(base_url: str) -> set[tuple[str, frozenset[str]]]:
 def test_both_services_export_the_same_names_and_labels(lab: Any) -> None:
     for framework in FRAMEWORKS:
         exercise(url(lab, framework))
-    flask, fastapi = (shape(url(lab, f)) for f in FRAMEWORKS)
+
+    def shapes() -> tuple[set[tuple[str, frozenset[str]]], ...] | None:
+        # Each worker publishes its requests within 0.5 s (see services/common/tally.py).
+        flask, fastapi = (shape(url(lab, f)) for f in FRAMEWORKS)
+        same = {s for s in fastapi if s[0] not in ASYNC_ONLY} == flask
+        return (flask, fastapi) if same and {name for name, _ in flask} >= CONTRACT else None
+
+    flask, fastapi = poll_until(shapes, "both services to publish the same series")
     assert {name for name, _ in flask} >= CONTRACT
     assert {name for name, _ in fastapi if name not in ASYNC_ONLY} == {name for name, _ in flask}
     assert {s for s in fastapi if s[0] not in ASYNC_ONLY} == flask
@@ -69,11 +76,18 @@ def test_both_services_export_the_same_names_and_labels(lab: Any) -> None:
 def test_routes_are_templates_and_unknown_paths_one_label(lab: Any, framework: str) -> None:
     base = url(lab, framework)
     exercise(base)
-    routes = {s.labels["route"] for s in samples(base) if s.name == "http_requests_total"}
-    assert {"/json", "/db", "/items/{id}", "<unmatched>"} <= routes
-    assert not any("2147483647" in r or "/no/such" in r for r in routes)
-    # A known path with the wrong method keeps its route template.
-    assert value(base, "http_requests_total", route="/json", method="POST", status="405") >= 1
+
+    def routes() -> set[str]:
+        return {s.labels["route"] for s in samples(base) if s.name == "http_requests_total"}
+
+    def wrong_method_seen() -> bool:
+        return value(base, "http_requests_total", route="/json", method="POST", status="405") >= 1
+
+    # Each worker publishes its requests within 0.5 s (see services/common/tally.py).
+    poll_until(lambda: {"/json", "/db", "/items/{id}", "<unmatched>"} <= routes(), "the routes")
+    poll_until(wrong_method_seen, "the 405 of POST /json")
+    assert not any("2147483647" in r or "/no/such" in r for r in routes())
+    # (A known path with the wrong method keeps its route template: the 405 above.)
     assert value(base, "http_requests_total", route="/metrics") == 0  # scrapes are not traffic
     methods = {s.labels["method"] for s in samples(base) if s.name == "http_requests_total"}
     # (uvicorn's parser already refuses unknown methods; gunicorn passes them on.)
@@ -122,7 +136,14 @@ def test_counts_add_up_across_gunicorn_workers(lab: Any, multiworker: str) -> No
         return len(list(worker_files.glob("counter_*.db"))) >= 2
 
     poll_until(send_batch, "requests to reach at least two workers")
-    after = value(multiworker, "http_requests_total", status="200", **json_get)
-    assert after - before == sent
-    timed = value(multiworker, "http_request_duration_seconds_count", **json_get)
-    assert timed - timed_before == sent
+
+    def counted() -> tuple[float, float] | None:
+        # Every worker publishes its tally within 0.5 s; until then a scrape may count fewer.
+        after = value(multiworker, "http_requests_total", status="200", **json_get) - before
+        timed = value(multiworker, "http_request_duration_seconds_count", **json_get)
+        timed -= timed_before
+        return (after, timed) if after >= sent and timed >= sent else None
+
+    after, timed = poll_until(counted, f"the {sent} requests to be counted")
+    assert after == sent
+    assert timed == sent
