@@ -32,7 +32,7 @@ def _template(rule: Rule) -> str:
 
 def _remember_route() -> None:
     """Store the route template where the WSGI wrapper finds it after the request context ends."""
-    request = flask.request
+    request = flask.globals.request_ctx.request  # one context lookup, not one per attribute
     rule = request.url_rule
     error = request.routing_exception
     if rule is None and isinstance(error, MethodNotAllowed) and error.valid_methods:
