@@ -52,16 +52,20 @@ SHORT_WARMUP = "short_warmup"  # the median request took longer than the warm-up
 
 @contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM ends the bench like Ctrl-C does: finished runs kept, set marked interrupted."""
+    """SIGTERM and SIGINT end the bench alike: finished runs kept, set marked interrupted."""
 
     def handler(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, handler)
+    # A shell starts background jobs with SIGINT ignored, and Python then never installs its
+    # KeyboardInterrupt handler: install it, so that Ctrl-C (or a SIGINT) always stops a bench.
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 class Bench:
