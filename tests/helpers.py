@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
@@ -78,3 +79,13 @@ def processes_mentioning(text: str) -> list[str]:
         if text in cmdline and proc.info["status"] != psutil.STATUS_ZOMBIE:
             found.append(f"{proc.pid}: {cmdline}")
     return found
+
+
+def terminate(proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    """Stop a process a test started: SIGTERM, then SIGKILL if it does not exit in time."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

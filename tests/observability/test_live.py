@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from helpers import terminate
 
 from asynclab.settings import ROOT
 from tests.observability.dashboards import DASHBOARDS, Query, load, queries
@@ -96,12 +97,7 @@ def locust_run(lab: Any, prometheus: Prometheus) -> Iterator[subprocess.Popen[by
     try:
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate(proc)
 
 
 def test_every_dashboard_query_returns_data(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import free_ports, listening, poll_until
+from helpers import free_ports, listening, poll_until, terminate
 
 from asynclab.settings import ROOT
 
@@ -38,12 +38,7 @@ def web_ui_on_a_taken_metrics_port(tmp_path: Path) -> Iterator[tuple[str, Path]]
             yield f"http://127.0.0.1:{web_port}", log
             assert proc.poll() is None, f"Locust exited:\n{log.read_text()}"
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            terminate(proc)
 
 
 def test_a_taken_port_costs_only_the_exporter(
