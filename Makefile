@@ -62,6 +62,10 @@ bench: install ## Run the benchmark matrix (PROFILE=quick|full) and build the re
 	@if [ "$(LAB_MODE)" = compose ]; then scripts/compose.sh bench --profile $(PROFILE); \
 	else $(ASYNCLAB) bench --profile $(PROFILE); fi
 
+.PHONY: bench-overhead
+bench-overhead: install ## Measure what the Prometheus instrumentation costs (metrics on vs off, ~20 min)
+	@$(VENV)/bin/python scripts/bench_metrics_overhead.py
+
 .PHONY: report
 report: ## Rebuild the report from results/latest
 	@$(ASYNCLAB) report

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import signal
 import subprocess
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from asynclab.bench import wrk
@@ -24,6 +22,7 @@ from asynclab.bench.calibrate import calibrate
 from asynclab.bench.ceilings import slot_ceiling
 from asynclab.bench.generator import GeneratorPlan, generator_plan, service_cpu_count
 from asynclab.bench.idle import wait_idle
+from asynclab.bench.interrupt import stop_signals_interrupt
 from asynclab.bench.labs import BenchLab, open_lab
 from asynclab.bench.locust_run import LoadSpec, RunFailed, run_locust
 from asynclab.bench.manifest import build_manifest
@@ -48,24 +47,6 @@ Echo = Callable[[str], None]
 # Flags the matrix adds to a row: what the row's own figures cannot tell.
 NOT_DRAINED = "not_drained"  # a service still answered slowly when the run had to start
 SHORT_WARMUP = "short_warmup"  # the median request took longer than the warm-up
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM and SIGINT end the bench alike: finished runs kept, set marked interrupted."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    # A shell starts background jobs with SIGINT ignored, and Python then never installs its
-    # KeyboardInterrupt handler: install it, so that Ctrl-C (or a SIGINT) always stops a bench.
-    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        signal.signal(signal.SIGINT, previous_int)
 
 
 class Bench:
@@ -169,7 +150,7 @@ class Bench:
         started = time.monotonic()
         self.echo(f"bench {self.profile.name}: {len(runs)} runs -> {set_dir}")
         try:
-            with _sigterm_as_interrupt():
+            with stop_signals_interrupt():
                 self._ensure_lab()
                 lab = self._serving()
                 manifest = build_manifest(self.settings, self.profile, self.plan.to_json(),

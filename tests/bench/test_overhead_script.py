@@ -1,0 +1,72 @@
+"""scripts/bench_metrics_overhead.py end to end, at the smallest size: one real lab, one pair.
+
+The figures of so short a run mean nothing; the test checks that the service really is
+restarted with metrics on and off, and that the result says what was measured and how.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+from asynclab.settings import ROOT
+
+SCRIPT = "scripts/bench_metrics_overhead.py"
+
+
+@pytest.mark.parametrize("generator", ["wrk", "locust"])
+def test_one_pair_per_cell_is_measured_and_written(tmp_path: Path, generator: str) -> None:
+    out = tmp_path / "overhead.json"
+    done = subprocess.run(
+        [sys.executable, SCRIPT, "--generator", generator,
+         "--scenarios", "json", "--frameworks", "flask", "--repeats", "1", "--duration", "1",
+         "--warmup", "0", "--users", "4", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "metrics on  run 1" in done.stdout
+    assert "metrics off run 1" in done.stdout
+    assert "target: at most 5%" in done.stdout
+    document = json.loads(out.read_text())
+    assert document["settings"]["generator"] == generator
+    assert document["cpu_plan"]["generator_plan"]
+    cell = document["results"]["flask json"]
+    assert len(cell["on"]) == len(cell["off"]) == len(cell["pair_overheads_percent"]) == 1
+    assert min(cell["on"] + cell["off"]) > 0
+    assert isinstance(cell["within_target"], bool)
+
+
+def test_ctrl_c_stops_the_lab_and_keeps_the_pairs_done(tmp_path: Path) -> None:
+    out = tmp_path / "overhead.json"
+    proc = subprocess.Popen(
+        [sys.executable, SCRIPT, "--scenarios", "json", "--frameworks", "flask", "--repeats",
+         "50", "--duration", "1", "--warmup", "0", "--users", "4", "--out", str(out)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    try:
+        lines = []
+        for line in proc.stdout:  # bounded: the script prints a line per run
+            lines.append(line)
+            if "run 2:" in line:  # one pair done, the next one under way
+                break
+        lab_processes = [p for p in psutil.Process(proc.pid).children(recursive=True)]
+        assert lab_processes, "".join(lines)
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, "".join(lines) + rest
+    assert "interrupted" in rest
+    document = json.loads(out.read_text())
+    assert document["interrupted"] is True
+    assert len(document["results"]["flask json"]["pair_overheads_percent"]) >= 1
+    assert not [p for p in lab_processes if p.is_running() and p.status() != "zombie"]
