@@ -113,17 +113,13 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 # Requests reach REQUESTS, DURATION and IN_FLIGHT through this tally, at most 0.5 s late: one
 # mmap write per sample would cost a sixth of a /json request (see services/common/tally.py).
-TALLY = RequestTally(REQUESTS, DURATION, IN_FLIGHT, (SERVICE, VARIANT))
+TALLY = RequestTally(REQUESTS, DURATION, IN_FLIGHT, (SERVICE, VARIANT), METHODS)
 request_started = TALLY.started
+# (route template, method, status, seconds); unknown methods become OTHER when flushed.
+request_finished = TALLY.finished
 flush = TALLY.flush
 # A worker that exits cleanly (gunicorn's sys.exit, uvicorn's shutdown) leaves nothing behind.
 atexit.register(flush)
-
-
-def request_finished(route: str, method: str, status: str, seconds: float) -> None:
-    if method not in METHODS:
-        method = "OTHER"
-    TALLY.finished(route, method, status, seconds)
 
 
 _PLACEHOLDER = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>|\{([^{}:]+)(?::[^{}]*)?\}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable
 from time import perf_counter
 
 import fastapi
@@ -69,11 +70,13 @@ class MetricsMiddleware:
         self._start_monitor()
         status = 500
 
-        async def send_and_remember(message: Message) -> None:
+        # A plain function that hands back send's awaitable: an ``async def`` here would cost a
+        # coroutine per message, a measurable share of a ~100 us /json.
+        def send_and_remember(message: Message) -> Awaitable[None]:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-            await send(message)
+            return send(message)
 
         metrics.request_started()
         start = perf_counter()
@@ -82,7 +85,7 @@ class MetricsMiddleware:
         finally:
             # The router has written the matched route into this same scope dict.
             elapsed = perf_counter() - start
-            metrics.request_finished(_route_of(scope), scope["method"], str(status), elapsed)
+            metrics.request_finished(_route_of(scope), scope["method"], status, elapsed)
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         self._start_monitor()

@@ -8,7 +8,7 @@ import threading
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from services.common.metrics import LATENCY_BUCKETS
+from services.common.metrics import LATENCY_BUCKETS, METHODS
 from services.common.tally import RequestTally
 
 LABELS = ("svc", "var")
@@ -62,7 +62,7 @@ def test_flushed_tally_matches_one_observe_per_request() -> None:
 
     registry = CollectorRegistry()
     requests, duration, in_flight = metrics(registry)
-    tally = RequestTally(requests, duration, in_flight.labels(*LABELS), LABELS)
+    tally = RequestTally(requests, duration, in_flight.labels(*LABELS), LABELS, METHODS)
     for i, (route, method, status, seconds) in enumerate(requests_seen):
         tally.started()
         tally.finished(route, method, status, seconds)
@@ -79,7 +79,7 @@ def test_flushed_tally_matches_one_observe_per_request() -> None:
 def test_no_request_is_lost_between_concurrent_threads_and_flushes() -> None:
     registry = CollectorRegistry()
     requests, duration, in_flight = metrics(registry)
-    tally = RequestTally(requests, duration, in_flight.labels(*LABELS), LABELS)
+    tally = RequestTally(requests, duration, in_flight.labels(*LABELS), LABELS, METHODS)
     threads, per_thread = 8, 5000
     done = threading.Event()
 
@@ -111,3 +111,20 @@ def test_no_request_is_lost_between_concurrent_threads_and_flushes() -> None:
     assert sample("http_request_duration_seconds_count", route="/json", method="GET") == total
     assert sample("http_request_duration_seconds_bucket", route="/json", method="GET", le="0.0005")
     assert sample("http_requests_in_flight") == 0
+
+
+def test_statuses_become_text_and_unusual_methods_one_label() -> None:
+    registry = CollectorRegistry()
+    requests, duration, in_flight = metrics(registry)
+    tally = RequestTally(requests, duration, in_flight.labels(*LABELS), LABELS, METHODS)
+    for method, status in [("GET", 200), ("GET", "200"), ("BREW", 405), ("PURGE", "405")]:
+        tally.started()
+        tally.finished("/json", method, status, 0.001)
+    tally.flush()
+
+    def count(method: str, status: str) -> float | None:
+        labels = {"s": "svc", "v": "var", "route": "/json", "method": method, "status": status}
+        return registry.get_sample_value("http_requests_total", labels)
+
+    assert count("GET", "200") == 2
+    assert count("OTHER", "405") == 2
