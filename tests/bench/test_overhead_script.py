@@ -6,6 +6,7 @@ restarted with metrics on and off, and that the result says what was measured an
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -50,6 +51,7 @@ def test_ctrl_c_stops_the_lab_and_keeps_the_pairs_done(tmp_path: Path) -> None:
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     assert proc.stdout is not None
+    lab_processes: list[psutil.Process] = []
     try:
         lines = []
         for line in proc.stdout:  # bounded: the script prints a line per run
@@ -64,6 +66,9 @@ def test_ctrl_c_stops_the_lab_and_keeps_the_pairs_done(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+            for leftover in lab_processes:  # what the killed script could not stop
+                with contextlib.suppress(psutil.Error):
+                    leftover.kill()
     assert proc.returncode == 130, "".join(lines) + rest
     assert "interrupted" in rest
     document = json.loads(out.read_text())
