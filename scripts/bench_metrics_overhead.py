@@ -76,20 +76,24 @@ def running_lab(state: Path) -> Iterator[Lab]:
         lab.down()
 
 
+class InvalidRun(Exception):
+    """A run that measured something else than the service with metrics on or off."""
+
+
+def service_url(lab: Lab, framework: Framework) -> str:
+    return lab.settings.flask_url if framework == "flask" else lab.settings.fastapi_url
+
+
 def restart(lab: Lab, framework: Framework, metrics: bool) -> None:
     """Serve ``framework`` from new processes, instrumented or not, with its usual variant."""
     s = lab.settings
     variant = s.flask_variant if framework == "flask" else s.fastapi_variant
     Lab(s.model_copy(update={"metrics_enabled": metrics})).switch(framework, variant)
     # A figure for the wrong side would be the worst result: check the switch took.
-    url = (s.flask_url if framework == "flask" else s.fastapi_url) + "/metrics"
+    url = service_url(lab, framework) + "/metrics"
     status = httpx.get(url, timeout=10).status_code
     if status != (200 if metrics else 404):
         raise InvalidRun(f"{url} answered {status} after a restart with metrics={metrics}")
-
-
-class InvalidRun(Exception):
-    """A run that measured something else than the service with metrics on or off."""
 
 
 @dataclass(frozen=True)
@@ -100,11 +104,11 @@ class Measured:
 
 
 def measure(
-    lab: Lab, framework: str, scenario: str, args: argparse.Namespace, out_dir: Path
+    lab: Lab, framework: Framework, scenario: str, args: argparse.Namespace, out_dir: Path
 ) -> Measured:
-    """One run's requests per second in its measured window (any failure voids the bench)."""
+    """One run's requests per second in its measured window (a failure voids the run)."""
     s = lab.settings
-    url = s.flask_url if framework == "flask" else s.fastapi_url
+    url = service_url(lab, framework)
     plan = generator_plan(s)
     bench_scenario = get_scenario(scenario)
     wait_idle(url)

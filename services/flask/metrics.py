@@ -3,10 +3,10 @@
 A WSGI wrapper rather than before/after_request hooks so that every response is timed and
 counted, including those Flask builds from an exception after the hooks have run. The route
 comes from the request context Flask creates for the request: the wrapper keeps a reference to
-it and reads the matched rule once Flask is done. ``/json`` costs ~100 us of Python, so each
-microsecond spent here is a percent of its throughput; a before_request hook (Flask wraps
-every hook call in ``ensure_sync``) and per-request context-variable lookups cost more than
-this one attribute read.
+it and reads the matched rule once Flask is done. Flask's own code for ``/json`` takes ~55 us
+(measured in one process), so each microsecond spent here shows in its throughput. A
+before_request hook (Flask wraps every hook call in ``ensure_sync``) and per-request
+context-variable lookups cost more than this one attribute read.
 """
 
 from __future__ import annotations
