@@ -28,28 +28,24 @@ CONTEXT_KEY = "asynclab.request_context"
 
 
 class _Routes:
-    """The contract's route template of a finished request, from its request context."""
+    """The rule a finished request matched, from its request context (None: none matched)."""
 
     def __init__(self, app: flask.Flask) -> None:
         self._app = app
-        self._templates: dict[str, str] = {}
 
-    def __call__(self, ctx: RequestContext | None) -> str:
+    def __call__(self, ctx: RequestContext | None) -> str | None:
         if ctx is None:  # Flask failed before it made a context: no route was matched
-            return metrics.UNMATCHED
+            return None
         request = ctx.request
         rule = request.url_rule
         if rule is None:
             error = request.routing_exception
             if not (isinstance(error, MethodNotAllowed) and error.valid_methods):
-                return metrics.UNMATCHED
+                return None
             # A known path with the wrong method keeps its route, as in FastAPI.
             adapter = self._app.url_map.bind_to_environ(request.environ)
             rule, _ = adapter.match(method=next(iter(error.valid_methods)), return_rule=True)
-        template = self._templates.get(rule.rule)
-        if template is None:
-            template = self._templates[rule.rule] = metrics.route_template(rule.rule)
-        return template
+        return rule.rule
 
 
 class _Instrumented:
@@ -75,8 +71,8 @@ class _Instrumented:
         finally:
             elapsed = perf_counter() - start
             # pop: the context refers to the environ, and a cycle would outlive the request.
-            route = self.routes(environ.pop(CONTEXT_KEY, None))
-            metrics.request_finished(route, environ["REQUEST_METHOD"], status, elapsed)
+            rule = self.routes(environ.pop(CONTEXT_KEY, None))
+            metrics.request_finished((rule, environ["REQUEST_METHOD"], status, elapsed))
 
 
 def _metrics_view() -> flask.Response:

@@ -8,7 +8,7 @@ import threading
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from services.common.metrics import LATENCY_BUCKETS, METHODS
+from services.common.metrics import LATENCY_BUCKETS, METHODS, UNMATCHED, route_label
 from services.common.tally import RequestTally
 
 LABELS = ("svc", "var")
@@ -62,10 +62,12 @@ def test_flushed_tally_matches_one_observe_per_request() -> None:
 
     registry = CollectorRegistry()
     requests, duration, in_flight = metrics(registry)
-    tally = RequestTally(requests, duration, in_flight.labels(*LABELS), LABELS, METHODS)
+    tally = RequestTally(
+        requests, duration, in_flight.labels(*LABELS), LABELS, METHODS, route_label
+    )
     for i, (route, method, status, seconds) in enumerate(requests_seen):
         tally.started()
-        tally.finished(route, method, status, seconds)
+        tally.finished((route, method, status, seconds))
         if i % 700 == 0:  # several flushes, each adding to what the metrics already hold
             tally.flush()
     tally.started()  # one request still running
@@ -79,14 +81,16 @@ def test_flushed_tally_matches_one_observe_per_request() -> None:
 def test_no_request_is_lost_between_concurrent_threads_and_flushes() -> None:
     registry = CollectorRegistry()
     requests, duration, in_flight = metrics(registry)
-    tally = RequestTally(requests, duration, in_flight.labels(*LABELS), LABELS, METHODS)
+    tally = RequestTally(
+        requests, duration, in_flight.labels(*LABELS), LABELS, METHODS, route_label
+    )
     threads, per_thread = 8, 5000
     done = threading.Event()
 
     def serve() -> None:
         for _ in range(per_thread):
             tally.started()
-            tally.finished("/json", "GET", "200", 0.0001)
+            tally.finished(("/json", "GET", "200", 0.0001))
 
     def flush_continuously() -> None:
         while not done.is_set():
@@ -116,10 +120,12 @@ def test_no_request_is_lost_between_concurrent_threads_and_flushes() -> None:
 def test_statuses_become_text_and_unusual_methods_one_label() -> None:
     registry = CollectorRegistry()
     requests, duration, in_flight = metrics(registry)
-    tally = RequestTally(requests, duration, in_flight.labels(*LABELS), LABELS, METHODS)
+    tally = RequestTally(
+        requests, duration, in_flight.labels(*LABELS), LABELS, METHODS, route_label
+    )
     for method, status in [("GET", 200), ("GET", "200"), ("BREW", 405), ("PURGE", "405")]:
         tally.started()
-        tally.finished("/json", method, status, 0.001)
+        tally.finished(("/json", method, status, 0.001))
     tally.flush()
 
     def count(method: str, status: str) -> float | None:
@@ -128,3 +134,28 @@ def test_statuses_become_text_and_unusual_methods_one_label() -> None:
 
     assert count("GET", "200") == 2
     assert count("OTHER", "405") == 2
+
+
+def test_routes_are_labelled_as_templates_once_per_flush() -> None:
+    registry = CollectorRegistry()
+    requests, duration, in_flight = metrics(registry)
+    tally = RequestTally(
+        requests, duration, in_flight.labels(*LABELS), LABELS, METHODS, route_label
+    )
+    # FastAPI's rule, Flask's rule, an already made template and no match at all.
+    for rule in ["/items/{id:int}", "/items/<int:id>", "/items/{id}", None]:
+        tally.started()
+        tally.finished((rule, "GET", 200, 0.001))
+    tally.flush()
+
+    def count(route: str) -> float | None:
+        labels = {"s": "svc", "v": "var", "route": route, "method": "GET", "status": "200"}
+        return registry.get_sample_value("http_requests_total", labels)
+
+    assert count("/items/{id}") == 3
+    assert count(UNMATCHED) == 1
+    durations = {"s": "svc", "v": "var", "route": "/items/{id}", "method": "GET"}
+    assert registry.get_sample_value("http_request_duration_seconds_count", durations) == 3
+    assert registry.get_sample_value("http_request_duration_seconds_sum", durations) == (
+        pytest.approx(0.003)
+    )
