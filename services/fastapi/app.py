@@ -34,6 +34,7 @@ from services.common.models import (
     WorkNative,
     WorkPython,
 )
+from services.common.startup import freeze_startup_objects
 from services.common.sync_backend import SyncBackend, pitfall_sleep
 from services.fastapi.async_backend import AsyncBackend
 
@@ -287,6 +288,7 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
             backend.open()
         else:
             await backend.open()
+        freeze_startup_objects()
         try:
             yield
         finally:

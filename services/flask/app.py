@@ -17,6 +17,7 @@ from services.common import errors, work
 from services.common.config import ServiceConfig, load_config
 from services.common.errors import ApiError, dumps, parse_params
 from services.common.models import MAX_BODY_BYTES, Fanout, ItemId, Wait, WorkNative, WorkPython
+from services.common.startup import freeze_startup_objects
 from services.common.sync_backend import SyncBackend, pitfall_sleep
 
 log = logging.getLogger(__name__)
@@ -152,4 +153,5 @@ def create_app(config: ServiceConfig | None = None) -> Flask:
         detail = [errors.issue("server", "server", "internal_error", "unexpected server error")]
         return _error(ApiError(500, "internal_error", detail))
 
+    freeze_startup_objects()
     return app
