@@ -1,0 +1,62 @@
+"""scripts/bench_metrics_instructions.py end to end: real apps, real valgrind, small sizes.
+
+The counts themselves are what the script is for; the test checks that it counts requests that
+really were answered, that metrics cost something, and that bad input is refused at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from asynclab.settings import ROOT
+
+SCRIPT = "scripts/bench_metrics_instructions.py"
+
+
+def run(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, SCRIPT, *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env,
+    )  # fmt: skip
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="make test installs valgrind")
+@pytest.mark.timeout(600)
+def test_instructions_per_request_on_and_off_are_counted_and_written(tmp_path: Path) -> None:
+    out = tmp_path / "instructions.json"
+    done = run("--frameworks", "fastapi", "--requests", "200", "--out", str(out), timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "CPU instructions per request" in done.stdout
+    document = json.loads(out.read_text())
+    assert document["route"] == "/json"
+    assert document["requests"] == 200
+    cell = document["results"]["fastapi"]
+    # A FastAPI /json is hundreds of thousands of instructions; the metrics add some.
+    assert cell["off"] > 100_000
+    assert cell["on"] > cell["off"]
+    assert cell["added"] == pytest.approx(cell["on"] - cell["off"])
+
+
+@pytest.mark.parametrize("framework", ["flask", "fastapi"])
+def test_a_route_that_does_not_answer_200_is_refused_before_valgrind(framework: str) -> None:
+    done = run("--frameworks", framework, "--route", "/nowhere")
+    assert done.returncode == 2
+    assert f"{framework} answered [404] for GET /nowhere" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_missing_valgrind_is_named_with_its_package(tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": str(tmp_path)}  # an empty directory: no valgrind on it
+    done = run("--frameworks", "fastapi", env=env)
+    assert done.returncode == 2
+    assert "valgrind is missing" in done.stderr
+    assert "apt-get install valgrind" in done.stderr
