@@ -160,12 +160,12 @@ def refresh_pool() -> None:
 
 
 SAMPLE_INTERVAL_S = 0.5
-_sampler_started = False
+sampler_running = False  # in this process; read it before calling start_sampler()
 
 
 def _forget_sampler() -> None:
-    global _sampler_started
-    _sampler_started = False
+    global sampler_running
+    sampler_running = False
 
 
 # Threads do not survive a fork: a forked child must start its own sampler.
@@ -185,10 +185,10 @@ def start_sampler() -> None:
     worker publishes its own. Called on a request rather than at import so that it runs after
     gunicorn has forked. Under gevent the thread is a greenlet and ``time.sleep`` yields.
     """
-    global _sampler_started
-    if _sampler_started:
+    global sampler_running
+    if sampler_running:
         return
-    _sampler_started = True
+    sampler_running = True
 
     def run() -> None:
         while True:

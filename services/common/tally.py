@@ -100,18 +100,25 @@ class RequestTally:
             self._in_flight_gauge.set(self._in_flight)
 
     def _add(self, done: list[Record]) -> None:
-        for key, count in Tally(map(_request_key, done)).items():
-            self._counter(key).inc(count)
-        series = list(map(_series_key, done))
         seconds = list(map(_seconds, done))
-        buckets = Tally(zip(series, map(bisect_left, repeat(self._bounds), seconds), strict=True))
-        for (key, bucket), count in buckets.items():
-            self._histogram(key)._buckets[bucket].inc(count)
-        distinct = {key for key, _ in buckets}
-        for key in distinct:
+        bucket_of = map(bisect_left, repeat(self._bounds), seconds)
+        # One count per distinct (route, method, status, bucket): a few, however many records.
+        tallies = Tally(zip(map(_request_key, done), bucket_of, strict=True))
+        requests: dict[RawKey, int] = {}
+        for (key, bucket), count in tallies.items():
+            requests[key] = requests.get(key, 0) + count
+            self._histogram(key[:2])._buckets[bucket].inc(count)
+        for key, count in requests.items():
+            self._counter(key).inc(count)
+        series = {(route, method) for route, method, _ in requests}
+        for one in series:
             # One pass in C per series: a flush sees as many series as routes were used.
-            mine = seconds if len(distinct) == 1 else compress(seconds, map(key.__eq__, series))
-            self._histogram(key)._sum.inc(sum(mine))
+            mine = (
+                seconds
+                if len(series) == 1
+                else compress(seconds, map(one.__eq__, map(_series_key, done)))
+            )
+            self._histogram(one)._sum.inc(sum(mine))
 
     def _label_values(self, route: str | None, method: str) -> tuple[str, str]:
         return self._route_label(route), method if method in self._methods else "OTHER"

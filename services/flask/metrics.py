@@ -56,7 +56,8 @@ class _Instrumented:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == metrics.METRICS_PATH:
             return self.wsgi_app(environ, start_response)
-        metrics.start_sampler()
+        if not metrics.sampler_running:  # a module attribute read: a call costs more
+            metrics.start_sampler()
         status = "500"
 
         def remember_status(code: str, headers: Any, exc_info: Any = None) -> Any:
@@ -71,7 +72,10 @@ class _Instrumented:
         finally:
             elapsed = perf_counter() - start
             # pop: the context refers to the environ, and a cycle would outlive the request.
-            rule = self.routes(environ.pop(CONTEXT_KEY, None))
+            ctx = environ.pop(CONTEXT_KEY, None)
+            # The matched rule, read inline; what matched nothing goes the longer way.
+            matched = ctx.request.url_rule if ctx is not None else None
+            rule = matched.rule if matched is not None else self.routes(ctx)
             metrics.request_finished((rule, environ["REQUEST_METHOD"], status, elapsed))
 
 
