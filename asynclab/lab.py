@@ -242,6 +242,14 @@ class Lab:
             cpus=s.service_cpus,
         )
 
+    def start_service(self, framework: Framework, variant_name: str) -> ProcessRecord:
+        """Start one service from these settings, outside any manifest; stop it with stop_process.
+
+        For a twin beside a running lab: settings copied from that lab with another state dir
+        and port share its Postgres and upstream. The metrics overhead bench runs one.
+        """
+        return self._start_service(self._variant(framework, variant_name))
+
     def _start_service(self, variant: Variant) -> ProcessRecord:
         # prometheus_client's multiprocess files of an earlier run would add to the new counts.
         metrics = self.metrics_dir(variant.framework)

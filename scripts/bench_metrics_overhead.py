@@ -1,34 +1,37 @@
 #!/usr/bin/env python3
 """What the Prometheus instrumentation costs: throughput with metrics on versus off.
 
-Starts one native lab (free ports, a temporary state dir). Before every run it restarts the
-service under test with ``SERVICE_METRICS_ENABLED`` true or false (``Lab.switch`` on a view of
-the lab whose settings differ in that flag alone), so the two sides share the same Postgres,
-Prometheus, ports and CPU plan, and both start from fresh processes. Two labs side by side
-(the first design) were not comparable: on Flask /json they gave 8.0% and 9.2% with the
-metrics-on lab started first, and 1.5% with it started second; the order of starting moved the
-figure as much as the effect measured. In metrics-on runs Prometheus scrapes the service as
-usual: scrapes are part of the cost.
+Starts one native lab (free ports, a temporary state dir) and measures both sides in one run.
+This VM's speed drifts by 10% over minutes, more than the effect, so the design matters more
+than the length:
 
-Each run is a discarded warm-up then a measured window, on the generator CPUs of the bench.
-The generator is wrk by default: the effect measured is a few percent, so the generator needs
-headroom, and one Locust core serves FastAPI's /json at ~85% of its calibrated ceiling (the
-bench would flag such a run generator-bound: it would measure Locust, not the service).
-``--generator locust`` runs the bench's own Locust scenarios instead, answer checks included.
-Either way a run is flagged as the bench flags it (generator above 90% CPU, or above 80% of the
-generator's ceiling on that route), and a cell with a flagged run does not count as measured.
+- ``--design corun`` (the default): the lab's service and a twin of it (same variant, same
+  CPU, same Postgres, another port), one with ``SERVICE_METRICS_ENABLED`` true and one false,
+  are loaded at the same time, each by its own wrk on the generator CPUs. Two saturated
+  processes on one CPU get equal shares of it, so the ratio of their throughputs is the ratio of
+  their costs per request, and drift hits both sides at once: a pair varies by about a percent
+  where sequential runs varied by ±4%. The two swap sides every pair (lab service on, then
+  twin on), so neither the process started first nor its port can favour a side.
+- ``--design sequential``: the service under test is restarted with metrics on, then off (in
+  alternating order), and loaded alone; ``--generator locust`` runs the bench's own Locust
+  scenarios, answer checks included. This is how the figures were first measured.
 
-The on and off runs of a repeat follow each other, in alternating order, so each repeat is a
-pair that shares the machine's state of the moment. This VM's speed drifts by 10% over minutes,
-more than the effect measured, so the overhead is computed per pair (1 - on/off) and the
-median over pairs is the figure, with the range of the pairs beside it. Prints the median
-requests per second of each side too, and writes everything as JSON.
+Either way, every start is checked (``/metrics`` answers 200 or 404 to match), each run is a
+discarded warm-up then a measured window, and runs are flagged as the bench flags them
+(generator above 90% CPU, or above 80% of its ceiling on that route); a cell with a flagged run
+does not count as measured. Two labs side by side, started one after the other (the very first
+design), were not comparable: on Flask /json they gave 8.0% and 9.2% with the metrics-on lab
+started first, and 1.5% with it started second. In metrics-on runs Prometheus scrapes the
+service as usual: scrapes are part of the cost.
+
+The overhead of a pair is 1 - on/off; the figure is the median over the pairs, printed with
+their range and with the median requests per second of each side, and written as JSON.
 
     make bench-overhead
     .venv/bin/python scripts/bench_metrics_overhead.py --scenarios json --frameworks flask
 
-Heavy: it saturates the service core for about (routes x 2 services x 2 modes x repeats x
-(warm-up + duration)) seconds. Run it on an otherwise idle machine.
+Heavy: it saturates the service core for about (routes x 2 services x repeats x (warm-up +
+duration)) seconds, twice that with ``--design sequential``. Run it on an otherwise idle machine.
 """
 
 from __future__ import annotations
@@ -54,9 +57,9 @@ from asynclab.bench.locust_run import LoadSpec, run_locust
 from asynclab.bench.rows import FLAG_TEXT, flags, run_generator_ceiling
 from asynclab.bench.scenarios import SCENARIOS as BENCH_SCENARIOS
 from asynclab.bench.scenarios import get_scenario
-from asynclab.bench.wrk import run_wrk
+from asynclab.bench.wrk import WrkTarget, run_wrk, run_wrk_together
 from asynclab.lab import Lab, LabError
-from asynclab.procs import cpu_plan, describe_cpu_plan, isolated_settings
+from asynclab.procs import cpu_plan, describe_cpu_plan, free_ports, isolated_settings, stop_process
 from asynclab.settings import ROOT
 from asynclab.variants import Framework
 
@@ -87,13 +90,20 @@ def service_url(lab: Lab, framework: Framework) -> str:
 def restart(lab: Lab, framework: Framework, metrics: bool) -> None:
     """Serve ``framework`` from new processes, instrumented or not, with its usual variant."""
     s = lab.settings
-    variant = s.flask_variant if framework == "flask" else s.fastapi_variant
+    variant = variant_of(lab, framework)
     Lab(s.model_copy(update={"metrics_enabled": metrics})).switch(framework, variant)
-    # A figure for the wrong side would be the worst result: check the switch took.
-    url = service_url(lab, framework) + "/metrics"
-    status = httpx.get(url, timeout=10).status_code
+    check_metrics(service_url(lab, framework), metrics)
+
+
+def check_metrics(url: str, metrics: bool) -> None:
+    # A figure for the wrong side would be the worst result: check the start took the setting.
+    status = httpx.get(url + "/metrics", timeout=10).status_code
     if status != (200 if metrics else 404):
-        raise InvalidRun(f"{url} answered {status} after a restart with metrics={metrics}")
+        raise InvalidRun(f"{url}/metrics answered {status} after a start with metrics={metrics}")
+
+
+def variant_of(lab: Lab, framework: Framework) -> str:
+    return lab.settings.flask_variant if framework == "flask" else lab.settings.fastapi_variant
 
 
 @dataclass(frozen=True)
@@ -127,6 +137,63 @@ def measure(
     row = {"rps": rps, "generator_cpu": generator_cpu, "requests": requests,
            "generator_ceiling_rps": run_generator_ceiling(rps, generator_cpu)}  # fmt: skip
     return Measured(rps, generator_cpu, tuple(flags(row, None)))
+
+
+def measure_together(
+    lab: Lab, framework: Framework, scenario: str, args: argparse.Namespace, base: Path, pair: int
+) -> dict[str, Measured]:
+    """One co-run pair: the lab's service and a twin share the service CPU, one instrumented.
+
+    Each gets its own wrk (both on the generator CPUs) for the same window, so the machine's
+    drift hits both sides at once and the ratio of their throughputs is the ratio of their
+    costs per request. The lab's service and the twin swap sides every pair, so that neither
+    the process started first nor its port can favour a side.
+    """
+    lab_on = pair % 2 == 0
+    restart(lab, framework, lab_on)
+    s = lab.settings
+    twin = Lab(s.model_copy(update={
+        "state_dir": base / "twin", f"{framework}_port": free_ports(1)[0],
+        "metrics_enabled": not lab_on}))  # fmt: skip
+    record = twin.start_service(framework, variant_of(lab, framework))
+    try:
+        lab_url, twin_url = service_url(lab, framework), service_url(twin, framework)
+        urls = {"on": lab_url, "off": twin_url} if lab_on else {"on": twin_url, "off": lab_url}
+        check_metrics(urls["on"], True)
+        check_metrics(urls["off"], False)
+        path = get_scenario(scenario).path
+        out_dir = base / "runs" / f"{framework}-{scenario}-{pair}"
+        targets = [WrkTarget(urls[mode] + path, out_dir / f"wrk-{mode}.txt") for mode in MODES]
+        plan = generator_plan(s)
+        results = run_wrk_together(targets, args.users, args.duration, args.warmup,
+                                   plan.taskset, plan.cpus, plan.cpus)  # fmt: skip
+    finally:
+        stop_process(record, twin.settings)
+    # The two wrk share the generator CPUs: it is their sum that must leave headroom.
+    generator_cpu = sum(r.generator_cpu or 0.0 for r in results)
+    measured = {}
+    for mode, r in zip(MODES, results, strict=True):
+        if not r.requests or r.errors:
+            raise InvalidRun(f"{urls[mode]}: {r.requests} requests, {r.errors} errors")
+        row = {"rps": r.rps, "generator_cpu": generator_cpu, "requests": r.requests,
+               "generator_ceiling_rps": run_generator_ceiling(r.rps, r.generator_cpu)}  # fmt: skip
+        measured[mode] = Measured(r.rps, r.generator_cpu, tuple(flags(row, None)))
+    return measured
+
+
+def measure_pair(
+    lab: Lab, framework: Framework, scenario: str, args: argparse.Namespace, base: Path, pair: int
+) -> dict[str, Measured]:
+    """One run with metrics on and one with metrics off, as ``--design`` says."""
+    if args.design == "corun":
+        return measure_together(lab, framework, scenario, args, base, pair)
+    measured = {}
+    # Alternate the order so that drift does not favour one side.
+    for mode in MODES if pair % 2 == 0 else MODES[::-1]:
+        out_dir = base / "runs" / f"{framework}-{scenario}-{mode}-{pair}"
+        restart(lab, framework, mode == "on")
+        measured[mode] = measure(lab, framework, scenario, args, out_dir)
+    return measured
 
 
 def summarise(runs: dict[str, dict[str, list[Measured]]]) -> dict[str, Any]:
@@ -175,16 +242,24 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=10, help="seconds measured per run")
     parser.add_argument("--warmup", type=float, default=5, help="seconds of unmeasured load")
-    parser.add_argument("--repeats", type=int, default=7, help="on/off pairs per cell")
+    parser.add_argument("--repeats", type=int, default=8,
+                        help="on/off pairs per cell (even: co-run sides swap)")  # fmt: skip
     parser.add_argument("--users", type=int, default=32,
                         help="Locust users, or wrk connections")  # fmt: skip
-    parser.add_argument("--generator", choices=("wrk", "locust"), default="wrk")
+    parser.add_argument("--design", choices=("corun", "sequential"), default="corun",
+                        help="corun: both sides at once on the service CPU (the default); "
+                        "sequential: one after the other, alternating")  # fmt: skip
+    parser.add_argument("--generator", choices=("wrk", "locust"), default="wrk",
+                        help="locust needs --design sequential")  # fmt: skip
     parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS),
                         choices=sorted(BENCH_SCENARIOS), metavar="SCENARIO",
                         help="bench scenarios (asynclab/bench/scenarios.py)")  # fmt: skip
     parser.add_argument("--frameworks", nargs="+", default=list(FRAMEWORKS), choices=FRAMEWORKS)
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "metrics_overhead.json")
     args = parser.parse_args()
+    if args.design == "corun" and args.generator != "wrk":
+        parser.error("--design corun needs --generator wrk: one Locust core cannot load two "
+                     "services at once (use --design sequential for Locust)")  # fmt: skip
 
     runs: dict[str, dict[str, list[Measured]]] = {}
     plan: dict[str, Any] = {}
@@ -198,17 +273,13 @@ def main() -> int:
                 plan = {**cpu_plan(lab.settings), **generator_plan(lab.settings).to_json()}
                 print(f"CPU plan: {describe_cpu_plan(plan)}.")
                 for repeat in range(args.repeats):
-                    # Alternate the order so that drift does not favour one side.
-                    order = MODES if repeat % 2 == 0 else MODES[::-1]
                     for scenario in args.scenarios:
                         for framework in args.frameworks:
-                            for mode in order:
-                                key = f"{framework} {scenario}"
-                                out_dir = base / "runs" / f"{key}-{mode}-{repeat}".replace(" ", "-")
-                                restart(lab, framework, mode == "on")
-                                run = measure(lab, framework, scenario, args, out_dir)
-                                runs.setdefault(key, {"on": [], "off": []})[mode].append(run)
-                                report_run(key, mode, repeat, run)
+                            key = f"{framework} {scenario}"
+                            pair = measure_pair(lab, framework, scenario, args, base, repeat)
+                            for mode in MODES:
+                                runs.setdefault(key, {"on": [], "off": []})[mode].append(pair[mode])
+                                report_run(key, mode, repeat, pair[mode])
         except KeyboardInterrupt:
             interrupted = True
             print("\ninterrupted: the lab is stopped; the pairs finished so far are kept")
@@ -219,7 +290,7 @@ def main() -> int:
     summary = summarise(runs)
     print_summary(summary)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    settings = {"generator": args.generator, "scenarios": args.scenarios,
+    settings = {"design": args.design, "generator": args.generator, "scenarios": args.scenarios,
                 "frameworks": args.frameworks, "users": args.users,
                 "warmup_s": args.warmup, "duration_s": args.duration, "repeats": args.repeats,
                 "target_percent": TARGET_PERCENT}  # fmt: skip

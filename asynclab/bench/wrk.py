@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -72,6 +73,13 @@ def wrk_seconds(seconds: float) -> str:
     return f"{max(1, math.ceil(seconds))}s"
 
 
+@dataclass(frozen=True)
+class WrkTarget:
+    url: str
+    out_file: Path
+    service_pid: int | None = None
+
+
 def run_wrk(
     url: str,
     connections: int,
@@ -84,42 +92,77 @@ def run_wrk(
     generator_cpus: int = 1,
 ) -> WrkResult:
     """Warm up, then measure: two wrk runs, only the second one counts."""
+    target = WrkTarget(url, out_file, service_pid)
+    return run_wrk_together([target], connections, duration_s, warmup_s, taskset, threads,
+                            generator_cpus)[0]  # fmt: skip
+
+
+def run_wrk_together(
+    targets: Sequence[WrkTarget],
+    connections: int,
+    duration_s: float,
+    warmup_s: float,
+    taskset: tuple[str, ...] = (),
+    threads: int = 1,
+    generator_cpus: int = 1,
+) -> list[WrkResult]:
+    """``run_wrk`` on several targets at once: one wrk each, warm-ups and windows side by side.
+
+    The measured windows open within a millisecond of each other, so services that share a CPU
+    share it for the whole window. Each result's generator CPU is its own wrk's share.
+    """
     threads = max(1, min(threads, connections))
     base = [*taskset, "wrk", "-t", str(threads), "-c", str(connections), "--timeout", "10s"]
-    if warmup_s > 0:
-        subprocess.run([*base, "-d", wrk_seconds(warmup_s), url], capture_output=True, check=True)
-    # An earlier wrk (this warm-up, or the caller's previous run) leaves requests queued when it
-    # closes its connections: let the service serve them before the measured window opens.
-    parts = urlsplit(url)
-    wait_idle(f"{parts.scheme}://{parts.netloc}")
-    cmd = [*base, "-d", wrk_seconds(duration_s), "--latency", url]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    pids = {"generator": proc.pid, **({"service": service_pid} if service_pid else {})}
+    procs: list[subprocess.Popen[str]] = []
     try:
+        if warmup_s > 0:
+            procs = [subprocess.Popen([*base, "-d", wrk_seconds(warmup_s), t.url], text=True,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                     for t in targets]  # fmt: skip
+            for proc in procs:
+                _, err = proc.communicate()
+                if proc.returncode:
+                    raise RuntimeError(f"wrk warm-up failed (exit {proc.returncode}): {err}")
+        # An earlier wrk (this warm-up, or the caller's previous run) leaves requests queued when
+        # it closes its connections: let the services serve them before the window opens.
+        for target in targets:
+            parts = urlsplit(target.url)
+            wait_idle(f"{parts.scheme}://{parts.netloc}")
+        cmds = [[*base, "-d", wrk_seconds(duration_s), "--latency", t.url] for t in targets]
+        procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                 for cmd in cmds]  # fmt: skip
+        pids = {f"generator{i}": proc.pid for i, proc in enumerate(procs)}
+        pids.update({f"service{i}": t.service_pid for i, t in enumerate(targets) if t.service_pid})
         with CpuSampler(pids) as sampler:
             start = time.time()
-            output, _ = proc.communicate(timeout=math.ceil(duration_s) + 30)
+            outputs = [proc.communicate(timeout=math.ceil(duration_s) + 30)[0] for proc in procs]
             end = time.time()
     except BaseException:
-        proc.kill()
-        proc.wait()
+        for proc in procs:
+            proc.kill()
+            proc.wait()
         raise
-    out_file.parent.mkdir(parents=True, exist_ok=True)
-    out_file.write_text(" ".join(cmd) + "\n\n" + output)
-    found = parse(output)
-    if "rps" not in found:
-        raise RuntimeError(f"wrk failed (exit {proc.returncode}): {output[-1000:]}")
-    gen = sampler.usage("generator", start, end)
-    svc = sampler.usage("service", start, end)
-    window = found.get("window_s", duration_s)
-    return WrkResult(
-        requests=int(found.get("requests", 0)),
-        errors=int(found["errors"]),
-        rps=found["rps"],
-        p50_ms=found.get("p50_ms"),
-        p99_ms=found.get("p99_ms"),
-        window_s=window,
-        generator_cpu=(gen[0] / gen[1] / generator_cpus) if gen else None,
-        generator_cpu_s=gen[0] if gen else None,
-        service_cpu_s=svc[0] / svc[1] * window if svc else None,
-    )
+    results = []
+    for i, (target, cmd, proc, output) in enumerate(
+        zip(targets, cmds, procs, outputs, strict=True)
+    ):
+        target.out_file.parent.mkdir(parents=True, exist_ok=True)
+        target.out_file.write_text(" ".join(cmd) + "\n\n" + output)
+        found = parse(output)
+        if "rps" not in found:
+            raise RuntimeError(f"wrk failed (exit {proc.returncode}): {output[-1000:]}")
+        gen = sampler.usage(f"generator{i}", start, end)
+        svc = sampler.usage(f"service{i}", start, end)
+        window = found.get("window_s", duration_s)
+        results.append(WrkResult(
+            requests=int(found.get("requests", 0)),
+            errors=int(found["errors"]),
+            rps=found["rps"],
+            p50_ms=found.get("p50_ms"),
+            p99_ms=found.get("p99_ms"),
+            window_s=window,
+            generator_cpu=(gen[0] / gen[1] / generator_cpus) if gen else None,
+            generator_cpu_s=gen[0] if gen else None,
+            service_cpu_s=svc[0] / svc[1] * window if svc else None,
+        ))  # fmt: skip
+    return results

@@ -21,11 +21,15 @@ from asynclab.settings import ROOT
 SCRIPT = "scripts/bench_metrics_overhead.py"
 
 
-@pytest.mark.parametrize("generator", ["wrk", "locust"])
-def test_one_pair_per_cell_is_measured_and_written(tmp_path: Path, generator: str) -> None:
+@pytest.mark.parametrize(
+    ("design", "generator"), [("corun", "wrk"), ("sequential", "wrk"), ("sequential", "locust")]
+)
+def test_one_pair_per_cell_is_measured_and_written(
+    tmp_path: Path, design: str, generator: str
+) -> None:
     out = tmp_path / "overhead.json"
     done = subprocess.run(
-        [sys.executable, SCRIPT, "--generator", generator,
+        [sys.executable, SCRIPT, "--design", design, "--generator", generator,
          "--scenarios", "json", "--frameworks", "flask", "--repeats", "1", "--duration", "1",
          "--warmup", "0", "--users", "4", "--out", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
@@ -36,11 +40,23 @@ def test_one_pair_per_cell_is_measured_and_written(tmp_path: Path, generator: st
     assert "target: at most 5%" in done.stdout
     document = json.loads(out.read_text())
     assert document["settings"]["generator"] == generator
+    assert document["settings"]["design"] == design
     assert document["cpu_plan"]["generator_plan"]
     cell = document["results"]["flask json"]
     assert len(cell["on"]) == len(cell["off"]) == len(cell["pair_overheads_percent"]) == 1
     assert min(cell["on"] + cell["off"]) > 0
     assert isinstance(cell["within_target"], bool)
+
+
+def test_corun_with_locust_is_refused_with_the_way_out() -> None:
+    done = subprocess.run(
+        [sys.executable, SCRIPT, "--generator", "locust"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "--design corun needs --generator wrk" in done.stderr
+    assert "--design sequential" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_ctrl_c_stops_the_lab_and_keeps_the_pairs_done(tmp_path: Path) -> None:
