@@ -63,8 +63,12 @@ bench: install ## Run the benchmark matrix (PROFILE=quick|full) and build the re
 	else $(ASYNCLAB) bench --profile $(PROFILE); fi
 
 .PHONY: bench-overhead
-bench-overhead: install ## Measure what the Prometheus instrumentation costs (metrics on vs off, ~20 min)
+bench-overhead: install ## Measure what the Prometheus instrumentation costs (metrics on vs off, ~15 min)
 	@$(VENV)/bin/python scripts/bench_metrics_overhead.py
+
+.PHONY: bench-instructions
+bench-instructions: install ## CPU instructions per request, metrics on vs off, under callgrind (~6 min)
+	@$(VENV)/bin/python scripts/bench_metrics_instructions.py
 
 .PHONY: report
 report: ## Rebuild the report from results/latest

@@ -43,6 +43,7 @@ import os
 import statistics
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,6 +140,32 @@ def measure(
     return Measured(rps, generator_cpu, tuple(flags(row, None)))
 
 
+SCRAPE_INTERVAL_S = 2.0  # prometheus/prometheus.yml
+
+
+@contextlib.contextmanager
+def scraping(url: str | None) -> Iterator[None]:
+    """GET ``url`` every SCRAPE_INTERVAL_S while in the block, as Prometheus would (None: no)."""
+    if url is None:
+        yield
+        return
+    stop = threading.Event()
+
+    def scrape() -> None:
+        with httpx.Client(timeout=SCRAPE_INTERVAL_S) as client:
+            while not stop.wait(SCRAPE_INTERVAL_S):
+                with contextlib.suppress(httpx.HTTPError):  # a late scrape is a missed one
+                    client.get(url)
+
+    thread = threading.Thread(target=scrape, name="twin-scraper", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 def measure_together(
     lab: Lab, framework: Framework, scenario: str, args: argparse.Namespace, base: Path, pair: int
 ) -> dict[str, Measured]:
@@ -165,8 +192,11 @@ def measure_together(
         out_dir = base / "runs" / f"{framework}-{scenario}-{pair}"
         targets = [WrkTarget(urls[mode] + path, out_dir / f"wrk-{mode}.txt") for mode in MODES]
         plan = generator_plan(s)
-        results = run_wrk_together(targets, args.users, args.duration, args.warmup,
-                                   plan.taskset, plan.cpus, plan.cpus)  # fmt: skip
+        # Prometheus scrapes the lab's port only: when the twin is the instrumented side, this
+        # scrapes it as often, so that both sides of every pair pay for their scrapes.
+        with scraping(None if lab_on else urls["on"] + "/metrics"):
+            results = run_wrk_together(targets, args.users, args.duration, args.warmup,
+                                       plan.taskset, plan.cpus, plan.cpus)  # fmt: skip
     finally:
         stop_process(record, twin.settings)
     # The two wrk share the generator CPUs: it is their sum that must leave headroom.
