@@ -122,9 +122,12 @@ def route_template(rule: str) -> str:
     return _PLACEHOLDER.sub(lambda m: "{" + (m.group(1) or m.group(2)) + "}", rule)
 
 
-def route_label(rule: str | None) -> str:
-    """The ``route`` label of a request: its rule as a template, or UNMATCHED for None."""
-    return UNMATCHED if rule is None else route_template(rule)
+def route_label(rule: object) -> str:
+    """The ``route`` label of a request: its rule as a template; UNMATCHED for None.
+
+    Anything else but a string is UNMATCHED too: a flush that raised would lose its batch.
+    """
+    return route_template(rule) if isinstance(rule, str) else UNMATCHED
 
 
 # Requests reach REQUESTS, DURATION and IN_FLIGHT through this tally, at most 0.5 s late: one
