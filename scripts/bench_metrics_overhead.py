@@ -133,9 +133,19 @@ def measure(
                         plan.taskset, plan.locust_processes, None, env)  # fmt: skip
         r = run_locust(spec, ROOT, plan.cpus)
         requests, failures, rps, generator_cpu = r.requests, r.failures, r.rps, r.generator_cpu
+    return judged(url, rps, requests, failures, generator_cpu, generator_cpu)
+
+
+def judged(url: str, rps: float, requests: int, failures: int, generator_cpu: float | None,
+           generator_load: float | None) -> Measured:  # fmt: skip
+    """A run as the bench judges it: void on a failure, flagged as the bench flags its rows.
+
+    ``generator_cpu`` is this run's generator's share, which gives its own ceiling;
+    ``generator_load`` is the load on the generator CPUs, which must leave headroom.
+    """
     if not requests or failures:
         raise InvalidRun(f"{url}: {requests} requests, {failures} failures")
-    row = {"rps": rps, "generator_cpu": generator_cpu, "requests": requests,
+    row = {"rps": rps, "generator_cpu": generator_load, "requests": requests,
            "generator_ceiling_rps": run_generator_ceiling(rps, generator_cpu)}  # fmt: skip
     return Measured(rps, generator_cpu, tuple(flags(row, None)))
 
@@ -200,15 +210,9 @@ def measure_together(
     finally:
         stop_process(record, twin.settings)
     # The two wrk share the generator CPUs: it is their sum that must leave headroom.
-    generator_cpu = sum(r.generator_cpu or 0.0 for r in results)
-    measured = {}
-    for mode, r in zip(MODES, results, strict=True):
-        if not r.requests or r.errors:
-            raise InvalidRun(f"{urls[mode]}: {r.requests} requests, {r.errors} errors")
-        row = {"rps": r.rps, "generator_cpu": generator_cpu, "requests": r.requests,
-               "generator_ceiling_rps": run_generator_ceiling(r.rps, r.generator_cpu)}  # fmt: skip
-        measured[mode] = Measured(r.rps, r.generator_cpu, tuple(flags(row, None)))
-    return measured
+    load = sum(r.generator_cpu or 0.0 for r in results)
+    return {mode: judged(urls[mode], r.rps, r.requests, r.errors, r.generator_cpu, load)
+            for mode, r in zip(MODES, results, strict=True)}  # fmt: skip
 
 
 def measure_pair(
@@ -230,10 +234,7 @@ def summarise(runs: dict[str, dict[str, list[Measured]]]) -> dict[str, Any]:
     """Per cell: both sides' figures, the overhead of each pair, its median and the flags."""
     summary: dict[str, Any] = {}
     for key, sides in runs.items():
-        pairs_done = min(len(sides["on"]), len(sides["off"]))  # an interruption splits a pair
-        if not pairs_done:
-            continue
-        on_runs, off_runs = sides["on"][:pairs_done], sides["off"][:pairs_done]
+        on_runs, off_runs = sides["on"], sides["off"]  # whole pairs only (measure_pair)
         on = [run.rps for run in on_runs]
         off = [run.rps for run in off_runs]
         pairs = [100 * (1 - a / b) for a, b in zip(on, off, strict=True)]

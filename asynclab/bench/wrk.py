@@ -108,8 +108,9 @@ def run_wrk_together(
 ) -> list[WrkResult]:
     """``run_wrk`` on several targets at once: one wrk each, warm-ups and windows side by side.
 
-    The measured windows open within a millisecond of each other, so services that share a CPU
-    share it for the whole window. Each result's generator CPU is its own wrk's share.
+    The measured wrk are started one right after the other, after every warm-up has ended and
+    every service is idle, so services that share a CPU share it for the whole window. Each
+    result's generator CPU is its own wrk's share.
     """
     threads = max(1, min(threads, connections))
     base = [*taskset, "wrk", "-t", str(threads), "-c", str(connections), "--timeout", "10s"]

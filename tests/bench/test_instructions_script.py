@@ -43,7 +43,6 @@ def test_instructions_per_request_on_and_off_are_counted_and_written(tmp_path: P
     # A FastAPI /json is hundreds of thousands of instructions; the metrics add some.
     assert cell["off"] > 100_000
     assert cell["on"] > cell["off"]
-    assert cell["added"] == pytest.approx(cell["on"] - cell["off"])
 
 
 @pytest.mark.parametrize("framework", ["flask", "fastapi"])
