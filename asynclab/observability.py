@@ -132,9 +132,9 @@ def observability_processes(settings: LabSettings) -> list[ProcessSpec]:
                     prometheus,
                     f"--config.file={config}",
                     f"--storage.tsdb.path={s.state_dir / CONFIG_DIR / 'data'}",
+                    # No --web.enable-lifecycle: it lets any local user stop Prometheus with
+                    # one POST. Restart the lab (or send SIGHUP) to reload edited rules.
                     f"--web.listen-address={s.host}:{s.prometheus_port}",
-                    # POST /-/reload after editing rules, without losing the data.
-                    "--web.enable-lifecycle",
                 ],
                 cwd=config.parent,
                 ready_url=f"{s.url(s.prometheus_port)}/-/ready",

@@ -77,6 +77,12 @@ class LabSettings(BaseSettings):
     postgres_password: str = "asynclab"
     postgres_db: str = "asynclab"
     postgres_max_connections: int = Field(default=300, ge=20, le=5000)
+    postgres_synchronous_commit: Literal["on", "off"] = Field(
+        default="on",
+        description="Durable commits (on, the default: an acknowledged write survives a crash of "
+        "Postgres) or off (faster /updates and POST /items; a crash loses the writes of the "
+        "last ~0.1-0.6 s, and their ids can be handed out again). Every result records it.",
+    )
     statement_timeout_ms: int = Field(default=30_000, ge=100)
     connect_timeout_s: float = Field(default=3.0, gt=0)
 
