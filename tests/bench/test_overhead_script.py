@@ -2,16 +2,20 @@
 
 The figures of so short a run mean nothing; the test checks that the service really is
 restarted with metrics on and off, and that the result says what was measured and how.
+Where a Ctrl-C lands is up to the scheduler, so what each landing leaves behind (half a pair)
+is also given to ``summarise`` directly.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import psutil
 import pytest
@@ -19,6 +23,54 @@ import pytest
 from asynclab.settings import ROOT
 
 SCRIPT = "scripts/bench_metrics_overhead.py"
+
+
+def load_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_metrics_overhead", ROOT / SCRIPT)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    # Registered first: its dataclasses look their module up in sys.modules.
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+overhead = load_script()
+
+
+def test_an_interruption_between_the_two_sides_of_a_pair_keeps_the_whole_pairs(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # What a Ctrl-C leaves when it lands after a pair's "on" side was recorded, before its "off".
+    run = overhead.Measured
+    runs = {
+        "flask json": {
+            "on": [run(90.0, 0.5, ()), run(80.0, 0.5, ())],
+            "off": [run(100.0, 0.5, ())],
+        },
+        "fastapi json": {"on": [run(90.0, 0.5, ())], "off": []},
+    }
+    summary = overhead.summarise(runs)
+    assert list(summary) == ["flask json"]
+    cell = summary["flask json"]
+    assert cell["on"] == [90.0]
+    assert cell["off"] == [100.0]
+    assert cell["pair_overheads_percent"] == pytest.approx([10.0])
+    overhead.print_summary(summary)
+    assert "flask json" in capsys.readouterr().out
+
+
+def test_an_interruption_before_the_first_whole_pair_says_so(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    run = overhead.Measured
+    summary = overhead.summarise({"flask json": {"on": [run(90.0, 0.5, ())], "off": []}})
+    assert summary == {}
+    overhead.print_summary(summary)
+    out = capsys.readouterr().out
+    assert "no whole on/off pair was measured" in out
+    assert "met in every cell" not in out
 
 
 @pytest.mark.parametrize(
