@@ -82,14 +82,14 @@ def another_value(name: str, field: FieldInfo) -> str | None:
 
 
 def changed_env() -> dict[str, str]:
-    """Every setting of .env set otherwise in the shell, as a user may."""
+    """Every lab setting set otherwise in the shell, as a user may: also one that .env lacks,
+    so that a setting added to asynclab/settings.py for the variants cannot be forgotten in
+    .env and compose.yaml."""
     changed = {}
-    for key in model.env_file():
-        name = key[9:].lower()
-        if key.startswith("ASYNCLAB_") and name in LabSettings.model_fields:
-            value = another_value(name, LabSettings.model_fields[name])
-            if value is not None:
-                changed[key] = value
+    for name, field in LabSettings.model_fields.items():
+        value = another_value(name, field)
+        if value is not None:
+            changed[f"ASYNCLAB_{name.upper()}"] = value
     return changed
 
 
@@ -128,8 +128,8 @@ def test_compose_gives_variants_settings_not_values_derived_from_them(
 def test_serve_in_a_container_follows_every_setting_of_the_shell(name: str) -> None:
     """Any setting changed in .env or the shell reaches what the container runs, as natively.
 
-    Every ASYNCLAB_* value of .env is changed at once: a setting the variant depends on but
-    compose does not pass would leave the container on the default and show here."""
+    Every setting is changed at once: one the variant depends on but compose does not pass
+    would leave the container on its default and show here."""
     changed = changed_env()
     environment = model.load(changed)["services"][name]["environment"]
     # What the native lab would run with the same shell.
