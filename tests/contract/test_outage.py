@@ -118,11 +118,17 @@ def wait_readyz(client: httpx.Client, framework: str, status: int) -> None:
     poll_until(says, f"{framework} /readyz to say {status}", SEEN_WITHIN_S)
 
 
-@pytest.mark.parametrize("served", rounds(), ids=lambda r: "+".join(r.values()))
+@pytest.fixture(scope="module", params=rounds(), ids=lambda r: "+".join(r.values()))
+def served(request: pytest.FixtureRequest, outage_lab: Lab) -> dict[Framework, str]:
+    """One round of variants, served for all the tests of the module that use it."""
+    chosen: dict[Framework, str] = request.param
+    for framework, variant in chosen.items():
+        outage_lab.switch(framework, variant)
+    return chosen
+
+
 def test_an_outage_under_load(outage_lab: Lab, served: dict[Framework, str]) -> None:
     s = outage_lab.settings
-    for framework, variant in served.items():
-        outage_lab.switch(framework, variant)
     loads = [Load(service_url(outage_lab, f), f) for f in served]
     probes = {f: httpx.Client(base_url=service_url(outage_lab, f), timeout=CLIENT_TIMEOUT_S)
               for f in served}  # fmt: skip
@@ -150,3 +156,28 @@ def test_an_outage_under_load(outage_lab: Lab, served: dict[Framework, str]) -> 
             postgres.start(s)
     problems = [p for load in loads for p in load.problems]
     assert not problems, f"{len(problems)} answers broke the contract: {problems[:5]}"
+
+
+def test_a_restart_no_request_saw_costs_no_request(
+    outage_lab: Lab, served: dict[Framework, str]
+) -> None:
+    """Every pooled connection was closed by the server while idle: none is handed out.
+
+    (psycopg sees a closed connection only when it next uses it; asyncpg sees it at once.)
+    """
+    s = outage_lab.settings
+    clients = [httpx.Client(base_url=service_url(outage_lab, f), timeout=CLIENT_TIMEOUT_S)
+               for f in served]  # fmt: skip
+    try:
+        for c in clients:  # every process's pool has its connections (flask-sync: 3 workers)
+            poll_until(lambda: c.get("/readyz").status_code == 200, "ready", SEEN_WITHIN_S)  # noqa: B023
+        postgres.stop(s, None)
+        postgres.start(s)
+        for c in clients:
+            statuses = [c.get(path).status_code for path in LOAD_PATHS * CLIENTS * 2]
+            assert statuses == [200] * len(statuses), f"{c.base_url}: {statuses}"
+    finally:
+        for c in clients:
+            c.close()
+        if postgres.postmaster_pid(s) is None:
+            postgres.start(s)
