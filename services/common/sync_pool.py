@@ -8,7 +8,8 @@ backoff, which kept Flask answering 503 for 10 s after a 30 s outage. So this wr
 - A query that fails on a broken connection, or a wait for a connection that times out, makes
   the request that saw it probe the database with a connection of its own. If that fails, the
   database is down: the pool is closed (the requests waiting in it fail at once), and every
-  request answers 503 at once, but for one per ``PROBE_INTERVAL_S`` that probes again.
+  request answers 503 at once, but for one at a time, ``PROBE_INTERVAL_S`` after the last,
+  that probes again.
 - The probe that connects again brings a fresh pool: no connection of before the outage is
   ever handed out, and no backoff delays the return.
 - A pooled connection whose socket has something to read while idle was closed by the server
@@ -18,6 +19,7 @@ backoff, which kept Flask answering 503 for 10 s after a 30 s outage. So this wr
 
 from __future__ import annotations
 
+import math
 import select
 import sys
 import threading
@@ -92,16 +94,25 @@ class SyncPool:
         # A fixed-size pool (min = max) so that no variant pays for connecting during a run.
         # reconnect_timeout=0: a failed connection attempt is given up at once instead of
         # retried with a backoff of up to minutes; the pool grows back when a request waits,
-        # and outages are this class's business.
+        # and outages are this class's business (a give-up makes it look).
         return ConnectionPool(
             self.config.database_url,
             min_size=self.config.db_pool_size,
             max_size=self.config.db_pool_size,
             timeout=self.config.connect_timeout_s,
             reconnect_timeout=0,
+            reconnect_failed=self._gave_up,
             open=False,
             kwargs=self._connect_kwargs(),
         )
+
+    def _gave_up(self, pool: ConnectionPool[Connection]) -> None:
+        """The pool could not connect: find out why, so that the requests waiting in it for a
+        connection that will not come (at startup without Postgres, say) fail at once. Not on
+        the pool's own worker thread: closing the pool joins it."""
+        threading.Thread(
+            target=self._investigate, args=(pool,), kwargs={"stale": False}, daemon=True
+        ).start()
 
     def open(self) -> None:
         # Do not wait: the service must start (and answer /healthz, /readyz 503) without Postgres.
@@ -156,18 +167,24 @@ class SyncPool:
         with self._lock:
             if not self._down:
                 return self._pool
-            now = time.monotonic()
-            if now < self._next_probe:
+            if time.monotonic() < self._next_probe:
                 raise errors.database_unavailable()
-            self._next_probe = now + PROBE_INTERVAL_S
-        if not self._probe():
+            # One probe at a time: a database that does not even refuse (a lost host) holds a
+            # probe for the connect timeout, and a sync worker must not queue behind several.
+            self._next_probe = math.inf
+        up = False
+        try:
+            up = self._probe()
+        finally:
+            with self._lock:
+                if up and self._down:
+                    self._pool = self._new_pool()
+                    self._pool.open(wait=False)
+                    self._down = False
+                self._next_probe = time.monotonic() + PROBE_INTERVAL_S
+        if not up:
             raise errors.database_unavailable()
-        with self._lock:
-            if self._down:
-                self._pool = self._new_pool()
-                self._pool.open(wait=False)
-                self._down = False
-            return self._pool
+        return self._pool
 
     def _investigate(self, pool: ConnectionPool[Connection], *, stale: bool) -> None:
         """``pool`` failed a request: is the database down, or are its connections stale?
