@@ -204,18 +204,18 @@ def progress(text: str) -> None:
 def print_outage(variant: str, fig: dict[str, Any]) -> None:
     def ms(key: str) -> str:
         value = fig[key]
-        return "never" if value is None else f"{value:,.0f}"
+        return "never" if value is None else f"{value:,.1f}" if value < 10 else f"{value:,.0f}"
 
     other = ", ".join(fig["other_answers"]) or "-"
     targets = "met" if not fig["missed_targets"] else "MISSED " + "; ".join(fig["missed_targets"])
     print(f"  {variant:<16} {fig['requests']:>8} {fig['unavailable_503']:>7} "
-          f"{ms('max_503_ms'):>11} {ms('readyz_503_after_ms'):>12} "
+          f"{ms('median_503_ms'):>11} {ms('max_503_ms'):>7} {ms('readyz_503_after_ms'):>12} "
           f"{ms('readyz_200_after_ms'):>12} {ms('recovered_after_ms'):>13}   {other:<14} "
           f"{targets}", flush=True)  # fmt: skip
 
 
 OUTAGE_HEADER = (
-    f"  {'variant':<16} {'requests':>8} {'503s':>7} {'max 503 ms':>11} "
+    f"  {'variant':<16} {'requests':>8} {'503s':>7} {'503 ms: p50':>11} {'max':>7} "
     f"{'readyz 503':>12} {'readyz 200':>12} {'recovered':>13}   {'other answers':<14} targets"
 )
 

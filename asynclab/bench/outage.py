@@ -10,6 +10,7 @@ deadline and by a stop event, and every request by the client's timeout.
 from __future__ import annotations
 
 import os
+import statistics
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -132,6 +133,9 @@ def outage_figures(
         "unavailable_503": len(unavailable),
         "other_answers": other,
         "max_503_ms": _ms(max((s.latency_s for s in unavailable), default=None)),
+        "median_503_ms": _ms(
+            statistics.median(s.latency_s for s in unavailable) if unavailable else None
+        ),
         "max_during_outage_ms": _ms(max((s.latency_s for s in started_during), default=None)),
         "readyz_503_after_ms": _ms(said_503.end - down if said_503 else None),
         "readyz_200_after_ms": _ms(said_200.end - up if said_200 else None),

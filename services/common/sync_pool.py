@@ -3,7 +3,8 @@
 psycopg_pool alone serves an outage badly. A request waits out the pool's whole timeout for a
 connection that cannot come, so the requests queued behind a sync worker wait it out one after
 the other (6.7 s with 3 workers); and after the outage the pool reconnects with an exponential
-backoff, which kept Flask answering 503 for 10 s after a 30 s outage. So this wraps the pool:
+backoff (1, 2, 4, 8 s and so on), which kept Flask answering 503 for 10 s after a 30 s outage.
+So this wraps the pool:
 
 - A query that fails on a broken connection, or a wait for a connection that times out, makes
   the request that saw it probe the database with a connection of its own. If that fails, the

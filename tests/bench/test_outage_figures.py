@@ -32,6 +32,7 @@ def test_figures_of_an_outage() -> None:
         "unavailable_503": 4,
         "other_answers": [],
         "max_503_ms": 800.0,
+        "median_503_ms": 400.0,  # of 600, 200, 2 and 800 ms
         "max_during_outage_ms": 2.0,  # the one request sent between the stop and the return
         "readyz_503_after_ms": 300.0,
         "readyz_200_after_ms": 400.0,
