@@ -22,8 +22,8 @@ generator CPUs, each variant alone on the service CPU, with Postgres restarted w
     .venv/bin/python scripts/bench_reliability.py --variants flask-sync fastapi-async \\
         --outages 5 --repeats 1
 
-Takes about 4 minutes for the outages and 12 for durability with the defaults; it saturates the
-service CPU during the durability runs. Ctrl-C stops the load and the lab and writes what was
+Takes about 5 minutes for the outages and 20 for durability with the defaults (on a busy 2-core
+machine); it saturates the service CPU during the durability runs. Ctrl-C stops the load and the lab and writes what was
 measured so far (exit code 130).
 """
 
