@@ -76,6 +76,10 @@ bench-overhead: install ## Measure what the Prometheus instrumentation costs (me
 bench-instructions: install ## CPU instructions per request, metrics on vs off, under callgrind (~6 min)
 	@$(VENV)/bin/python scripts/bench_metrics_instructions.py
 
+.PHONY: bench-reliability
+bench-reliability: install ## Postgres outages under load and what durable commits cost, every variant (~20 min)
+	@$(VENV)/bin/python scripts/bench_reliability.py
+
 .PHONY: report
 report: ## Rebuild the report from results/latest
 	@$(ASYNCLAB) report
