@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from services.common.models import MAX_BODY_BYTES, ItemIn
+from services.common.models import MAX_BODY_BYTES, MAX_WAIT_MS, Fanout, ItemIn
 
 Q = TypeVar("Q", bound=BaseModel)
 
@@ -127,6 +127,26 @@ def parse_item(content_type: str | None, body: bytes) -> ItemIn:
                 400, "malformed_json", [issue("body", "body", "json_invalid", message)]
             ) from None
         raise validation_error(errors, "body") from None
+
+
+def within_wait_budget(params: Fanout) -> Fanout:
+    """/fanout's total wait, ``calls`` x ``ms``, within MAX_WAIT_MS: one 422 naming both.
+
+    The same rule for both services, although async handlers make the calls at once: the
+    contract must not depend on the variant, and sync handlers wait the whole product.
+    """
+    total = params.calls * params.ms
+    if total > MAX_WAIT_MS:
+        message = (
+            f"calls x ms should be at most {MAX_WAIT_MS} (the longest wait of one request), "
+            f"not {params.calls} x {params.ms} = {total}"
+        )
+        raise ApiError(
+            422,
+            "validation_error",
+            [issue(name, "query", "wait_budget", message) for name in ("calls", "ms")],
+        )
+    return params
 
 
 def parse_params(model: type[Q], params: dict[str, str], where: str = "query") -> Q:

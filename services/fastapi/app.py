@@ -144,6 +144,7 @@ def _add_async_routes(app: FastAPI, backend: AsyncBackend) -> None:
 
     @app.get("/fanout")
     async def fanout(params: Annotated[Fanout, Query()]) -> Response:
+        errors.within_wait_budget(params)
         return _json(await backend.fanout(params.calls, params.ms))
 
     @app.get("/pitfall/blocking", description=PITFALL_DOC)
@@ -212,6 +213,7 @@ def _add_def_routes(app: FastAPI, backend: SyncBackend) -> None:
 
     @app.get("/fanout")
     def fanout(params: Annotated[Fanout, Query()]) -> Response:
+        errors.within_wait_budget(params)
         return _json(backend.fanout(params.calls, params.ms))
 
     @app.get("/pitfall/blocking", description="In a `def` handler the sleep blocks one thread.")

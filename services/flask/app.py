@@ -107,7 +107,7 @@ def create_app(config: ServiceConfig | None = None) -> Flask:
 
     @app.get("/fanout")
     def fanout() -> Response:
-        params = parse_params(Fanout, _query())
+        params = errors.within_wait_budget(parse_params(Fanout, _query()))
         return _json(backend.fanout(params.calls, params.ms))
 
     @app.get("/pitfall/blocking")
