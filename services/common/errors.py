@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from services.common import limits
 from services.common.models import MAX_BODY_BYTES, MAX_WAIT_MS, Fanout, ItemIn
 
 Q = TypeVar("Q", bound=BaseModel)
@@ -94,6 +95,28 @@ def upstream_unavailable() -> ApiError:
     return ApiError(
         502, "upstream_unavailable", [issue("upstream", "dependency", "unavailable", message)]
     )
+
+
+def request_line_too_long() -> ApiError:
+    message = f"the request line is longer than {limits.MAX_REQUEST_LINE} bytes; shorten the URL"
+    return ApiError(414, "uri_too_long", [issue("url", "request", "too_long", message)])
+
+
+def header_fields_too_large() -> ApiError:
+    # One answer for both limits: gunicorn stops reading a head that is too large for either
+    # before it knows which was passed.
+    message = (
+        f"send at most {limits.MAX_HEADER_FIELDS} header fields "
+        f"of at most {limits.MAX_HEADER_FIELD_BYTES} bytes each"
+    )
+    return ApiError(
+        431, "header_fields_too_large", [issue("headers", "header", "too_large", message)]
+    )
+
+
+def repeated_header(name: str) -> ApiError:
+    message = f"send one {name} header, not several"
+    return ApiError(400, "repeated_header", [issue(name, "header", "repeated", message)])
 
 
 def check_body_size(content_length: str | None) -> None:

@@ -29,6 +29,7 @@ from services.common.openapi import DOCUMENT_BYTES, OPENAPI_PATH
 from services.common.startup import freeze_startup_objects
 from services.common.sync_backend import SyncBackend, pitfall_sleep
 from services.fastapi.async_backend import AsyncBackend
+from services.fastapi.limits import RequestLimits
 
 log = logging.getLogger(__name__)
 
@@ -311,6 +312,8 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
         instrument(app)
         register_pool(backend.pool_stats)
     _serve_head_like_get(app)  # after every route, /metrics included
+    # Outside the metrics: what gunicorn refuses never reaches Flask's metrics either.
+    app.add_middleware(RequestLimits)
     app.add_middleware(ServerHeader, value=config.server_header)
     return app
 
