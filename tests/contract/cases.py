@@ -46,10 +46,12 @@ def post_json(id: str, body: Any, status: int = 201, **expect: Any) -> Req:
     )  # fmt: skip
 
 
-def bad_item(id: str, field_name: str, **changes: Any) -> Req:
+def bad_item(id: str, field_name: str, type: str | None = None, **changes: Any) -> Req:
     """VALID_ITEM with some keys changed (``...`` removes the key): a 422 naming one field."""
     body = {k: v for k, v in (VALID_ITEM | changes).items() if v is not ...}
-    return post_json(id, body, 422, error="validation_error", field=field_name, where="body")
+    return post_json(
+        id, body, 422, error="validation_error", field=field_name, where="body", type=type
+    )
 
 
 def padded_item(size: int) -> bytes:
@@ -68,6 +70,20 @@ INT_PARAMS = [
     ("/fanout", "ms", 0, 5000),
     ("/pitfall/blocking", "ms", 0, 5000),
 ]
+
+
+def wait_budget_cases() -> list[Req]:
+    """/fanout past calls x ms <= 5000: one 422 naming both parameters (each checked)."""
+    over = {"calls": "50", "ms": "101"}
+    return [
+        Req(f"/fanout-over-budget-{name}", "GET", "/fanout", params=over, status=422,
+            error="validation_error", field=name, where="query", type="wait_budget")
+        for name in ("calls", "ms")
+    ] + [
+        Req("/fanout-far-over-budget", "GET", "/fanout", params={"calls": "50", "ms": "5000"},
+            status=422, error="validation_error", field="calls", where="query",
+            type="wait_budget"),
+    ]  # fmt: skip
 
 
 def query_cases() -> list[Req]:
@@ -135,6 +151,10 @@ def body_cases() -> list[Req]:
         bad_item("tag-empty", "tags.0", tags=[""]),
         bad_item("tag-number", "tags.1", tags=["a", 1]),
         bad_item("tags-string", "tags", tags="a"),
+        bad_item("name-nul", "name", name="a\x00b", type="string_contains_nul"),
+        bad_item("tag-nul", "tags.1", tags=["a", "\x00"], type="string_contains_nul"),
+        bad_item("quantity-true", "quantity", quantity=True),
+        post_json("quantity-3.0", VALID_ITEM | {"quantity": 3.0}),
         bad_item("extra-key", "color", color="red"),
         post_json("body-list", [VALID_ITEM], 422, error="validation_error"),
         raw("json-truncated", b'{"name": ', 400, **malformed),
@@ -170,10 +190,14 @@ def route_cases() -> list[Req]:
         wrong("DELETE", "/items/1"),
         wrong("GET", "/items"),
         wrong("PATCH", "/fortunes"),
+        wrong("PUT", "/metrics"),
+        wrong("OPTIONS", "/json"),
+        wrong("TRACE", "/json"),
+        wrong("PROPFIND", "/json"),
     ]
 
 
-BAD_REQUESTS = query_cases() + item_id_cases() + body_cases() + route_cases()
+BAD_REQUESTS = query_cases() + wait_budget_cases() + item_id_cases() + body_cases() + route_cases()
 
 # Successful requests; their bodies are compared after removing values random by design.
 GOOD_REQUESTS = [
@@ -196,4 +220,6 @@ GOOD_REQUESTS = [
     post_json("items", VALID_ITEM),
     # Not in the contract's table, but HTTP requires HEAD wherever GET is served (RFC 9110 9.1).
     Req("HEAD-json", "HEAD", "/json"),
+    Req("HEAD-metrics", "HEAD", "/metrics"),
+    Req("openapi", "GET", "/openapi.json"),
 ]
