@@ -155,6 +155,11 @@ def body_cases() -> list[Req]:
         bad_item("tag-nul", "tags.1", tags=["a", "\x00"], type="string_contains_nul"),
         bad_item("quantity-true", "quantity", quantity=True),
         post_json("quantity-3.0", VALID_ITEM | {"quantity": 3.0}),
+        bad_item("price-10^400", "price", price=10**400, type="finite_number"),
+        bad_item("quantity-10^400", "quantity", quantity=10**400, type="less_than_equal"),
+        # Past ~4300 digits the JSON parser gives up on a number: malformed, not a 5xx.
+        raw("quantity-5000-digits", b'{"name": "w", "price": 1, "quantity": 1' + b"0" * 5000
+            + b"}", 400, **malformed),
         bad_item("extra-key", "color", color="red"),
         post_json("body-list", [VALID_ITEM], 422, error="validation_error"),
         raw("json-truncated", b'{"name": ', 400, **malformed),
