@@ -128,10 +128,13 @@ def _operation(
     errors: tuple[str, ...] = (),
     parameters: list[dict[str, Any]] | None = None,
     body: dict[str, Any] | None = None,
+    description: str | None = None,
 ) -> dict[str, Any]:
     for status in sorted({*errors, *EVERY_ROUTE}):
         responses[status] = {"description": ERRORS[status], "content": _content(JSON, ERROR_REF)}
     operation: dict[str, Any] = {"summary": summary, "responses": responses}
+    if description is not None:
+        operation["description"] = description
     if parameters:
         operation["parameters"] = parameters
     if body is not None:
@@ -150,6 +153,12 @@ QUERIES = [
         "description": "Rows: an integer clamped to 1..500; anything else means 1 (TechEmpower)",
     }
 ]
+PITFALL = (
+    "**Pitfall, on purpose.** `time.sleep` inside an `async def` handler (FastAPI's async "
+    "variants) blocks the event loop: while one request sleeps, the whole process serves "
+    "nobody. In a plain `def` handler (Flask, fastapi-def) it blocks one worker or thread: the "
+    "control. The fix is `await asyncio.sleep`, or a plain `def` handler."
+)
 FANOUT_NOTE = f"; calls x ms must not exceed {MAX_WAIT_MS} (else 422 naming both)"
 
 
@@ -212,7 +221,9 @@ def _paths() -> dict[str, Any]:
             )
         },
         "/pitfall/blocking": {
-            "get": op("time.sleep (blocks an event loop)", WAITED, ("422",), _query(Wait))
+            "get": op(
+                "time.sleep in the handler", WAITED, ("422",), _query(Wait), description=PITFALL
+            )
         },
         "/items": {
             "post": op(

@@ -33,12 +33,6 @@ from services.fastapi.limits import RequestLimits
 
 log = logging.getLogger(__name__)
 
-PITFALL_DOC = (
-    "**Pitfall, on purpose.** `time.sleep` inside an `async def` handler blocks the event loop: "
-    "while one request sleeps, the whole process serves nobody. Flask's same route is the "
-    "control. The fix is `await asyncio.sleep`, or a plain `def` handler."
-)
-
 
 def _json(payload: Any, status: int = 200) -> Response:
     return Response(dumps(payload), status_code=status, media_type="application/json")
@@ -134,7 +128,7 @@ def _add_async_routes(app: FastAPI, backend: AsyncBackend) -> None:
         errors.within_wait_budget(params)
         return _json(await backend.fanout(params.calls, params.ms))
 
-    @app.get("/pitfall/blocking", description=PITFALL_DOC)
+    @app.get("/pitfall/blocking")
     async def pitfall_blocking(params: Annotated[Wait, Query()]) -> Response:
         return _json(pitfall_sleep(params.ms))  # blocks the event loop: the lesson
 
@@ -203,7 +197,7 @@ def _add_def_routes(app: FastAPI, backend: SyncBackend) -> None:
         errors.within_wait_budget(params)
         return _json(backend.fanout(params.calls, params.ms))
 
-    @app.get("/pitfall/blocking", description="In a `def` handler the sleep blocks one thread.")
+    @app.get("/pitfall/blocking")
     def pitfall_blocking(params: Annotated[Wait, Query()]) -> Response:
         return _json(pitfall_sleep(params.ms))
 
