@@ -138,3 +138,13 @@ def test_fuzz(case: schemathesis.Case, sessions: dict[str, tuple[str, requests.S
     named = named_difference(case.path, case.method, expected[0])
     if named is not None:
         FUZZ[f"alike but for named difference {named}"] += 1
+
+
+def test_the_published_document_is_the_one_fuzzed(
+    sessions: dict[str, tuple[str, requests.Session]],
+) -> None:
+    for url, session in sessions.values():
+        response = session.get(url + openapi.OPENAPI_PATH, timeout=CLIENT_TIMEOUT_S)
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "application/json"
+        assert response.content == openapi.DOCUMENT_BYTES
