@@ -165,6 +165,9 @@ def body_cases() -> list[Req]:
         raw("json-truncated", b'{"name": ', 400, **malformed),
         raw("json-empty", b"", 400, **malformed),
         raw("json-not-utf8", b'{"name": "\xff\xfe"}', 400, **malformed),
+        # Valid JSON grammar, but no Unicode text: a lone surrogate cannot be stored either.
+        raw("json-lone-surrogate", b'{"name": "\\ud800", "price": 1, "quantity": 1}', 400,
+            **malformed),
         raw("ctype-text", valid, 415, "text/plain", **unsupported),
         raw("ctype-form", b"name=w&price=1&quantity=1", 415,
             "application/x-www-form-urlencoded", **unsupported),
