@@ -28,6 +28,10 @@ loglevel = "warning"
 # No preload: each worker must open its own pools (threads do not survive fork) and gevent
 # must patch the standard library before the app imports it.
 preload_app = False
+# No control socket (gunicorn 25.1+, for `gunicornc`): by default every gunicorn of this user
+# binds $HOME/.gunicorn/gunicorn.ctl, each lab's replacing the last one's, and in a container
+# whose home is read-only it logs "Control server error: Permission denied" at every start.
+control_socket_disable = True
 
 # gunicorn writes its own Server header before the app's headers; name the service instead.
 gunicorn.http.wsgi.SERVER = "asynclab-" + os.environ.get("SERVICE_NAME", "service")
