@@ -7,6 +7,8 @@ PYTEST_ARGS ?=
 STATE_DIR   ?= $(or $(ASYNCLAB_STATE_DIR),.state)
 # "compose" when a Docker engine answers, else "native"; the script says why on stderr.
 LAB_MODE     = $(shell scripts/lab_mode.sh)
+# What `make clean` removes besides the lab's data.
+CACHES      ?= .pytest_cache .mypy_cache .ruff_cache test-artifacts
 
 .DEFAULT_GOAL := help
 
@@ -43,10 +45,14 @@ logs: ## Follow the lab's logs (compose: every container; native: .state/logs)
 .PHONY: clean
 clean: down ## Stop the lab and remove its data: containers, volumes, images, .state and caches (results/ is kept)
 	@if [ "$(LAB_MODE)" = compose ]; then scripts/compose.sh clean; fi
-	@rm -rf $(STATE_DIR) .pytest_cache .mypy_cache .ruff_cache test-artifacts
+	@rm -rf $(STATE_DIR) $(CACHES)
+
+.PHONY: install-engine
+install-engine: ## Also install what the engine test needs when missing (docker.io, mmdebstrap)
+	@scripts/install.sh --engine
 
 .PHONY: test
-test: install ## Run lint, types and the whole test suite against real components
+test: install-engine ## Run lint, types and the whole test suite against real components
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/mypy
@@ -69,6 +75,10 @@ bench-overhead: install ## Measure what the Prometheus instrumentation costs (me
 .PHONY: bench-instructions
 bench-instructions: install ## CPU instructions per request, metrics on vs off, under callgrind (~6 min)
 	@$(VENV)/bin/python scripts/bench_metrics_instructions.py
+
+.PHONY: bench-reliability
+bench-reliability: install ## Postgres outages under load and what durable commits cost, every variant (~20 min)
+	@$(VENV)/bin/python scripts/bench_reliability.py
 
 .PHONY: report
 report: ## Rebuild the report from results/latest

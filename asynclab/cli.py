@@ -7,6 +7,7 @@ import click
 from asynclab.bench.cli import bench, report
 from asynclab.demo import demo
 from asynclab.lab_cli import down, status, up
+from asynclab.serve import serve
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -19,3 +20,5 @@ def main() -> None:
 
 for command in (up, down, status, bench, report, demo):
     main.add_command(command)
+# One service in the foreground, as compose's containers run it (asynclab/serve.py).
+main.add_command(serve)

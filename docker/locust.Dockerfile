@@ -1,5 +1,6 @@
-# The load generator: Locust with the lab's scenarios (loadtests/) and their helpers (asynclab/),
-# from the same lock file as the native lab. compose.yaml runs it as master or as worker.
+# The load generator: Locust with the lab's scenarios (loadtests/) and what they import (asynclab/,
+# services/common), from the same lock file as the native lab. compose.yaml runs it as master,
+# as worker, and as the bench's headless generator.
 ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS builder
@@ -17,7 +18,7 @@ FROM ${PYTHON_IMAGE}
 RUN groupadd --system --gid 10001 app \
     && useradd --system --no-log-init --uid 10001 --gid app --home-dir /app app
 WORKDIR /app
-# PYTHONPATH: the scenarios import asynclab from the source tree, as they do natively.
+# PYTHONPATH: the scenarios import asynclab and services from the source tree, as natively.
 ENV PATH=/app/.venv/bin:$PATH \
     PYTHONPATH=/app \
     PYTHONUNBUFFERED=1 \
@@ -26,6 +27,7 @@ COPY --from=builder /app/.venv /app/.venv
 COPY docker/healthcheck.py docker/healthcheck.py
 COPY asynclab/ asynclab/
 COPY loadtests/ loadtests/
+COPY services/ services/
 USER 10001:10001
 EXPOSE 8089
 # Master: its web UI answers. Worker: its master's port accepts connections.

@@ -1,5 +1,6 @@
 # The image of both services and the upstream: the same sources and lock file as the native lab.
-# compose.yaml gives each container its command (asynclab/variants.py), so there is no CMD here.
+# Each container runs `python -m asynclab.serve VARIANT --port N` (compose.yaml), which builds the
+# variant's command and environment from asynclab/variants.py, so there is no CMD here.
 ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS builder
@@ -24,6 +25,7 @@ ENV PATH=/app/.venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1
 COPY --from=builder /app/.venv /app/.venv
 COPY docker/healthcheck.py docker/healthcheck.py
+COPY asynclab/ asynclab/
 COPY services/ services/
 USER 10001:10001
 # Finds the port from the command line of PID 1, so one image serves every variant.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The compose lab, for the Makefile's targets when scripts/lab_mode.sh says "compose".
 #
-#   scripts/compose.sh up                      build, start, wait until healthy, print the URLs
+#   scripts/compose.sh up [SERVICE...]         build, start, wait until healthy, print the URLs
 #   scripts/compose.sh down                    stop and remove the containers (data kept)
 #   scripts/compose.sh clean                   down, and remove volumes and the lab's images
 #   scripts/compose.sh logs [SERVICE...]       follow the logs
@@ -10,7 +10,13 @@
 #   scripts/compose.sh bench [ARGS...]         asynclab bench against the compose lab
 #
 # Settings: .env (committed), then .env.local (gitignored, secrets), then your shell: the same
-# precedence compose applies.
+# precedence compose applies. ASYNCLAB_COMPOSE_SERVICES="postgres upstream ..." starts only
+# those services (and the variants of COMPOSE_PROFILES among them) for up and bench.
+#
+# For the bench (asynclab/bench/compose_lab.py), one generator container per measured run:
+#   scripts/compose.sh generator NAME OUT_DIR [VAR=VALUE...] -- COMMAND...
+#   scripts/compose.sh generator-pid NAME      its PID 1 on this machine, and its id
+#   scripts/compose.sh generator-stop NAME
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +25,8 @@ DOCKER=${DOCKER:-docker}
 # Started after the rest, and the lab goes on without it: cAdvisor needs a Linux engine's
 # /sys and /var/lib/docker, which some Docker Desktop setups do not share.
 OPTIONAL=cadvisor
+# Several --env-file flags (.env, then .env.local) need Compose 2.17.
+MIN_COMPOSE=2.17
 
 compose() {
   local files=(--env-file .env)
@@ -43,6 +51,24 @@ setting() {
   done
 }
 
+version_at_least() { printf '%s\n%s\n' "$2" "$1" | sort --check=quiet --version-sort; }
+
+require_compose() {
+  local version
+  if ! version=$("$DOCKER" compose version --short 2>/dev/null) || [ -z "$version" ]; then
+    echo "asynclab: '$DOCKER compose' does not answer: install Docker Compose v2 ($MIN_COMPOSE or" \
+      "newer), e.g. the docker-compose-plugin package: https://docs.docker.com/compose/install/" >&2
+    exit 2
+  fi
+  version=${version#v}
+  if ! version_at_least "$version" "$MIN_COMPOSE"; then
+    echo "asynclab: Docker Compose $version is too old: the lab needs $MIN_COMPOSE or newer" \
+      "(it passes .env and .env.local as two --env-file flags). Upgrade the" \
+      "docker-compose-plugin package (or Docker Desktop): https://docs.docker.com/compose/install/" >&2
+    exit 2
+  fi
+}
+
 # No default credentials: the first run writes a random password where only this user reads it.
 ensure_grafana_password() {
   if [ -n "$(setting GRAFANA_ADMIN_PASSWORD)" ]; then return; fi
@@ -63,18 +89,16 @@ all_profiles() {
   COMPOSE_PROFILES='' compose config --profiles | paste -sd, -
 }
 
-urls() {
-  local host
-  host=$(setting BIND_ADDRESS)
-  cat <<EOF
-The compose lab is up (profiles: $(setting COMPOSE_PROFILES)):
-  Locust      http://$host:$(setting ASYNCLAB_LOCUST_PORT)   pick a scenario and a target, start
-  Grafana     http://$host:$(setting ASYNCLAB_GRAFANA_PORT)   dashboards open without login; admin password in $ENV_LOCAL
-  Prometheus  http://$host:$(setting ASYNCLAB_PROMETHEUS_PORT)
-  Flask       http://$host:$(setting ASYNCLAB_FLASK_PORT)
-  FastAPI     http://$host:$(setting ASYNCLAB_FASTAPI_PORT)
-More Locust workers: docker compose up -d --scale locust-worker=2. Stop: make down.
-EOF
+# The services of the framework's variants, one per line (flask-sync, flask-gthread, ...).
+variants_of() {
+  COMPOSE_PROFILES='' compose config --profiles | grep "^$1-" || true
+}
+
+# Stop and remove these variants' containers. Compose 2.23 and newer no longer count a service
+# of an inactive profile as an orphan (docker/compose#11486), so nothing else removes them, and
+# the next variant on that port would fail with "port is already allocated".
+remove_variants() {
+  if [ $# -gt 0 ]; then COMPOSE_PROFILES="$(all_profiles)" compose rm --stop --force "$@"; fi
 }
 
 switch() {
@@ -84,20 +108,68 @@ switch() {
     "$framework"-*) ;;
     *) echo "$variant is not a $framework variant" >&2; exit 2 ;;
   esac
-  local others
-  others=$(COMPOSE_PROFILES='' compose config --profiles | grep "^$framework-" | grep -vx "$variant" || true)
-  # shellcheck disable=SC2086  # one service name per word
-  if [ -n "$others" ]; then COMPOSE_PROFILES="$(all_profiles)" compose rm --stop --force $others; fi
+  if ! variants_of "$framework" | grep -qx "$variant"; then
+    echo "unknown $framework variant '$variant'; choose one of: $(variants_of "$framework" | paste -sd' ' -)" >&2
+    exit 2
+  fi
+  # shellcheck disable=SC2046  # one service name per word
+  remove_variants $(variants_of "$framework" | grep -vx "$variant")
   compose up --detach --wait "$variant"
+}
+
+# What `up` and `bench` start: ASYNCLAB_COMPOSE_SERVICES, else every service but the optional.
+services() {
+  if [ -n "${ASYNCLAB_COMPOSE_SERVICES:-}" ]; then
+    echo "${ASYNCLAB_COMPOSE_SERVICES//,/ }"
+  else
+    compose config --services | grep -vx "$OPTIONAL" | paste -sd' ' -
+  fi
 }
 
 start() {
   ensure_grafana_password
-  # shellcheck disable=SC2046  # one service name per word
-  compose up --detach --build --wait --remove-orphans $(compose config --services | grep -vx "$OPTIONAL")
-  if ! compose up --detach "$OPTIONAL"; then
-    echo "$OPTIONAL could not start on this engine; the lab runs without per-container metrics." >&2
+  require_compose
+  local wanted inactive
+  wanted=${*:-$(services)}
+  # The variants whose profile is not active: a `switch` or a bench may have left one on a
+  # framework's port.
+  inactive=$({ variants_of flask; variants_of fastapi; } |
+    grep -vxF -f <(setting COMPOSE_PROFILES | tr ',' '\n' | sed 's/^ *//; s/ *$//') || true)
+  # shellcheck disable=SC2086  # one service name per word
+  remove_variants $inactive
+  # shellcheck disable=SC2086
+  compose up --detach --build --wait --remove-orphans $wanted
+  if [ $# -eq 0 ] && [ -z "${ASYNCLAB_COMPOSE_SERVICES:-}" ]; then
+    if ! compose up --detach "$OPTIONAL"; then
+      echo "$OPTIONAL could not start on this engine; the lab runs without per-container metrics." >&2
+    fi
   fi
+  STARTED=$wanted
+}
+
+# What to open; with service names, only the lines of those services.
+urls() {
+  local host service label port note wanted
+  host=$(setting BIND_ADDRESS)
+  echo "The compose lab is up (profiles: $(setting COMPOSE_PROFILES)):"
+  while read -r service label port note; do
+    if [ $# -gt 0 ]; then
+      wanted=no
+      for name in "$@"; do
+        # shellcheck disable=SC2053  # $service is a pattern: flask-* is any Flask variant
+        if [[ $name == $service ]]; then wanted=yes; fi
+      done
+      [ "$wanted" = yes ] || continue
+    fi
+    printf '  %-11s http://%s:%s%s\n' "$label" "$host" "$(setting "$port")" "${note:+   $note}"
+  done <<EOF
+locust-master Locust ASYNCLAB_LOCUST_PORT pick a scenario and a target, start
+grafana Grafana ASYNCLAB_GRAFANA_PORT dashboards open without login; admin password in $ENV_LOCAL
+prometheus Prometheus ASYNCLAB_PROMETHEUS_PORT
+flask-* Flask ASYNCLAB_FLASK_PORT
+fastapi-* FastAPI ASYNCLAB_FASTAPI_PORT
+EOF
+  echo "More Locust workers: LOCUST_WORKERS=2 make lab. Stop: make down."
 }
 
 main() {
@@ -105,15 +177,18 @@ main() {
   shift || true
   case "$command" in
     up)
-      start
-      urls
+      start "$@"
+      # shellcheck disable=SC2086  # one service name per word
+      urls $STARTED
       ;;
     down)
       without_secrets
+      require_compose
       COMPOSE_PROFILES="$(all_profiles)" compose down --remove-orphans
       ;;
     clean)
       without_secrets
+      require_compose
       COMPOSE_PROFILES="$(all_profiles)" compose down --remove-orphans --volumes --rmi local
       ;;
     logs)
@@ -122,17 +197,38 @@ main() {
       ;;
     switch)
       ensure_grafana_password
+      require_compose
       switch "$@"
       ;;
     urls) urls ;;
     bench)
       start
-      # ASYNCLAB_LAB=compose: the bench uses this lab as it is, on the ports of .env, and
-      # changes variants with `scripts/compose.sh switch` instead of starting a native lab.
+      compose build locust-bench
+      # ASYNCLAB_LAB=compose: the bench uses this lab as it is, on the ports of .env, changes
+      # variants with `scripts/compose.sh switch`, and runs its Locust in a locust-bench
+      # container per run (`generator` below) instead of starting anything itself.
       ASYNCLAB_LAB=compose "${ASYNCLAB:-.venv/bin/asynclab}" bench "$@"
       ;;
+    generator)
+      local name=${1:?usage: scripts/compose.sh generator NAME OUT_DIR [VAR=VALUE...] -- COMMAND...}
+      local out=${2:?usage: scripts/compose.sh generator NAME OUT_DIR [VAR=VALUE...] -- COMMAND...}
+      shift 2
+      local env=()
+      while [ $# -gt 0 ] && [ "$1" != -- ]; do env+=(--env "$1"); shift; done
+      shift || true
+      without_secrets
+      # --use-aliases: Prometheus finds it as locust-bench; --user: its files are yours.
+      compose run --rm --no-deps --use-aliases -T --name "$name" --user "$(id -u):$(id -g)" \
+        --volume "$out:/out" "${env[@]}" locust-bench "$@"
+      ;;
+    generator-pid)
+      "$DOCKER" inspect --format '{{.State.Pid}} {{.Id}}' "${1:?usage: generator-pid NAME}"
+      ;;
+    generator-stop)
+      "$DOCKER" rm --force "${1:?usage: generator-stop NAME}" >/dev/null 2>&1 || true
+      ;;
     *)
-      sed -n '2,12p' "$0" >&2
+      sed -n '2,19p' "$0" >&2
       exit 2
       ;;
   esac

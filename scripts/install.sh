@@ -1,7 +1,20 @@
 #!/usr/bin/env bash
 # Installs what the lab needs, and only what is missing, so a second run takes a second.
+#
+#   scripts/install.sh            the lab (native mode) and the locked virtual environment
+#   scripts/install.sh --engine   also what the engine test needs (`make test` does this): a
+#                                 dockerd it starts privately, and mmdebstrap for its images
+# `make lab` never installs a Docker engine: compose mode uses the one you have.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+engine=no
+for arg in "$@"; do
+  case "$arg" in
+    --engine) engine=yes ;;
+    *) echo "usage: scripts/install.sh [--engine]" >&2; exit 2 ;;
+  esac
+done
 
 need_apt=()
 command -v prometheus >/dev/null || need_apt+=(prometheus)
@@ -15,10 +28,31 @@ command -v setpriv >/dev/null || need_apt+=(util-linux)
 if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   need_apt+=(postgresql)
 fi
+if [ "$engine" = yes ]; then
+  command -v mmdebstrap >/dev/null || need_apt+=(mmdebstrap)
+  if ! command -v dockerd >/dev/null; then
+    # Never beside Docker's own packages: docker.io conflicts with docker-ce, and replacing a
+    # user's Docker is not this script's business.
+    if dpkg-query -W -f='${Status}\n' docker-ce docker-ce-cli moby-engine containerd.io 2>/dev/null |
+      grep -q "install ok installed"; then
+      echo "dockerd is missing, but Docker's own packages (docker-ce, moby) are installed: not" \
+        "adding Debian's docker.io beside them; the engine test says what it needs" >&2
+    else
+      need_apt+=(docker.io)
+    fi
+  fi
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing Debian packages: ${need_apt[*]}"
     apt-get update -qq
+    # No packaged daemon starts on install (Debian's docker.io would start the system's
+    # dockerd, with its bridge and iptables rules): the lab and its tests start their own.
+    policy=/usr/sbin/policy-rc.d
+    if [ ! -e "$policy" ]; then
+      printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy"
+      trap 'rm -f "$policy"' EXIT
+    fi
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
     # Debian starts packaged daemons on install; the lab runs its own instances on its own ports.
     for svc in prometheus prometheus-postgres-exporter prometheus-node-exporter; do

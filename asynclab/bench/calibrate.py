@@ -14,7 +14,7 @@ from typing import Any
 
 from asynclab.bench import wrk
 from asynclab.bench.generator import GeneratorPlan
-from asynclab.bench.locust_run import LoadSpec, run_locust
+from asynclab.bench.locust_run import Generator, LoadSpec, run_locust
 from asynclab.bench.scenarios import SCENARIOS
 
 ROUTE = "/plaintext"
@@ -44,10 +44,13 @@ def calibrate(
     duration_s: float = 4.0,
     echo: Callable[[str], None] = print,
     env: tuple[tuple[str, str], ...] = (),
+    generator: Generator | None = None,
 ) -> dict[str, Any]:
-    """``targets`` maps a variant name to (base URL, service pid)."""
+    """``targets`` maps a variant name to (base URL, service pid). With ``generator`` (compose
+    mode) Locust runs there, and wrk, which would run on this machine, is left out."""
     result: dict[str, Any] = {"route": ROUTE, "users": USERS, "probe": {}}
-    if wrk.available():
+    use_wrk = generator is None and wrk.available()
+    if use_wrk:
         for name, (url, _pid) in targets.items():
             probe = wrk.run_wrk(
                 url + ROUTE, USERS, 1, 0, out_dir / f"probe-{name}.txt", plan.taskset, plan.cpus
@@ -62,12 +65,12 @@ def calibrate(
     load = run_locust(
         LoadSpec(SCENARIOS["plaintext"], url, USERS, warmup_s, duration_s, out_dir / "locust",
                  plan.taskset, plan.locust_processes, pid, env),
-        cwd, plan.cpus,
+        cwd, plan.cpus, generator,
     )  # fmt: skip
     result["locust"] = _figures(
         load.requests, load.rps, load.generator_cpu, load.generator_cpu_s, plan.cpus
     )
-    if wrk.available():
+    if use_wrk:
         w = wrk.run_wrk(url + ROUTE, USERS, duration_s, warmup_s, out_dir / "wrk.txt",
                         plan.taskset, plan.cpus, pid, plan.cpus)  # fmt: skip
         result["wrk"] = _figures(w.requests, w.rps, w.generator_cpu, w.generator_cpu_s, plan.cpus)

@@ -1,16 +1,23 @@
 """The compose lab as the bench sees it: settings and ports from ``.env``, variants changed with
-``scripts/compose.sh switch``, and nothing ever started by the bench itself.
+``scripts/compose.sh switch``, and nothing of the lab ever started by the bench itself.
 
 ``make bench`` in compose mode runs ``scripts/compose.sh bench``: it brings the stack up with the
 variants of ``COMPOSE_PROFILES``, then runs ``asynclab bench`` with ``ASYNCLAB_LAB=compose``.
 The services run in containers, so the bench has no pids to sample: their CPU time, and the CPU
 ceiling computed from it, are recorded as null with a note in the manifest, never estimated.
+
+The load generator runs in the lab too: each Locust run is a ``locust-bench`` container
+(``scripts/compose.sh generator``) on the lab's network, under ``GENERATOR_CPUS`` and scraped by
+the lab's Prometheus, aimed at the services by their container names. Its CPU is sampled from
+the container's first process when the engine runs on this machine, and null otherwise.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
+import secrets
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -18,7 +25,9 @@ from typing import Any
 
 from dotenv import dotenv_values
 
-from asynclab.procs import LabError, http_ok, pinning
+from asynclab.bench.generator import GeneratorPlan
+from asynclab.bench.locust_run import LoadSpec, locust_command
+from asynclab.procs import LabError, http_ok
 from asynclab.settings import LabSettings
 from asynclab.variants import VARIANTS, Framework, get_variant
 
@@ -30,6 +39,68 @@ SERVICE_CPU_NOTE = (
     "compose mode: the services run in containers whose processes the bench does not sample, "
     "so service CPU per request and the CPU ceiling are null"
 )
+# Where the generator container reaches each service: compose's names and the fixed ports
+# inside the containers (compose.yaml), whatever is published on this machine.
+LOAD_URLS: dict[Framework, str] = {"flask": "http://flask:8001", "fastapi": "http://fastapi:8002"}
+# The generator's metrics port inside its container, scraped as locust-bench:9647.
+GENERATOR_METRICS_PORT = "9647"
+CONTAINER_OUT = Path("/out")
+
+
+class ContainerGenerator:
+    """One ``locust-bench`` container per Locust run, through ``scripts/compose.sh generator``.
+
+    The run's directory is mounted at ``/out``, so Locust writes its CSV, HTML, log and events
+    file where the bench reads them, as the user who runs the bench.
+    """
+
+    def __init__(self, script: Sequence[str]) -> None:
+        self.script = list(script)
+        self.name = ""
+        self._gave_up = False
+
+    def command(self, spec: LoadSpec) -> list[str]:
+        self.name = f"asynclab-bench-{secrets.token_hex(4)}"
+        self._gave_up = False
+        inside = dataclasses.replace(spec, out_dir=CONTAINER_OUT, taskset=())
+        env = [f"{k}={v}" for k, v in spec.env if k != "LOCUST_METRICS_PORT"]
+        env.append(f"LOCUST_METRICS_PORT={GENERATOR_METRICS_PORT}")
+        return [
+            *self.script, "generator", self.name, str(spec.out_dir.absolute()), *env,
+            "--", *locust_command(inside, python="python"),
+        ]  # fmt: skip
+
+    def pid(self) -> int | None:
+        """The container's first process, once it runs, if it is a process of this machine.
+
+        A Docker Desktop engine runs containers in a virtual machine: the pid it reports is
+        not ours to sample, which /proc/<pid>/cgroup (naming the container) tells apart."""
+        if self._gave_up:
+            return None
+        done = subprocess.run(
+            [*self.script, "generator-pid", self.name],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        fields = done.stdout.split()
+        if done.returncode != 0 or len(fields) != 2 or not fields[0].isdigit():
+            return None  # not created yet
+        pid, container_id = int(fields[0]), fields[1]
+        if pid == 0:
+            return None  # created, not running yet
+        try:
+            cgroups = Path(f"/proc/{pid}/cgroup").read_text()
+        except OSError:
+            cgroups = ""
+        if container_id not in cgroups:
+            self._gave_up = True
+            return None
+        return pid
+
+    def stop(self) -> None:
+        if self.name:
+            subprocess.run(
+                [*self.script, "generator-stop", self.name], capture_output=True, check=False
+            )
 
 
 def compose_values(env_dir: Path, environ: Mapping[str, str]) -> dict[str, str]:
@@ -79,6 +150,7 @@ class ComposeLab:
         self.script = list(script) if script else [str(root / SCRIPT)]
         self.echo = echo
         self.served = self._profiles()
+        self.generator = ContainerGenerator(self.script)
 
     def _profiles(self) -> dict[Framework, str]:
         """The variants ``COMPOSE_PROFILES`` starts, which ``compose.sh bench`` has just done."""
@@ -102,6 +174,8 @@ class ComposeLab:
             "mode": "compose",
             "host": s.host,
             "urls": urls,
+            # Where the generator's container sends the load.
+            "load_urls": dict(LOAD_URLS),
             "processes": {},  # containers: no pid of ours to sample
             "variants": {f: get_variant(name).config(s) for f, name in self.served.items()},
             "cpu_plan": self.cpu_plan(),
@@ -110,19 +184,30 @@ class ComposeLab:
             "settings": s.model_dump(mode="json"),
         }
 
+    def generator_cores(self) -> int:
+        """Whole cores of ``GENERATOR_CPUS``: one Locust process uses at most one."""
+        return max(1, math.floor(float(self.values.get("GENERATOR_CPUS", "1"))))
+
+    def generator_plan(self) -> GeneratorPlan:
+        cores = self.generator_cores()
+        limit = self.values.get("GENERATOR_CPUS", "1")
+        how = f"Locust distributed: {cores} worker processes" if cores > 1 else "one Locust process"
+        note = f"compose: a locust-bench container limited to GENERATOR_CPUS={limit}; {how}"
+        return GeneratorPlan((), cores, cores, note)
+
     def cpu_plan(self) -> dict[str, Any]:
-        s = self.settings
         limit = self.values.get("SERVICE_CPUS", "?")
-        pinned, generator_note = pinning(s.generator_cpus, s)
+        generator = self.values.get("GENERATOR_CPUS", "?")
         return {
             "available_cpus": sorted(os.sched_getaffinity(0)),
             "service_cpus": f"{limit} per container",
             "services_pinned": False,
             "services": f"compose containers limited to {limit} CPU each (SERVICE_CPUS in .env, "
             "a CPU quota rather than a CPU set); not sampled by the bench",
-            "generator_cpus": s.generator_cpus,
-            "generator_pinned": pinned is not None,
-            "generator": f"on this machine, outside compose: {generator_note}",
+            "generator_cpus": f"{generator} per container",
+            "generator_pinned": False,
+            "generator": f"a locust-bench container per run, limited to {generator} CPU "
+            "(GENERATOR_CPUS in .env, a CPU quota), on the lab's network",
             "unpinned": "postgres, upstream, monitoring (containers with their own limits)",
         }
 

@@ -14,8 +14,10 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from asynclab.bench.sampler import CpuSampler
 from asynclab.bench.scenarios import Scenario
@@ -68,11 +70,28 @@ class RunFailed(RuntimeError):
     pass
 
 
-def locust_command(spec: LoadSpec) -> list[str]:
+class Generator(Protocol):
+    """Where Locust runs when not as a child of this process: compose mode's container
+    (``asynclab.bench.compose_lab.ContainerGenerator``)."""
+
+    def command(self, spec: LoadSpec) -> list[str]:
+        """The command that runs ``locust_command`` of ``spec`` there."""
+        ...
+
+    def pid(self) -> int | None:
+        """The generator's root process on this machine, once it can be sampled; else None."""
+        ...
+
+    def stop(self) -> None:
+        """Make sure nothing of the run is left (called after every run)."""
+        ...
+
+
+def locust_command(spec: LoadSpec, python: str = sys.executable) -> list[str]:
     out = spec.out_dir
     s = spec.scenario
     cmd = [
-        *spec.taskset, sys.executable, "-m", "locust",
+        *spec.taskset, python, "-m", "locust",
         "-f", s.locustfile, s.user_class,
         "--headless", "--only-summary",
         "-u", str(spec.users), "-r", str(spec.users),
@@ -124,29 +143,60 @@ def _terminate(proc: subprocess.Popen[bytes]) -> None:
     _signal_group(proc, signal.SIGKILL)  # workers the master left behind
 
 
-def run_locust(spec: LoadSpec, cwd: Path, generator_cpus: int) -> LoadResult:
+def run_locust(
+    spec: LoadSpec, cwd: Path, generator_cpus: int, generator: Generator | None = None
+) -> LoadResult:
     """Run Locust to the end and return the measured window's figures.
 
-    Ctrl-C (KeyboardInterrupt) stops Locust, then propagates.
+    With ``generator``, Locust runs where it says (a container) and its CPU is sampled from the
+    process it names, or recorded as null when it names none. Ctrl-C (KeyboardInterrupt) stops
+    Locust, then propagates.
     """
     spec.out_dir.mkdir(parents=True, exist_ok=True)
-    cmd = locust_command(spec)
+    cmd = locust_command(spec) if generator is None else generator.command(spec)
     (spec.out_dir / "command.txt").write_text(" ".join(cmd) + "\n")
+    timeout = spec.warmup_s + spec.duration_s + 60
     with (spec.out_dir / "stdout.txt").open("wb") as output:
         env = {**os.environ, **dict(spec.env)}
         proc = subprocess.Popen(
             cmd, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT,
-            start_new_session=True,
+            stdin=subprocess.DEVNULL if generator else None, start_new_session=True,
         )  # fmt: skip
-        pids = {"generator": proc.pid, **dict(spec.infra_pids)}
+        pids = dict(spec.infra_pids)
+        if generator is None:
+            pids["generator"] = proc.pid
         if spec.service_pid:
             pids["service"] = spec.service_pid
         try:
             with CpuSampler(pids) as sampler:
-                proc.wait(timeout=spec.warmup_s + spec.duration_s + 60)
+                if generator is None:
+                    proc.wait(timeout=timeout)
+                else:
+                    _wait_watching(proc, generator, sampler, timeout)
         finally:
             _terminate(proc)
+            if generator is not None:
+                generator.stop()
     return _result(spec, sampler, proc.returncode, generator_cpus)
+
+
+def _wait_watching(
+    proc: subprocess.Popen[bytes], generator: Generator, sampler: CpuSampler, timeout: float
+) -> None:
+    """Wait for ``proc``; meanwhile hand the generator's process to the sampler once it exists
+    (a container starts a moment after its command). The window is cut after the warm-up, so
+    a sampler that starts watching late still spans it."""
+    deadline = time.monotonic() + timeout
+    watching = False
+    while proc.poll() is None:
+        if time.monotonic() > deadline:
+            raise subprocess.TimeoutExpired(proc.args, timeout)
+        if not watching:
+            pid = generator.pid()
+            if pid is not None:
+                sampler.watch("generator", pid)
+                watching = True
+        time.sleep(0.25)
 
 
 def _result(spec: LoadSpec, sampler: CpuSampler, code: int, generator_cpus: int) -> LoadResult:

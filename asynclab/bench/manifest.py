@@ -1,7 +1,8 @@
 """``manifest.json``: everything needed to read a result set later, on another day or machine.
 
 Python and package versions, git revision, CPU model, the CPU plan, every variant's
-configuration and the settings it follows from, the profile, and the generator calibration.
+configuration and the settings it follows from, how Postgres commits, the profile, and the
+generator calibration.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
+from asynclab import postgres
 from asynclab.bench.profiles import Profile
 from asynclab.bench.scenarios import SCENARIOS
 from asynclab.procs import cpu_plan
@@ -53,15 +57,42 @@ def packages() -> dict[str, str]:
     return dict(sorted(found.items(), key=lambda kv: kv[0].lower()))
 
 
+# What decides the cost of a write: whether a commit waits for its WAL flush, and the flush.
+POSTGRES_SETTINGS = ("synchronous_commit", "fsync", "wal_sync_method")
+
+
+def postgres_facts(settings: LabSettings) -> dict[str, Any]:
+    """How the lab's Postgres commits, asked of Postgres itself (``SHOW``): the figures of
+    /updates and POST /items depend on it, and a setting is only what should have been applied.
+
+    When Postgres does not answer, the configured ``synchronous_commit`` with the reason.
+    """
+    try:
+        with postgres.connect(settings, settings.postgres_db, timeout=5) as conn:
+            shown = {
+                name: str(row[0])
+                for name in POSTGRES_SETTINGS
+                if (row := conn.execute(f"SHOW {name}").fetchone()) is not None
+            }
+    except psycopg.Error as exc:
+        return {
+            "synchronous_commit": settings.postgres_synchronous_commit,
+            "source": f"settings: Postgres did not answer ({str(exc).strip()})",
+        }
+    return {**shown, "source": "SHOW on the lab's Postgres at the start of the bench"}
+
+
 def build_manifest(
     settings: LabSettings,
     profile: Profile,
     generator: dict[str, Any],
     lab: dict[str, Any],
     lab_cpu_plan: dict[str, Any] | None = None,
+    postgres_settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``lab_cpu_plan`` is the one the lab records (compose has its own); by default the native
-    plan that ``settings`` describe."""
+    plan that ``settings`` describe. ``postgres_settings``: ``postgres_facts``, asked by
+    default."""
     return {
         "version": 1,
         "status": "running",
@@ -82,9 +113,11 @@ def build_manifest(
                 "locustfile": SCENARIOS[c.scenario].locustfile,
                 "bound": SCENARIOS[c.scenario].bound,
                 "title": SCENARIOS[c.scenario].title,
+                "writes": SCENARIOS[c.scenario].writes,
             }
             for c in profile.cells
         },
+        "postgres": postgres_settings or postgres_facts(settings),
         "settings": settings.model_dump(mode="json"),
         "lab": lab,
         "calibration": None,

@@ -20,11 +20,12 @@ from typing import Any
 from asynclab.bench import wrk
 from asynclab.bench.calibrate import calibrate
 from asynclab.bench.ceilings import slot_ceiling
+from asynclab.bench.compose_lab import ComposeLab
 from asynclab.bench.generator import GeneratorPlan, generator_plan, service_cpu_count
 from asynclab.bench.idle import wait_idle
 from asynclab.bench.interrupt import stop_signals_interrupt
 from asynclab.bench.labs import BenchLab, open_lab
-from asynclab.bench.locust_run import LoadSpec, RunFailed, run_locust
+from asynclab.bench.locust_run import Generator, LoadSpec, RunFailed, run_locust
 from asynclab.bench.manifest import build_manifest
 from asynclab.bench.profiles import Profile, Run
 from asynclab.bench.results import (
@@ -64,13 +65,19 @@ class Bench:
         lab: BenchLab | None = None,
     ) -> None:
         self.label_prefix = label_prefix
+        self.lab: BenchLab = lab or open_lab(settings, echo)
+        if profile.wrk_check and isinstance(self.lab, ComposeLab):
+            echo(
+                "compose mode: skipping the Locust/wrk comparison (wrk would run on this "
+                "machine, outside the lab's network and GENERATOR_CPUS)"
+            )
+            profile = dataclasses.replace(profile, wrk_check=())
         if profile.wrk_check and not wrk.available():
             echo("wrk is not installed (Debian package wrk): skipping the Locust/wrk comparison")
             profile = dataclasses.replace(profile, wrk_check=())
         self.profile = profile
         self.results_dir = results_dir
         self.echo = echo
-        self.lab: BenchLab = lab or open_lab(settings, echo)
         self._follow_lab(self.lab.manifest())
         self.started_lab = False
         self.original: dict[str, str] = {}
@@ -83,7 +90,11 @@ class Bench:
     def _follow_lab(self, manifest: dict[str, Any] | None) -> None:
         """Settings, CPU plan and service cores are the lab's, whoever started it."""
         self.settings = self.lab.settings
-        self.plan: GeneratorPlan = generator_plan(self.settings)
+        self.plan: GeneratorPlan = (
+            self.lab.generator_plan()
+            if isinstance(self.lab, ComposeLab)
+            else generator_plan(self.settings)
+        )
         recorded = (manifest or {}).get("service_cpu_count")
         self.service_cpus: int = recorded or service_cpu_count(self.settings)
 
@@ -114,8 +125,13 @@ class Bench:
             raise RuntimeError("the lab stopped during the bench")
         return manifest
 
+    def _generator(self) -> Generator | None:
+        """Where Locust runs: compose mode's container, else a child process on this machine."""
+        return self.lab.generator if isinstance(self.lab, ComposeLab) else None
+
     def _use(self, variant_name: str) -> tuple[str, int | None]:
-        """Serve ``variant_name`` on its framework's port; return (URL, service pid)."""
+        """Serve ``variant_name`` on its framework's port; return (the URL the generator loads,
+        service pid)."""
         framework: Framework = get_variant(variant_name).framework
         manifest = self._serving()
         if manifest["variants"].get(framework, {}).get("name") != variant_name:
@@ -124,7 +140,13 @@ class Bench:
             manifest = self._serving()
         # No pid in compose mode: the service's CPU is then not sampled (null, never a guess).
         process = manifest.get("processes", {}).get(framework) or {}
-        return manifest["urls"][framework], process.get("pid")
+        return self._load_urls(manifest)[framework], process.get("pid")
+
+    @staticmethod
+    def _load_urls(manifest: dict[str, Any]) -> dict[str, str]:
+        # Compose: the generator's container reaches the services by their container names.
+        urls: dict[str, str] = manifest.get("load_urls") or manifest["urls"]
+        return urls
 
     def _release_lab(self) -> None:
         if self.started_lab:
@@ -193,9 +215,10 @@ class Bench:
         manifest = self._serving()
         for framework, config in manifest["variants"].items():
             process = manifest.get("processes", {}).get(framework) or {}
-            targets[config["name"]] = (manifest["urls"][framework], process.get("pid"))
+            targets[config["name"]] = (self._load_urls(manifest)[framework], process.get("pid"))
         env = self._locust_env("calibration")
-        return calibrate(targets, self.plan, out_dir, self.settings.root, echo=self.echo, env=env)
+        return calibrate(targets, self.plan, out_dir, self.settings.root, echo=self.echo, env=env,
+                         generator=self._generator())  # fmt: skip
 
     def _locust_env(self, label: str) -> tuple[tuple[str, str], ...]:
         """The exporter's port and the scenario label it puts on every metric."""
@@ -228,7 +251,7 @@ class Bench:
                 infra = infra_pids(self._serving())
                 spec = LoadSpec(scenario, url, run.users, warmup, p.duration_s, out_dir,
                                 g.taskset, g.locust_processes, pid, env, infra)  # fmt: skip
-                result = run_locust(spec, self.settings.root, self.plan.cpus)
+                result = run_locust(spec, self.settings.root, self.plan.cpus, self._generator())
         except (RunFailed, RuntimeError, OSError, subprocess.SubprocessError) as exc:
             self.echo(f"[{i}/{total}] {run.key}: FAILED {exc}")
             summary.error(run.key, "".join(traceback.format_exception_only(exc)).strip())
@@ -266,6 +289,8 @@ class Bench:
         """The Locust exporter's port: ``bench_metrics_port``, which Prometheus scrapes, or any
         free port (0) when it is taken, for example by another bench running at the same time."""
         port = self.settings.bench_metrics_port
+        if isinstance(self.lab, ComposeLab):
+            return port  # in the generator's container, which has the port to itself
         if not port_in_use(self.settings.host, port):
             return port
         self.echo(

@@ -40,6 +40,34 @@ CLOSED_LOOP = (
 )
 
 
+def commits(manifest: dict[str, Any]) -> str | None:
+    """``synchronous_commit`` as Postgres ran it for the set; None for sets that predate it."""
+    value = (manifest.get("postgres") or {}).get("synchronous_commit")
+    return None if value is None else str(value)
+
+
+def commits_text(manifest: dict[str, Any]) -> str:
+    """What a reader of /updates and POST /items figures must know about how Postgres wrote."""
+    value = commits(manifest)
+    if value is None:
+        return (
+            "Postgres' synchronous_commit was not recorded for this set. Before it was, the "
+            "native lab ran Postgres with synchronous_commit=off (writes acknowledged before "
+            "their flush to disk) and compose with Postgres' default, on."
+        )
+    if value == "off":
+        return (
+            "Postgres ran with synchronous_commit=off: writes were acknowledged before their WAL "
+            "reached the disk, so /updates and POST /items figures leave out this disk's flush "
+            "time, and a crash of Postgres would have lost the last fraction of a second of them."
+        )
+    return (
+        f"Postgres ran with synchronous_commit={value}: every acknowledged write had waited for "
+        "its WAL flush to this machine's disk, so /updates and POST /items figures include that "
+        "flush time (scripts/bench_reliability.py measures what it costs)."
+    )
+
+
 @dataclass
 class ReportOutputs:
     html: Path
@@ -67,6 +95,10 @@ def build_report(set_dir: Path) -> ReportOutputs:
     manifest: dict[str, Any] = read_json(manifest_path) if manifest_path.exists() else {}
     rows: list[dict[str, Any]] = summary.get("rows", [])
     titles = {k: v.get("title", k) for k, v in manifest.get("scenarios", {}).items()}
+    # Where a reader of write figures looks, the titles say how Postgres committed them.
+    for name, scenario in manifest.get("scenarios", {}).items():
+        if scenario.get("writes"):
+            titles[name] += f" (synchronous_commit={commits(manifest) or 'not recorded'})"
     charts_dir = set_dir / "charts"
     charts_dir.mkdir(exist_ok=True)
 
@@ -98,6 +130,8 @@ def build_report(set_dir: Path) -> ReportOutputs:
         blocks += [Heading(titles.get(scenario, scenario), 3),
                    Image(tp[0], f"{title}: throughput vs users"),
                    Image(lat[0], f"{title}: p50 and p99 latency vs users")]  # fmt: skip
+        if manifest.get("scenarios", {}).get(scenario, {}).get("writes"):
+            blocks.append(Para(commits_text(manifest), "note"))
 
     blocks.append(Heading("Targets"))
     blocks += [Para(t.text(), "note") for t in targets(all_cells, manifest, time.monotonic() - t0)]
@@ -149,6 +183,7 @@ def _header(summary: dict[str, Any], manifest: dict[str, Any]) -> list[Block]:
         f"CPU {cpu.get('model', '?')} x {cpu.get('count', '?')}; services on CPU "
         f"{plan.get('service_cpus', '?')} ({plan.get('services', '?')}), generator on CPU "
         f"{plan.get('generator_cpus', '?')} ({plan.get('generator_plan', '?')})."))  # fmt: skip
+    blocks.append(Para(commits_text(manifest), "note"))
     return blocks
 
 

@@ -60,11 +60,19 @@ class CpuSampler:
         self.times: list[float] = []
         self.samples: list[dict[str, float | None]] = []
         self._stop = threading.Event()
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name="cpu-sampler", daemon=True)
+
+    def watch(self, name: str, pid: int) -> None:
+        """Sample ``pid`` as ``name`` from now on (found after the start: a container's)."""
+        with self._lock:
+            self.pids[name] = pid
 
     def _sample(self) -> None:
         now = time.monotonic()  # the clock of every window it is read over
-        self.samples.append({name: tree_cpu_seconds(pid) for name, pid in self.pids.items()})
+        with self._lock:
+            pids = list(self.pids.items())
+        self.samples.append({name: tree_cpu_seconds(pid) for name, pid in pids})
         self.times.append(now)
 
     def _loop(self) -> None:

@@ -78,6 +78,10 @@ class WrkTarget:
     url: str
     out_file: Path
     service_pid: int | None = None
+    script: Path | None = None  # a wrk Lua script, e.g. one that POSTs a body
+
+    def args(self) -> list[str]:
+        return ["-s", str(self.script), self.url] if self.script else [self.url]
 
 
 def run_wrk(
@@ -90,9 +94,10 @@ def run_wrk(
     threads: int = 1,
     service_pid: int | None = None,
     generator_cpus: int = 1,
+    script: Path | None = None,
 ) -> WrkResult:
     """Warm up, then measure: two wrk runs, only the second one counts."""
-    target = WrkTarget(url, out_file, service_pid)
+    target = WrkTarget(url, out_file, service_pid, script)
     return run_wrk_together([target], connections, duration_s, warmup_s, taskset, threads,
                             generator_cpus)[0]  # fmt: skip
 
@@ -117,7 +122,7 @@ def run_wrk_together(
     procs: list[subprocess.Popen[str]] = []
     try:
         if warmup_s > 0:
-            procs = [subprocess.Popen([*base, "-d", wrk_seconds(warmup_s), t.url], text=True,
+            procs = [subprocess.Popen([*base, "-d", wrk_seconds(warmup_s), *t.args()], text=True,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
                      for t in targets]  # fmt: skip
             for proc in procs:
@@ -129,7 +134,7 @@ def run_wrk_together(
         for target in targets:
             parts = urlsplit(target.url)
             wait_idle(f"{parts.scheme}://{parts.netloc}")
-        cmds = [[*base, "-d", wrk_seconds(duration_s), "--latency", t.url] for t in targets]
+        cmds = [[*base, "-d", wrk_seconds(duration_s), "--latency", *t.args()] for t in targets]
         procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
                  for cmd in cmds]  # fmt: skip
         pids = {f"generator{i}": proc.pid for i, proc in enumerate(procs)}

@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from services.common.models import MAX_BODY_BYTES, ItemIn
+from services.common import limits
+from services.common.models import MAX_BODY_BYTES, MAX_WAIT_MS, Fanout, ItemIn
 
 Q = TypeVar("Q", bound=BaseModel)
 
@@ -96,6 +97,28 @@ def upstream_unavailable() -> ApiError:
     )
 
 
+def request_line_too_long() -> ApiError:
+    message = f"the request line is longer than {limits.MAX_REQUEST_LINE} bytes; shorten the URL"
+    return ApiError(414, "uri_too_long", [issue("url", "request", "too_long", message)])
+
+
+def header_fields_too_large() -> ApiError:
+    # One answer for both limits: gunicorn stops reading a head that is too large for either
+    # before it knows which was passed.
+    message = (
+        f"send at most {limits.MAX_HEADER_FIELDS} header fields "
+        f"of at most {limits.MAX_HEADER_FIELD_BYTES} bytes each"
+    )
+    return ApiError(
+        431, "header_fields_too_large", [issue("headers", "header", "too_large", message)]
+    )
+
+
+def repeated_header(name: str) -> ApiError:
+    message = f"send one {name} header, not several"
+    return ApiError(400, "repeated_header", [issue(name, "header", "repeated", message)])
+
+
 def check_body_size(content_length: str | None) -> None:
     if (
         content_length is not None
@@ -127,6 +150,26 @@ def parse_item(content_type: str | None, body: bytes) -> ItemIn:
                 400, "malformed_json", [issue("body", "body", "json_invalid", message)]
             ) from None
         raise validation_error(errors, "body") from None
+
+
+def within_wait_budget(params: Fanout) -> Fanout:
+    """/fanout's total wait, ``calls`` x ``ms``, within MAX_WAIT_MS: one 422 naming both.
+
+    The same rule for both services, although async handlers make the calls at once: the
+    contract must not depend on the variant, and sync handlers wait the whole product.
+    """
+    total = params.calls * params.ms
+    if total > MAX_WAIT_MS:
+        message = (
+            f"calls x ms should be at most {MAX_WAIT_MS} (the longest wait of one request), "
+            f"not {params.calls} x {params.ms} = {total}"
+        )
+        raise ApiError(
+            422,
+            "validation_error",
+            [issue(name, "query", "wait_budget", message) for name in ("calls", "ms")],
+        )
+    return params
 
 
 def parse_params(model: type[Q], params: dict[str, str], where: str = "query") -> Q:

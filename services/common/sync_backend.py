@@ -13,14 +13,12 @@ from typing import Any
 
 import httpx
 import psycopg
-from psycopg_pool import ConnectionPool, PoolTimeout
 
 from services.common import errors, sql, work
 from services.common.config import ServiceConfig
 from services.common.models import ItemIn
+from services.common.sync_pool import SyncPool
 from services.common.upstream import client_options
-
-DB_ERRORS = (psycopg.OperationalError, PoolTimeout)
 
 # Converted once, at import: a statement with misordered placeholders stops the service here.
 SELECT_WORLD = sql.pyformat(sql.SELECT_WORLD)
@@ -33,41 +31,23 @@ SELECT_ITEM = sql.pyformat(sql.SELECT_ITEM)
 class SyncBackend:
     def __init__(self, config: ServiceConfig) -> None:
         self.config = config
-        # A fixed-size pool (min = max) so that no variant pays for connecting during a run.
-        self.pool = ConnectionPool(
-            config.database_url,
-            min_size=config.db_pool_size,
-            max_size=config.db_pool_size,
-            timeout=config.connect_timeout_s,
-            open=False,
-            kwargs={
-                "connect_timeout": max(1, round(config.connect_timeout_s)),
-                "options": f"-c statement_timeout={config.statement_timeout_ms}",
-                "autocommit": True,
-            },
-        )
+        self.db = SyncPool(config)
         self.http = httpx.Client(**client_options(config))
 
     def open(self) -> None:
-        # Do not wait: the service must start (and answer /healthz, /readyz 503) without Postgres.
-        self.pool.open(wait=False)
+        self.db.open()
 
     def close(self) -> None:
         self.http.close()
-        self.pool.close()
+        self.db.close()
 
     def pool_stats(self) -> tuple[int, int, int]:
-        stats = self.pool.get_stats()
-        size = stats.get("pool_size", 0)
-        return size, size - stats.get("pool_available", 0), stats.get("requests_waiting", 0)
+        return self.db.stats()
 
     @contextmanager
     def _cursor(self) -> Iterator[psycopg.Cursor[Any]]:
-        try:
-            with self.pool.connection() as conn, conn.cursor() as cur:
-                yield cur
-        except DB_ERRORS:
-            raise errors.database_unavailable() from None
+        with self.db.connection() as conn, conn.cursor() as cur:
+            yield cur
 
     def ping(self) -> None:
         with self._cursor() as cur:

@@ -16,7 +16,6 @@ from typing import Annotated, Any
 import anyio.to_thread
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -25,26 +24,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.common import errors, work
 from services.common.config import ServiceConfig, load_config
 from services.common.errors import ApiError, dumps, parse_params
-from services.common.models import (
-    MAX_BODY_BYTES,
-    Fanout,
-    ItemId,
-    ItemIn,
-    Wait,
-    WorkNative,
-    WorkPython,
-)
+from services.common.models import MAX_BODY_BYTES, Fanout, ItemId, Wait, WorkNative, WorkPython
+from services.common.openapi import DOCUMENT_BYTES, OPENAPI_PATH
 from services.common.startup import freeze_startup_objects
 from services.common.sync_backend import SyncBackend, pitfall_sleep
 from services.fastapi.async_backend import AsyncBackend
+from services.fastapi.limits import RequestLimits
 
 log = logging.getLogger(__name__)
-
-PITFALL_DOC = (
-    "**Pitfall, on purpose.** `time.sleep` inside an `async def` handler blocks the event loop: "
-    "while one request sleeps, the whole process serves nobody. Flask's same route is the "
-    "control. The fix is `await asyncio.sleep`, or a plain `def` handler."
-)
 
 
 def _json(payload: Any, status: int = 200) -> Response:
@@ -89,12 +76,6 @@ async def read_body(request: Request) -> bytes:
 
 
 Body = Annotated[bytes, Depends(read_body)]
-ITEM_BODY_DOC: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ItemIn"}}},
-    }
-}
 
 
 def _add_async_routes(app: FastAPI, backend: AsyncBackend) -> None:
@@ -144,13 +125,14 @@ def _add_async_routes(app: FastAPI, backend: AsyncBackend) -> None:
 
     @app.get("/fanout")
     async def fanout(params: Annotated[Fanout, Query()]) -> Response:
+        errors.within_wait_budget(params)
         return _json(await backend.fanout(params.calls, params.ms))
 
-    @app.get("/pitfall/blocking", description=PITFALL_DOC)
+    @app.get("/pitfall/blocking")
     async def pitfall_blocking(params: Annotated[Wait, Query()]) -> Response:
         return _json(pitfall_sleep(params.ms))  # blocks the event loop: the lesson
 
-    @app.post("/items", status_code=201, openapi_extra=ITEM_BODY_DOC)
+    @app.post("/items", status_code=201)
     async def create_item(request: Request, body: Body) -> Response:
         item = errors.parse_item(request.headers.get("content-type"), body)
         return _json(await backend.insert_item(item), 201)
@@ -212,13 +194,14 @@ def _add_def_routes(app: FastAPI, backend: SyncBackend) -> None:
 
     @app.get("/fanout")
     def fanout(params: Annotated[Fanout, Query()]) -> Response:
+        errors.within_wait_budget(params)
         return _json(backend.fanout(params.calls, params.ms))
 
-    @app.get("/pitfall/blocking", description="In a `def` handler the sleep blocks one thread.")
+    @app.get("/pitfall/blocking")
     def pitfall_blocking(params: Annotated[Wait, Query()]) -> Response:
         return _json(pitfall_sleep(params.ms))
 
-    @app.post("/items", status_code=201, openapi_extra=ITEM_BODY_DOC)
+    @app.post("/items", status_code=201)
     def create_item(request: Request, body: Body) -> Response:
         item = errors.parse_item(request.headers.get("content-type"), body)
         return _json(backend.insert_item(item), 201)
@@ -302,7 +285,10 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
         lifespan=lifespan,
         # Flask answers /json/ with 404, not a redirect: so must this service.
         redirect_slashes=False,
-        docs_url="/docs",
+        # Both services serve the contract's one document instead (services/common/openapi.py),
+        # and no documentation pages, which Flask has not.
+        openapi_url=None,
+        docs_url=None,
         redoc_url=None,
     )
     app.state.backend = backend
@@ -310,9 +296,8 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
         _add_def_routes(app, backend)
     else:
         _add_async_routes(app, backend)
-    _serve_head_like_get(app)
+    app.add_api_route(OPENAPI_PATH, _openapi, methods=["GET"])
     _add_error_handlers(app)
-    _register_item_schema(app)
 
     if config.metrics_enabled:
         from services.common.metrics import register_pool
@@ -320,8 +305,15 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
 
         instrument(app)
         register_pool(backend.pool_stats)
+    _serve_head_like_get(app)  # after every route, /metrics included
+    # Outside the metrics: what gunicorn refuses never reaches Flask's metrics either.
+    app.add_middleware(RequestLimits)
     app.add_middleware(ServerHeader, value=config.server_header)
     return app
+
+
+async def _openapi() -> Response:
+    return Response(DOCUMENT_BYTES, media_type="application/json")
 
 
 def _serve_head_like_get(app: FastAPI) -> None:
@@ -329,18 +321,3 @@ def _serve_head_like_get(app: FastAPI) -> None:
     for route in app.routes:
         if isinstance(route, APIRoute) and route.methods and "GET" in route.methods:
             route.methods.add("HEAD")
-
-
-def _register_item_schema(app: FastAPI) -> None:
-    """Documents POST /items' body, which the handler hands to pydantic itself."""
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = get_openapi(title=app.title, version="1", routes=app.routes)
-            schema.setdefault("components", {}).setdefault("schemas", {})["ItemIn"] = (
-                ItemIn.model_json_schema(ref_template="#/components/schemas/{model}")
-            )
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

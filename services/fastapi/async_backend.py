@@ -7,6 +7,7 @@ blocking; ``fanout`` runs its calls concurrently, the natural way of async code.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,7 +21,16 @@ from services.common.config import ServiceConfig
 from services.common.models import ItemIn
 from services.common.upstream import client_options
 
-DB_ERRORS = (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+# InternalClientError: a connection the server closed while it sat idle in the pool can be
+# handed out before asyncpg has seen the close ("cannot switch to state 12; another operation
+# (2) is in progress"): the connection is lost, not the request wrong.
+DB_ERRORS = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
 
 
 class AsyncBackend:
@@ -79,7 +89,10 @@ class AsyncBackend:
         except DB_ERRORS:
             raise errors.database_unavailable() from None
         finally:
-            await self.pool.release(conn)
+            # A lost connection fails its reset on release; asyncpg has then terminated it, and
+            # the request's own answer (its 503, or its result) must stand.
+            with contextlib.suppress(*DB_ERRORS):
+                await self.pool.release(conn)
 
     async def ping(self) -> None:
         async with self._connection() as conn:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import atexit
 import logging
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
@@ -17,8 +18,12 @@ from services.common import errors, work
 from services.common.config import ServiceConfig, load_config
 from services.common.errors import ApiError, dumps, parse_params
 from services.common.models import MAX_BODY_BYTES, Fanout, ItemId, Wait, WorkNative, WorkPython
+from services.common.openapi import DOCUMENT_BYTES, OPENAPI_PATH
 from services.common.startup import freeze_startup_objects
 from services.common.sync_backend import SyncBackend, pitfall_sleep
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +52,33 @@ def _error(exc: ApiError) -> Response:
     return response
 
 
+class _ExactPaths:
+    """A 404 for a path that starts with "//", which Werkzeug would route as if it had one.
+
+    Starlette routes the path as sent, so "//json" matches nothing there. Before Flask, so that
+    the metrics record it as unmatched, as FastAPI's do.
+    """
+
+    def __init__(self, wsgi_app: WSGIApplication) -> None:
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path: str = environ.get("PATH_INFO", "")
+        if path.startswith("//"):
+            # WSGI carries the path as latin-1; Starlette decodes it as UTF-8.
+            sent = path.encode("latin-1").decode("utf-8", "replace")
+            return _error(errors.not_found(sent))(environ, start_response)
+        return self.wsgi_app(environ, start_response)
+
+
 def create_app(config: ServiceConfig | None = None) -> Flask:
     config = config or load_config()
     app = Flask(__name__)
     app.config.update(PROVIDE_AUTOMATIC_OPTIONS=False)
+    # "//json" is not "/json" (Werkzeug would merge the slashes, or redirect): a 404, as in
+    # Starlette.
+    app.url_map.merge_slashes = False
+    app.wsgi_app = _ExactPaths(app.wsgi_app)  # type: ignore[method-assign]
     backend = SyncBackend(config)
     backend.open()
     atexit.register(backend.close)
@@ -107,7 +135,7 @@ def create_app(config: ServiceConfig | None = None) -> Flask:
 
     @app.get("/fanout")
     def fanout() -> Response:
-        params = parse_params(Fanout, _query())
+        params = errors.within_wait_budget(parse_params(Fanout, _query()))
         return _json(backend.fanout(params.calls, params.ms))
 
     @app.get("/pitfall/blocking")
@@ -123,6 +151,10 @@ def create_app(config: ServiceConfig | None = None) -> Flask:
     @app.get("/items/<id>")
     def get_item(id: str) -> Response:
         return _json(backend.get_item(parse_params(ItemId, {"id": id}, "path").id))
+
+    @app.get(OPENAPI_PATH)
+    def openapi() -> Response:
+        return Response(DOCUMENT_BYTES, mimetype="application/json")
 
     @app.get("/healthz")
     def healthz() -> Response:

@@ -1,9 +1,11 @@
 """The bench in compose mode: settings and ports from .env, variants switched by the compose
 script, service CPU recorded as null.
 
-No Docker engine runs here, so the "compose lab" is the session's native lab seen through a
-.env that names its ports, and ``scripts/compose.sh`` is replaced by a stand-in that records
-its arguments and switches the native lab's variant as ``compose.sh switch`` would.
+Here the "compose lab" is the session's native lab seen through a .env that names its ports,
+and ``scripts/compose.sh`` is replaced by a stand-in that records its arguments, switches the
+native lab's variant as ``compose.sh switch`` would, and runs the generator's command on this
+machine where ``compose.sh generator`` runs it in a container (its container names become the
+native lab's URLs). tests/engine runs the same bench on a real Docker engine.
 """
 
 from __future__ import annotations
@@ -25,18 +27,43 @@ from asynclab.procs import LabError
 from asynclab.settings import LabSettings
 
 STAND_IN = """#!{python}
-import json, sys
+import json, os, signal, sys
 from pathlib import Path
 from asynclab.lab import Lab
 from asynclab.settings import LabSettings
 
 with open({log!r}, "a") as log:
     log.write(json.dumps(sys.argv[1:]) + "\\n")
+recorded = json.loads((Path({state!r}) / "lab.json").read_text())["settings"]
+settings = LabSettings.model_validate(recorded)
 if sys.argv[1:2] == ["switch"]:
     if sys.argv[3] == "flask-gevent":  # as if its container never became healthy
         sys.exit("container flask-gevent is unhealthy")
-    recorded = json.loads((Path({state!r}) / "lab.json").read_text())["settings"]
-    Lab(LabSettings.model_validate(recorded)).switch(sys.argv[2], sys.argv[3])
+    Lab(settings).switch(sys.argv[2], sys.argv[3])
+elif sys.argv[1:2] == ["generator"]:
+    name, out, rest = sys.argv[2], sys.argv[3], sys.argv[4:]
+    split = rest.index("--")
+    env = dict(os.environ, **dict(kv.split("=", 1) for kv in rest[:split]))
+    env["LOCUST_METRICS_PORT"] = "0"  # not the container's port on this machine
+    names = {{"/out": out, "http://flask:8001": settings.flask_url,
+              "http://fastapi:8002": settings.fastapi_url, "python": sys.executable}}
+    argv = [arg for arg in rest[split + 1:]]
+    for inside, here in names.items():
+        argv = [here + a[len(inside):] if a.startswith(inside) else a for a in argv]
+    Path({log!r}).with_name(name + ".pid").write_text(str(os.getpid()))
+    os.execve(argv[0], argv, env)
+elif sys.argv[1:2] == ["generator-pid"]:
+    pid = Path({log!r}).with_name(sys.argv[2] + ".pid")
+    if not pid.exists():
+        sys.exit(1)
+    print(pid.read_text(), "not-a-container-id")
+elif sys.argv[1:2] == ["generator-stop"]:
+    pid = Path({log!r}).with_name(sys.argv[2] + ".pid")
+    if pid.exists():
+        try:
+            os.kill(int(pid.read_text()), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 """
 
 
@@ -131,7 +158,21 @@ def test_bench_in_compose_mode(lab: Lab, tmp_path: Path) -> None:
         served = (lab.manifest() or {}).get("variants", {}).get("flask", {}).get("name")
         if served != "flask-sync":
             lab.switch("flask", "flask-sync")
-    assert calls(log) == [["switch", "flask", "flask-gthread"], ["switch", "flask", "flask-sync"]]
+    switches = [c for c in calls(log) if c[0] == "switch"]
+    assert switches == [["switch", "flask", "flask-gthread"], ["switch", "flask", "flask-sync"]]
+    # Each Locust run went through `compose.sh generator`, aimed at the containers' names,
+    # its files in the run's directory (mounted at /out), and was stopped afterwards.
+    generators = [c for c in calls(log) if c[0] == "generator"]
+    assert len(generators) == 2
+    for call in generators:
+        name, out, *rest = call[1:]
+        command = rest[rest.index("--") + 1 :]
+        assert command[:3] == ["python", "-m", "locust"]
+        assert command[command.index("-H") + 1] in ("http://flask:8001", "http://fastapi:8002")
+        assert command[command.index("--csv") + 1] == "/out/locust"
+        assert (Path(out) / "locust_stats.csv").is_file()
+        assert "LOCUST_METRICS_PORT=9647" in rest
+        assert ["generator-stop", name] in calls(log)
     summary = json.loads((set_dir / "summary.json").read_text())
     assert summary["status"] == "complete", summary["errors"]
     assert {r["variant"] for r in summary["rows"]} == {"flask-gthread", "fastapi-async"}
@@ -139,11 +180,36 @@ def test_bench_in_compose_mode(lab: Lab, tmp_path: Path) -> None:
         assert row["rps"] > 0
         assert row["service_cpu_ms_per_request"] is None
         assert row["cpu_ceiling_rps"] is None
+        # The stand-in's pid is in no container of that id: not sampled, never a wrong figure.
+        assert row["generator_cpu"] is None
     manifest = json.loads((set_dir / "manifest.json").read_text())
     assert manifest["lab"]["mode"] == "compose"
     assert manifest["lab"]["started_by_bench"] is False
     assert any("not sample" in note for note in manifest["lab"]["notes"])
     assert manifest["cpu_plan"]["service_cpus"] == "1.0 per container"
+    assert "locust-bench container" in manifest["cpu_plan"]["generator_plan"]
+
+
+@pytest.mark.parametrize(("limit", "cores"), [("1.0", 1), ("1.5", 1), ("2.0", 2), ("0.5", 1)])
+def test_the_generator_runs_in_its_container_under_generator_cpus(
+    tmp_path: Path, limit: str, cores: int
+) -> None:
+    flask, fastapi = free_ports(2)
+    (tmp_path / ".env").write_text(
+        f"ASYNCLAB_FLASK_PORT={flask}\nASYNCLAB_FASTAPI_PORT={fastapi}\nGENERATOR_CPUS={limit}\n"
+    )
+    compose = ComposeLab(LabSettings(), env_dir=tmp_path, environ={}, script=["false"])
+    lines: list[str] = []
+    runner = Bench(LabSettings(lab="compose"), get_profile("quick"), tmp_path / "results",
+                   echo=lines.append, lab=compose)  # fmt: skip
+    # No taskset on this machine: the container's CPU quota is the budget; one Locust process
+    # per whole core of it.
+    assert (runner.plan.taskset, runner.plan.cpus, runner.plan.locust_processes) == (
+        (), cores, cores
+    )  # fmt: skip
+    # wrk would run on this machine, outside the lab's network and GENERATOR_CPUS.
+    assert runner.profile.wrk_check == ()
+    assert any("skipping the Locust/wrk comparison" in line for line in lines)
 
 
 def test_cli_says_when_the_compose_lab_is_down(tmp_path: Path) -> None:

@@ -68,6 +68,9 @@ def test_tiny_matrix_writes_well_formed_results(lab: Lab, tmp_path: Path) -> Non
     assert manifest["cpu_plan"]["generator_cpus"] == lab.settings.generator_cpus
     assert "locust" in manifest["packages"]
     assert manifest["python"]["version"].startswith("3.11")
+    # As Postgres ran it (SHOW), where the report finds it.
+    assert manifest["postgres"]["synchronous_commit"] == lab.settings.postgres_synchronous_commit
+    assert manifest["postgres"]["source"].startswith("SHOW")
     calibration = manifest["calibration"]
     assert calibration["route"] == "/plaintext"
     assert calibration["locust"]["rps"] > 0

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
 import pytest
+from pydantic import BaseModel
 
 from asynclab.bench.profiles import PROFILES, customise, get_profile
-from asynclab.bench.scenarios import SCENARIOS
+from asynclab.bench.scenarios import FANOUT_CALLS, SCENARIOS, WAIT_MS
 from asynclab.variants import VARIANTS
+from services.common.errors import parse_params, within_wait_budget
+from services.common.models import Fanout, Wait, WorkNative, WorkPython
 
 
 def test_quick_shows_the_three_lessons_with_two_variants() -> None:
@@ -62,3 +67,21 @@ def test_quick_warmups_already_cover_their_turnover() -> None:
     quick = PROFILES["quick"]
     # io_db at 64 users on flask-sync (60 rps), pitfall at 32 on fastapi-async (20 rps).
     assert quick.warmup_for(64, 60.0) == quick.warmup_for(32, 20.0) == quick.warmup_s
+
+
+def test_every_scenario_asks_what_the_services_accept() -> None:
+    """The bench's requests pass the services' own rules, the /fanout time budget included: no
+    scenario measures 422s. (Locust's defaults are these constants: locust_support.DEFAULTS.)"""
+    models: dict[str, type[BaseModel]] = {
+        "/cpu/python": WorkPython, "/cpu/native": WorkNative, "/io/db": Wait,
+        "/io/upstream": Wait, "/pitfall/blocking": Wait, "/fanout": Fanout,
+    }  # fmt: skip
+    for scenario in SCENARIOS.values():
+        route, _, query = scenario.path.partition("?")
+        model = models.get(route)
+        if model is None:
+            continue
+        params = parse_params(model, dict(parse_qsl(query)))
+        if isinstance(params, Fanout):
+            within_wait_budget(params)
+    within_wait_budget(Fanout(calls=FANOUT_CALLS, ms=WAIT_MS))

@@ -106,3 +106,41 @@ def test_flagged_lesson_is_not_judged_and_infra_cpu_is_shown(result_set: Path) -
     assert "infra CPU (cores)" in page
     assert "<td>0.25</td>" in page
     assert "measured CPU capacity" in page
+
+
+def with_updates(result_set: Path, postgres: dict[str, str] | None) -> None:
+    """The recorded set plus an /updates cell (the io_db rows, renamed), as a bench records it."""
+    summary = json.loads((result_set / "summary.json").read_text())
+    summary["rows"] += [{**r, "scenario": "updates"} for r in summary["rows"]
+                        if r["scenario"] == "io_db"]  # fmt: skip
+    (result_set / "summary.json").write_text(json.dumps(summary))
+    manifest = json.loads((result_set / "manifest.json").read_text())
+    manifest["scenarios"]["updates"] = {
+        "path": "/updates?queries=20",
+        "bound": "postgres",
+        "title": "TechEmpower updates (20)",
+        "writes": True,
+    }
+    if postgres is not None:
+        manifest["postgres"] = postgres
+    (result_set / "manifest.json").write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize("mode", ["on", "off"])
+def test_write_figures_say_how_postgres_committed(result_set: Path, mode: str) -> None:
+    with_updates(result_set, {"synchronous_commit": mode, "source": "SHOW"})
+    out = build_report(result_set)
+    for text in (out.html.read_text(), out.markdown.read_text()):
+        # The header, the chart's heading and note, and every row of the table say it.
+        assert f"TechEmpower updates (20) (synchronous_commit={mode})" in text
+        assert text.count(f"Postgres ran with synchronous_commit={mode}") == 2
+        assert "TechEmpower updates (20) |" not in text  # no row without it
+        # Scenarios that do not write are not labelled.
+        assert "I/O wait in Postgres, 50 ms (synchronous_commit" not in text
+
+
+def test_a_set_that_predates_the_record_says_so(result_set: Path) -> None:
+    with_updates(result_set, None)
+    page = build_report(result_set).html.read_text()
+    assert "TechEmpower updates (20) (synchronous_commit=not recorded)" in page
+    assert "synchronous_commit was not recorded for this set" in page

@@ -1,25 +1,37 @@
 """One source of truth: compose starts what the native runner starts, from the same files.
 
-For every variant of asynclab/variants.py, the compose service's command and environment,
-with .env substituted, equal ``Variant.command()`` and ``Variant.environment()`` for the
-settings in .env. Only the python path, the bind address and host names differ.
+compose.yaml names variants and nothing derived from them: each service container runs
+``python -m asynclab.serve VARIANT --port N``, and ``asynclab serve`` builds the native
+runner's command and environment from asynclab/variants.py and the ``ASYNCLAB_*`` settings the
+container gets. Inside the containers every port is the native default; .env and the shell
+choose only the published side.
 """
 
 from __future__ import annotations
 
+import sys
+import typing
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from pydantic.fields import FieldInfo
 
-from asynclab.lab import upstream_command
+from asynclab.bench.compose_lab import GENERATOR_METRICS_PORT, LOAD_URLS
+from asynclab.lab import Lab, upstream_command
 from asynclab.observability import native_targets
+from asynclab.serve import serve_plan
 from asynclab.settings import LabSettings
 from asynclab.variants import GUNICORN_CONFIG, VARIANTS, Variant
 from asynclab.webui import locust_web_command, targets_env
 from tests.compose import model
 
 CONTAINER_HOST = "0.0.0.0"  # inside a container the service must listen beyond loopback
+# The ports inside the containers: the native defaults, whatever .env or the shell publish.
+INSIDE = LabSettings.model_construct()
+SERVE = ("ASYNCLAB_SERVE_HOST", "ASYNCLAB_SERVE_DATABASE_URL", "ASYNCLAB_SERVE_UPSTREAM_URL",
+         "ASYNCLAB_SERVE_METRICS_DIR")  # fmt: skip
 
 
 def env_settings() -> LabSettings:
@@ -28,8 +40,8 @@ def env_settings() -> LabSettings:
     return LabSettings.model_validate(values)
 
 
-def port_of(settings: LabSettings, variant: Variant) -> int:
-    return settings.flask_port if variant.framework == "flask" else settings.fastapi_port
+def port_inside(variant: Variant) -> int:
+    return INSIDE.flask_port if variant.framework == "flask" else INSIDE.fastapi_port
 
 
 def volume_sources(service: dict[str, Any]) -> dict[str, str]:
@@ -40,6 +52,45 @@ def volume_sources(service: dict[str, Any]) -> dict[str, str]:
         if source.startswith("./"):
             mounts[target] = source[2:]
     return mounts
+
+
+def container_settings(environment: dict[str, str]) -> LabSettings:
+    """What ``LabSettings()`` reads inside a container with this environment."""
+    values = {
+        k[9:].lower(): v
+        for k, v in environment.items()
+        if k.startswith("ASYNCLAB_") and k not in SERVE
+    }
+    return LabSettings.model_validate(values)
+
+
+def another_value(name: str, field: FieldInfo) -> str | None:
+    """A valid value of the setting other than its default (None for paths)."""
+    default = field.default
+    if isinstance(default, bool):
+        return str(not default).lower()
+    if isinstance(default, int):
+        high = next((m.le for m in field.metadata if hasattr(m, "le")), None)
+        return str(default + 1 if high is None or default < high else default - 1)
+    if isinstance(default, float):
+        return str(default * 2)
+    if typing.get_origin(field.annotation) is typing.Literal:
+        return next(str(a) for a in typing.get_args(field.annotation) if a != default)
+    if isinstance(default, str):
+        return default + "x"
+    return None
+
+
+def changed_env() -> dict[str, str]:
+    """Every lab setting set otherwise in the shell, as a user may: also one that .env lacks,
+    so that a setting added to asynclab/settings.py for the variants cannot be forgotten in
+    .env and compose.yaml."""
+    changed = {}
+    for name, field in LabSettings.model_fields.items():
+        value = another_value(name, field)
+        if value is not None:
+            changed[f"ASYNCLAB_{name.upper()}"] = value
+    return changed
 
 
 @pytest.fixture(scope="module")
@@ -53,43 +104,88 @@ def settings() -> LabSettings:
 
 
 @pytest.mark.parametrize("name", VARIANTS)
-def test_command_is_the_native_command(
-    name: str, services: dict[str, dict[str, Any]], settings: LabSettings
+def test_each_variant_container_runs_serve_with_its_name_only(
+    name: str, services: dict[str, dict[str, Any]]
 ) -> None:
-    variant = VARIANTS[name]
-    command = services[name]["command"]
-    expected = variant.command(settings, command[0], port_of(settings, variant), CONTAINER_HOST)
-    assert command == expected
+    port = port_inside(VARIANTS[name])
+    assert services[name]["command"] == [
+        "python", "-m", "asynclab.serve", name, "--port", str(port),
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize("name", VARIANTS)
-def test_environment_is_the_native_environment(
-    name: str, services: dict[str, dict[str, Any]], settings: LabSettings
+def test_compose_gives_variants_settings_not_values_derived_from_them(
+    name: str, services: dict[str, dict[str, Any]]
 ) -> None:
-    variant = VARIANTS[name]
+    # Pool sizes, worker classes and process counts are asynclab serve's to compute.
+    derived = set(VARIANTS[name].environment(INSIDE, "db", "upstream", "/metrics"))
     environment = services[name]["environment"]
-    expected = variant.environment(
-        settings,
-        database_url=settings.database_url(host="postgres"),
-        upstream_url=f"http://upstream:{settings.upstream_port}",
-        metrics_dir=environment.get("PROMETHEUS_MULTIPROC_DIR", "<missing>"),
-    )
-    assert environment == expected, (
-        f"compose.yaml's {name} environment must be exactly (with .env substituted): {expected}"
-    )
+    assert not derived & set(environment)
+    assert all(key.startswith("ASYNCLAB_") for key in environment), environment
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_serve_in_a_container_follows_every_setting_of_the_shell(name: str) -> None:
+    """Any setting changed in .env or the shell reaches what the container runs, as natively.
+
+    Every setting is changed at once: one the variant depends on but compose does not pass
+    would leave the container on its default and show here."""
+    changed = changed_env()
+    environment = model.load(changed)["services"][name]["environment"]
+    # What the native lab would run with the same shell.
+    wanted = container_settings(changed)
+    addresses: dict[str, Any] = {
+        "host": environment["ASYNCLAB_SERVE_HOST"],
+        "database_url": environment["ASYNCLAB_SERVE_DATABASE_URL"],
+        "upstream_url": environment["ASYNCLAB_SERVE_UPSTREAM_URL"],
+        "metrics_dir": Path(environment["ASYNCLAB_SERVE_METRICS_DIR"]),
+        "python": "python",
+    }
+    port = port_inside(VARIANTS[name])
+    in_container = serve_plan(name, port, container_settings(environment), **addresses)
+    native = serve_plan(name, port, wanted, **addresses)
+    assert in_container.argv == native.argv
+    assert in_container.env == native.env
+
+
+def test_containers_reach_postgres_and_the_upstream_at_their_native_ports(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    changed = changed_env()
+    environment = model.load(changed)["services"]["flask-sync"]["environment"]
+    wanted = container_settings(changed).model_copy(update={"postgres_port": INSIDE.postgres_port})
+    assert environment["ASYNCLAB_SERVE_DATABASE_URL"] == wanted.database_url(host="postgres")
+    assert environment["ASYNCLAB_SERVE_UPSTREAM_URL"] == f"http://upstream:{INSIDE.upstream_port}"
+    assert environment["ASYNCLAB_SERVE_HOST"] == CONTAINER_HOST
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_serve_is_the_native_runners_command_and_environment(name: str) -> None:
+    s = LabSettings.model_construct()
+    variant = VARIANTS[name]
+    plan = serve_plan(name, 8123, s)
+    assert plan.argv == variant.command(s, sys.executable, 8123)
+    metrics = str(Lab(s).metrics_dir(variant.framework))
+    native_env = variant.environment(s, s.database_url(), s.upstream_url, metrics)
+    assert plan.env == {"PYTHONUNBUFFERED": "1", **native_env}
+    assert plan.cwd == s.root
+
+
+def test_the_upstream_runs_serve_and_serve_runs_the_native_upstream(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    port = INSIDE.upstream_port
+    assert services["upstream"]["command"] == [
+        "python", "-m", "asynclab.serve", "upstream", "--port", str(port),
+    ]  # fmt: skip
+    plan = serve_plan("upstream", port, INSIDE, host=CONTAINER_HOST, python="python")
+    assert plan.argv == upstream_command(INSIDE, "python", port, CONTAINER_HOST)
 
 
 def test_metrics_directory_is_a_fresh_tmpfs(services: dict[str, dict[str, Any]]) -> None:
     for name in VARIANTS:
-        metrics_dir = services[name]["environment"]["PROMETHEUS_MULTIPROC_DIR"]
+        metrics_dir = services[name]["environment"]["ASYNCLAB_SERVE_METRICS_DIR"]
         assert metrics_dir in services[name]["tmpfs"], name
-
-
-def test_upstream_command_is_the_native_command(
-    services: dict[str, dict[str, Any]], settings: LabSettings
-) -> None:
-    command = services["upstream"]["command"]
-    assert command == upstream_command(settings, command[0], settings.upstream_port, CONTAINER_HOST)
 
 
 def test_services_run_from_the_sources_with_the_one_gunicorn_config(
@@ -97,10 +193,11 @@ def test_services_run_from_the_sources_with_the_one_gunicorn_config(
 ) -> None:
     assert (model.ROOT / GUNICORN_CONFIG).is_file()
     dockerfile = (model.ROOT / "docker/service.Dockerfile").read_text()
-    # The image's working directory holds services/ as the repository does, so the relative
-    # config path and module names of the variant table resolve the same way.
+    # The image's working directory holds services/ and asynclab/ as the repository does, so
+    # the relative config path, the module names and `asynclab.serve` resolve the same way.
     assert "WORKDIR /app" in dockerfile
     assert "COPY services/ services/" in dockerfile
+    assert "COPY asynclab/ asynclab/" in dockerfile
     for name in [*VARIANTS, "upstream"]:
         assert services[name]["build"]["dockerfile"] == "docker/service.Dockerfile"
 
@@ -120,8 +217,10 @@ def test_postgres_is_the_native_database(
         settings.postgres_password,
         settings.postgres_db,
     )
-    assert env["PGPORT"] == str(settings.postgres_port)
+    assert env["PGPORT"] == str(INSIDE.postgres_port)
     assert f"max_connections={settings.postgres_max_connections}" in postgres["command"]
+    sync = f"synchronous_commit={settings.postgres_synchronous_commit}"
+    assert sync in postgres["command"]
 
 
 def test_postgres_has_connections_for_every_pool(settings: LabSettings) -> None:
@@ -136,6 +235,7 @@ def test_prometheus_uses_the_shared_configuration(services: dict[str, dict[str, 
     assert mounts["/etc/prometheus/rules"] == "prometheus/rules"
     assert mounts["/etc/prometheus/targets"] == "prometheus/targets/compose"
     assert "--config.file=/etc/prometheus/prometheus.yml" in services["prometheus"]["command"]
+    assert f"--web.listen-address=:{INSIDE.prometheus_port}" in services["prometheus"]["command"]
 
 
 def scrape_targets() -> dict[str, list[str]]:
@@ -146,27 +246,26 @@ def scrape_targets() -> dict[str, list[str]]:
     return found
 
 
-def test_scrape_targets_are_compose_services_on_their_ports(
-    services: dict[str, dict[str, Any]], settings: LabSettings
+def test_scrape_targets_are_the_native_ones_by_container_name(
+    services: dict[str, dict[str, Any]],
 ) -> None:
-    # The native lab's targets with each loopback address replaced by the compose name, but
-    # for the bench's generator: in compose the bench runs on the host (scripts/compose.sh
-    # bench), beyond the reach of Prometheus' container, so only the web UI's master is listed.
-    native = native_targets(settings, node=False)
-    bench = f"{settings.host}:{settings.bench_metrics_port}"
-    native["locust"] = [t for t in native["locust"] if t != bench]
+    # The native lab's targets at the default ports, each loopback address replaced by the
+    # container's name; the targets never change with the published ports.
+    native = native_targets(INSIDE, node=False)
     names = {
-        "prometheus": "prometheus",
-        "flask": "flask",
-        "fastapi": "fastapi",
-        "locust": "locust",
-        "postgres": "postgres-exporter",
+        f"{INSIDE.host}:{INSIDE.prometheus_port}": "prometheus",
+        f"{INSIDE.host}:{INSIDE.flask_port}": "flask",
+        f"{INSIDE.host}:{INSIDE.fastapi_port}": "fastapi",
+        f"{INSIDE.host}:{INSIDE.locust_metrics_port}": "locust",
+        f"{INSIDE.host}:{INSIDE.bench_metrics_port}": "locust-bench",
+        f"{INSIDE.host}:{INSIDE.postgres_exporter_port}": "postgres-exporter",
     }
-    expected = {
-        job: [t.replace(f"{settings.host}:", f"{names[job]}:") for t in targets]
-        for job, targets in native.items()
-        if job in names
-    } | {"node": [], "cadvisor": ["cadvisor:8080"]}
+
+    def by_name(target: str) -> str:
+        return f"{names[target]}:{target.rsplit(':', 1)[1]}"
+
+    expected = {job: [by_name(t) for t in targets] for job, targets in native.items()}
+    expected |= {"node": [], "cadvisor": ["cadvisor:8080"]}
     assert scrape_targets() == expected
     hosts = set(services) | {
         alias
@@ -178,26 +277,50 @@ def test_scrape_targets_are_compose_services_on_their_ports(
             assert target.split(":")[0] in hosts, target
 
 
-def test_grafana_uses_the_shared_provisioning(
-    services: dict[str, dict[str, Any]], settings: LabSettings
+def test_each_locust_serves_its_metrics_where_prometheus_scrapes(
+    services: dict[str, dict[str, Any]],
 ) -> None:
-    grafana = services["grafana"]
-    mounts = volume_sources(grafana)
-    assert mounts["/etc/grafana/provisioning"] == "grafana/provisioning"
-    dashboards = grafana["environment"]["ASYNCLAB_GRAFANA_DASHBOARDS"]
-    assert mounts[dashboards] == "grafana/dashboards"
-    prometheus = f"http://prometheus:{settings.prometheus_port}"
-    assert grafana["environment"]["ASYNCLAB_PROMETHEUS_URL"] == prometheus
+    master, bench = services["locust-master"], services["locust-bench"]
+    assert master["environment"]["LOCUST_METRICS_PORT"] == str(INSIDE.locust_metrics_port)
+    assert bench["environment"]["LOCUST_METRICS_PORT"] == str(INSIDE.bench_metrics_port)
+    assert str(INSIDE.bench_metrics_port) == GENERATOR_METRICS_PORT
+    for service in (master, bench):
+        assert service["environment"]["LOCUST_METRICS_HOST"] == CONTAINER_HOST
 
 
-def test_locust_master_is_the_native_web_ui(
-    services: dict[str, dict[str, Any]], settings: LabSettings
-) -> None:
+def test_the_bench_generator_loads_the_services_by_container_name() -> None:
+    assert {
+        "flask": f"http://flask:{INSIDE.flask_port}",
+        "fastapi": f"http://fastapi:{INSIDE.fastapi_port}",
+    } == LOAD_URLS
+
+
+def test_grafana_uses_the_shared_provisioning(services: dict[str, dict[str, Any]]) -> None:
+    mounts = volume_sources(services["grafana"])
+    provisioning = model.ROOT / "grafana" / "provisioning"
+    # Only the folders the lab provisions: Grafana logs an error for each missing one.
+    assert {t: s for t, s in mounts.items() if "provisioning" in t} == {
+        f"/etc/grafana/provisioning/{kind}": f"grafana/provisioning/{kind}"
+        for kind in ("datasources", "dashboards")
+    }
+    assert sorted(p.name for p in provisioning.iterdir()) == ["dashboards", "datasources"]
+    [provider] = yaml.safe_load((provisioning / "dashboards/dashboards.yml").read_text())[
+        "providers"
+    ]
+    assert mounts[provider["options"]["path"]] == "grafana/dashboards"
+    assert provider["folderUid"]
+    [datasource] = yaml.safe_load((provisioning / "datasources/prometheus.yml").read_text())[
+        "datasources"
+    ]
+    assert datasource["url"] == f"http://prometheus:{INSIDE.prometheus_port}"
+
+
+def test_locust_master_is_the_native_web_ui(services: dict[str, dict[str, Any]]) -> None:
     master = services["locust-master"]
     *command, role = master["command"]
     assert role == "--master"
     # Natively every address is settings.host; in compose each is the container's name.
-    at = settings.model_copy(update={"host": "HOST"})
+    at = INSIDE.model_copy(update={"host": "HOST"})
     in_compose = {
         "0.0.0.0": "HOST",
         "http://fastapi:": "http://HOST:",
@@ -212,7 +335,6 @@ def test_locust_master_is_the_native_web_ui(
     assert [native_names(arg) for arg in command] == locust_web_command(at, command[0])
     env = master["environment"]
     assert native_names(env["LOCUST_TARGETS"]) == targets_env(at)
-    assert env["LOCUST_METRICS_HOST"] == "0.0.0.0"
     assert "locust" in master["networks"]["default"]["aliases"]
 
 
@@ -226,19 +348,40 @@ def test_locust_workers_load_the_masters_files(services: dict[str, dict[str, Any
     assert worker["environment"] == master["environment"]
 
 
-def test_ports_inside_containers_are_the_native_ports(
+def published(settings: LabSettings) -> dict[str, tuple[int, int]]:
+    """Service -> (published port, port inside)."""
+    pairs = {
+        "upstream": (settings.upstream_port, INSIDE.upstream_port),
+        "postgres": (settings.postgres_port, INSIDE.postgres_port),
+        "prometheus": (settings.prometheus_port, INSIDE.prometheus_port),
+        "grafana": (settings.grafana_port, INSIDE.grafana_port),
+        "locust-master": (settings.locust_port, INSIDE.locust_port),
+        "postgres-exporter": (settings.postgres_exporter_port, INSIDE.postgres_exporter_port),
+    }
+    for name, variant in VARIANTS.items():
+        outside = settings.flask_port if variant.framework == "flask" else settings.fastapi_port
+        pairs[name] = (outside, port_inside(variant))
+    return pairs
+
+
+def test_ports_inside_are_the_native_defaults_and_published_ones_come_from_env(
     services: dict[str, dict[str, Any]], settings: LabSettings
 ) -> None:
-    expected = {
-        "upstream": settings.upstream_port,
-        "postgres": settings.postgres_port,
-        "prometheus": settings.prometheus_port,
-        "grafana": settings.grafana_port,
-        "locust-master": settings.locust_port,
-        "postgres-exporter": settings.postgres_exporter_port,
-    } | {name: port_of(settings, v) for name, v in VARIANTS.items()}
-    for name, port in expected.items():
-        assert services[name]["ports"] == [f"127.0.0.1:{port}:{port}"], name
+    for name, (outside, inside) in published(settings).items():
+        assert services[name]["ports"] == [f"127.0.0.1:{outside}:{inside}"], name
+
+
+def test_ports_changed_in_the_shell_change_only_the_published_side() -> None:
+    changed = {k: str(v) for k, v in zip(model.env_file(), range(20001, 20100), strict=False)
+               if k.endswith("_PORT")}  # fmt: skip
+    shell = container_settings(changed)
+    services = model.load(changed)["services"]
+    for name, (outside, inside) in published(shell).items():
+        assert services[name]["ports"] == [f"127.0.0.1:{outside}:{inside}"], name
+    unchanged = model.services()
+    for name in services:
+        assert services[name].get("command") == unchanged[name].get("command"), name
+        assert services[name].get("healthcheck") == unchanged[name].get("healthcheck"), name
 
 
 def test_default_profiles_run_the_native_default_variants() -> None:

@@ -1,7 +1,8 @@
-"""scripts/lab_mode.sh picks the lab; scripts/compose.sh keeps secrets out of the repository.
+"""scripts/lab_mode.sh picks the lab; scripts/compose.sh keeps secrets out of the repository
+and refuses a Compose too old for it.
 
-No Docker engine runs here, so the engine-answers branch uses /bin/true as the docker command:
-the only stand-in in these tests, for the one thing this machine cannot provide.
+Unit tests of the scripts' own logic, with a stand-in docker command where an engine would
+answer; tests/engine runs them for real on a private Docker engine.
 """
 
 from __future__ import annotations
@@ -53,10 +54,47 @@ def test_picks_native_without_a_docker_command() -> None:
     assert "no docker command" in result.stderr
 
 
-def test_picks_compose_when_the_engine_answers() -> None:
-    result = run(LAB_MODE, DOCKER="/bin/true")
+def fake_docker(tmp_path: Path, compose_version: str) -> str:
+    """A docker command whose engine answers and whose compose plugin has this version."""
+    script = tmp_path / "docker"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'if [ "$1 $2" = "compose version" ]; then echo "{compose_version}"; fi\n'
+        "exit 0\n"
+    )
+    script.chmod(0o755)
+    return str(script)
+
+
+def test_picks_compose_when_the_engine_answers(tmp_path: Path) -> None:
+    result = run(LAB_MODE, DOCKER=fake_docker(tmp_path, "2.40.3"))
     assert result.stdout == "compose\n"
     assert "a Docker engine answers" in result.stderr
+
+
+@pytest.mark.parametrize("version", ["2.12.2", "v2.16.0", "1.29.2"])
+def test_an_old_compose_is_named_with_what_to_install(tmp_path: Path, version: str) -> None:
+    docker = fake_docker(tmp_path, version)
+    result = run(LAB_MODE, DOCKER=docker)
+    assert result.stdout == "native\n"
+    assert f"Docker Compose {version.lstrip('v')} is older than 2.17" in result.stderr
+    assert "docker-compose-plugin" in result.stderr
+    # Forced into compose mode, the compose script refuses rather than failing halfway.
+    refused = run(COMPOSE, "down", DOCKER=docker)
+    assert refused.returncode == 2
+    assert "too old" in refused.stderr
+    assert "docker-compose-plugin" in refused.stderr
+
+
+@pytest.mark.parametrize("version", ["2.17.0", "v2.23.1", "2.40.3"])
+def test_compose_217_and_newer_are_enough(tmp_path: Path, version: str) -> None:
+    assert run(LAB_MODE, DOCKER=fake_docker(tmp_path, version)).stdout == "compose\n"
+
+
+def test_a_missing_compose_plugin_is_named(tmp_path: Path) -> None:
+    result = run(LAB_MODE, DOCKER="/bin/true")  # answers, prints no compose version
+    assert result.stdout == "native\n"
+    assert "compose plugin is missing" in result.stderr
 
 
 @pytest.mark.parametrize("mode", ["native", "compose"])

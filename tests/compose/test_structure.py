@@ -56,9 +56,30 @@ def test_each_variant_is_a_service_in_its_own_profile(name: str) -> None:
     assert SERVICES[name]["profiles"] == [name]
 
 
-def test_only_variants_are_optional() -> None:
+def test_only_variants_and_the_bench_generator_are_optional() -> None:
     optional = {name for name, s in SERVICES.items() if s.get("profiles")}
-    assert optional == set(VARIANTS)
+    assert optional == {*VARIANTS, "locust-bench"}
+    # One container per bench run (scripts/compose.sh generator), never by `up`.
+    assert SERVICES["locust-bench"]["profiles"] == ["bench"]
+    assert SERVICES["locust-bench"]["restart"] == "no"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_logs_are_rotated(name: str) -> None:
+    # Docker keeps every line otherwise: a long load test would fill the disk.
+    logging = SERVICES[name].get("logging", {})
+    assert logging.get("driver") == "json-file", name
+    assert re.fullmatch(r"\d+[km]", logging["options"]["max-size"]), name
+    assert int(logging["options"]["max-file"]) >= 1, name
+
+
+def test_cadvisor_is_a_release_that_sees_current_engines() -> None:
+    # v0.49.1 (gcr.io) sees no container on Docker Engine 29 (google/cadvisor#3749); newer
+    # releases are published on ghcr.io only.
+    image = ENV["CADVISOR_IMAGE"]
+    assert image.startswith("ghcr.io/google/cadvisor:v")
+    version = tuple(int(n) for n in image.rsplit(":v", 1)[1].split("."))
+    assert version >= (0, 54)
 
 
 @pytest.mark.parametrize("name", SERVICES)
@@ -139,6 +160,8 @@ def test_locust_workers_scale() -> None:
     # Fixed names or host ports would stop `--scale locust-worker=N`.
     assert "container_name" not in worker
     assert "ports" not in worker
+    assert model.raw()["services"]["locust-worker"]["scale"] == "${LOCUST_WORKERS}"
+    assert int(ENV["LOCUST_WORKERS"]) >= 1
     assert "--worker" in worker["command"]
     assert "locust-master" in worker["command"]
     assert "--class-picker" in SERVICES["locust-master"]["command"]

@@ -46,10 +46,12 @@ def post_json(id: str, body: Any, status: int = 201, **expect: Any) -> Req:
     )  # fmt: skip
 
 
-def bad_item(id: str, field_name: str, **changes: Any) -> Req:
+def bad_item(id: str, field_name: str, type: str | None = None, **changes: Any) -> Req:
     """VALID_ITEM with some keys changed (``...`` removes the key): a 422 naming one field."""
     body = {k: v for k, v in (VALID_ITEM | changes).items() if v is not ...}
-    return post_json(id, body, 422, error="validation_error", field=field_name, where="body")
+    return post_json(
+        id, body, 422, error="validation_error", field=field_name, where="body", type=type
+    )
 
 
 def padded_item(size: int) -> bytes:
@@ -68,6 +70,20 @@ INT_PARAMS = [
     ("/fanout", "ms", 0, 5000),
     ("/pitfall/blocking", "ms", 0, 5000),
 ]
+
+
+def wait_budget_cases() -> list[Req]:
+    """/fanout past calls x ms <= 5000: one 422 naming both parameters (each checked)."""
+    over = {"calls": "50", "ms": "101"}
+    return [
+        Req(f"/fanout-over-budget-{name}", "GET", "/fanout", params=over, status=422,
+            error="validation_error", field=name, where="query", type="wait_budget")
+        for name in ("calls", "ms")
+    ] + [
+        Req("/fanout-far-over-budget", "GET", "/fanout", params={"calls": "50", "ms": "5000"},
+            status=422, error="validation_error", field="calls", where="query",
+            type="wait_budget"),
+    ]  # fmt: skip
 
 
 def query_cases() -> list[Req]:
@@ -135,11 +151,23 @@ def body_cases() -> list[Req]:
         bad_item("tag-empty", "tags.0", tags=[""]),
         bad_item("tag-number", "tags.1", tags=["a", 1]),
         bad_item("tags-string", "tags", tags="a"),
+        bad_item("name-nul", "name", name="a\x00b", type="string_contains_nul"),
+        bad_item("tag-nul", "tags.1", tags=["a", "\x00"], type="string_contains_nul"),
+        bad_item("quantity-true", "quantity", quantity=True),
+        post_json("quantity-3.0", VALID_ITEM | {"quantity": 3.0}),
+        bad_item("price-10^400", "price", price=10**400, type="finite_number"),
+        bad_item("quantity-10^400", "quantity", quantity=10**400, type="less_than_equal"),
+        # Past ~4300 digits the JSON parser gives up on a number: malformed, not a 5xx.
+        raw("quantity-5000-digits", b'{"name": "w", "price": 1, "quantity": 1' + b"0" * 5000
+            + b"}", 400, **malformed),
         bad_item("extra-key", "color", color="red"),
         post_json("body-list", [VALID_ITEM], 422, error="validation_error"),
         raw("json-truncated", b'{"name": ', 400, **malformed),
         raw("json-empty", b"", 400, **malformed),
         raw("json-not-utf8", b'{"name": "\xff\xfe"}', 400, **malformed),
+        # Valid JSON grammar, but no Unicode text: a lone surrogate cannot be stored either.
+        raw("json-lone-surrogate", b'{"name": "\\ud800", "price": 1, "quantity": 1}', 400,
+            **malformed),
         raw("ctype-text", valid, 415, "text/plain", **unsupported),
         raw("ctype-form", b"name=w&price=1&quantity=1", 415,
             "application/x-www-form-urlencoded", **unsupported),
@@ -170,10 +198,14 @@ def route_cases() -> list[Req]:
         wrong("DELETE", "/items/1"),
         wrong("GET", "/items"),
         wrong("PATCH", "/fortunes"),
+        wrong("PUT", "/metrics"),
+        wrong("OPTIONS", "/json"),
+        wrong("TRACE", "/json"),
+        wrong("PROPFIND", "/json"),
     ]
 
 
-BAD_REQUESTS = query_cases() + item_id_cases() + body_cases() + route_cases()
+BAD_REQUESTS = query_cases() + wait_budget_cases() + item_id_cases() + body_cases() + route_cases()
 
 # Successful requests; their bodies are compared after removing values random by design.
 GOOD_REQUESTS = [
@@ -196,4 +228,6 @@ GOOD_REQUESTS = [
     post_json("items", VALID_ITEM),
     # Not in the contract's table, but HTTP requires HEAD wherever GET is served (RFC 9110 9.1).
     Req("HEAD-json", "HEAD", "/json"),
+    Req("HEAD-metrics", "HEAD", "/metrics"),
+    Req("openapi", "GET", "/openapi.json"),
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -10,6 +9,7 @@ import httpx
 import psycopg
 
 from asynclab.lab import Lab
+from contract import differences
 from contract.cases import Req
 
 # RFC 9110's IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT".
@@ -67,34 +67,13 @@ def send(client: httpx.Client, req: Req) -> httpx.Response:
     return client.request(req.method, req.path, **req.send_kwargs())
 
 
-def without_random(path: str, body: Any) -> Any:
-    if path in ("/db", "/queries", "/updates"):
-        rows = body if isinstance(body, list) else [body]
-        blank = [dict.fromkeys(row) for row in rows]
-        return blank if isinstance(body, list) else blank[0]
-    if path == "/fanout":
-        return {k: v for k, v in body.items() if k not in ("elapsed_ms", "mode")}
-    if path == "/items" or path.startswith("/items/"):
-        return {k: v for k, v in body.items() if k != "id"}
-    return body
-
-
 def comparable(path: str, response: httpx.Response) -> Any:
-    """The body to compare: raw bytes, or JSON with the random values blanked out.
-
-    The JSON is dumped again with its keys in the order they came, so key order counts too.
-    """
-    random_by_design = path in ("/db", "/queries", "/updates", "/fanout", "/items")
-    random_by_design |= path.startswith("/items/")
-    if random_by_design and response.status_code in (200, 201):
-        return json.dumps(without_random(path, response.json()))
-    return response.content
+    """What must be equal between the services (contract.differences.comparable)."""
+    request = response.request
+    return differences.comparable(
+        path, request.method, response.status_code, response.headers, response.content
+    )
 
 
 def answer(c: httpx.Client, req: Req) -> tuple[int, str, Any]:
-    response = send(c, req)
-    return (
-        response.status_code,
-        response.headers.get("content-type", ""),
-        comparable(req.path, response),
-    )
+    return comparable(req.path, send(c, req))

@@ -5,15 +5,23 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
+import hypothesis.configuration
 import psycopg
 import pytest
 
 from asynclab.lab import Lab
+from contract import figures
 from contract.cases import FRAMEWORKS
 from contract.checks import CLIENT_TIMEOUT_S, Conn, service_url
+
+# Hypothesis (under schemathesis, test_fuzz.py) keeps caches in ./.hypothesis: not in the repo.
+HYPOTHESIS_HOME = Path(tempfile.gettempdir()) / "asynclab-hypothesis"
+hypothesis.configuration.set_hypothesis_home_dir(HYPOTHESIS_HOME)
 
 
 @pytest.fixture(params=FRAMEWORKS, ids=FRAMEWORKS)
@@ -51,3 +59,11 @@ def db(lab: Lab) -> Iterator[Conn]:
     """A direct connection to the lab's Postgres, to check what the services wrote."""
     with psycopg.connect(lab.settings.database_url(), autocommit=True) as conn:
         yield conn
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    lines = figures.summary()
+    if lines:
+        terminalreporter.write_line("fuzzing (tests/contract/test_fuzz.py):")
+        for line in lines:
+            terminalreporter.write_line(line)

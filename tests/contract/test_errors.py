@@ -20,9 +20,23 @@ def test_bad_input(client: httpx.Client, framework: str, req: Req) -> None:
         check_json(response, framework, req.status)
 
 
+def test_wait_budget_names_both_parameters(client: httpx.Client, framework: str) -> None:
+    response = client.get("/fanout", params={"calls": "2", "ms": "2501"})
+    body = check_json(response, framework, 422)
+    assert [(d["field"], d["in"], d["type"]) for d in body["detail"]] == [
+        ("calls", "query", "wait_budget"),
+        ("ms", "query", "wait_budget"),
+    ]
+
+
 @pytest.mark.parametrize(
     ("method", "path", "allowed"),
-    [("POST", "/json", "GET"), ("GET", "/items", "POST"), ("DELETE", "/items/1", "GET")],
+    [
+        ("POST", "/json", "GET"),
+        ("GET", "/items", "POST"),
+        ("DELETE", "/items/1", "GET"),
+        ("PUT", "/metrics", "HEAD"),
+    ],
 )
 def test_method_not_allowed_says_what_is(
     client: httpx.Client, method: str, path: str, allowed: str

@@ -16,6 +16,7 @@ ACCEPTED = [
     pytest.param({"name": "n" * 100, "price": 0.01, "quantity": 10_000,
                   "tags": ["t" * 50] * 10}, id="limits"),
     pytest.param({"name": "ünïcødé ☕ フ", "price": 1e6, "quantity": 1, "tags": []}, id="unicode"),
+    pytest.param({"name": "q", "price": 5e-324, "quantity": 7.0}, id="integral-quantity"),
 ]  # fmt: skip
 
 

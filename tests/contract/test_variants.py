@@ -17,6 +17,7 @@ from helpers import poll_until
 
 from asynclab.lab import Lab
 from asynclab.variants import VARIANTS, Framework, Variant
+from contract import differences, raw
 from contract.cases import VALID_ITEM, Req, post_json
 from contract.checks import CLIENT_TIMEOUT_S, Conn, answer, check_headers, service_url
 
@@ -26,6 +27,9 @@ SAME = [
     Req("io-db", "GET", "/io/db", params={"ms": "10"}),
     post_json("items", VALID_ITEM),
     post_json("items-invalid", VALID_ITEM | {"quantity": -1}, 422),
+    post_json("items-nul", VALID_ITEM | {"name": "a\x00"}, 422),
+    Req("fanout-over-budget", "GET", "/fanout", params={"calls": "50", "ms": "101"}),
+    Req("HEAD-metrics", "HEAD", "/metrics"),
 ]
 OTHER = {"flask": "fastapi", "fastapi": "flask"}
 WAIT_MS = 1000  # long enough for every request of a round to start before the first ends
@@ -74,6 +78,22 @@ def test_serves_the_contract(lab: Lab, variant: Variant, db: Conn) -> None:
         written = {r["id"]: r["randomNumber"] for r in c.get("/updates?queries=10").json()}
     rows = db.execute("SELECT id, randomnumber FROM world WHERE id = ANY(%s)", (list(written),))
     assert dict(rows.fetchall()) == written, "/updates did not write back what it answered"
+
+
+def test_same_answers_to_raw_heads(lab: Lab, variant: Variant) -> None:
+    """The head limits and paths of contract/raw.py (each server's own parser and refusals),
+    and the named differences, which depend only on the framework's server."""
+    mine, other = variant.framework, OTHER[variant.framework]
+    for id, request, _, _ in raw.SAME_ANSWER_CASES:
+        got, expected = (raw.exchange(service_url(lab, f), request) for f in (mine, other))
+        assert (got.status, got.media_type, got.body) == (
+            expected.status,
+            expected.media_type,
+            expected.body,
+        ), id
+    for id, (request, answers) in differences.SERVER_ANSWERS.items():
+        got = raw.exchange(service_url(lab, mine), request)
+        assert (got.status, got.media_type) == answers[mine], id
 
 
 def waits_at_once(lab: Lab, variant: Variant, n: int) -> int:

@@ -1,0 +1,27 @@
+"""The manifest records how Postgres commits as Postgres itself reports it."""
+
+from __future__ import annotations
+
+from helpers import LabSettingsFactory
+
+from asynclab.bench.manifest import postgres_facts
+from asynclab.lab import Lab
+
+
+def test_postgres_says_how_it_commits(lab: Lab) -> None:
+    facts = postgres_facts(lab.settings)
+    assert facts["synchronous_commit"] == lab.settings.postgres_synchronous_commit == "on"
+    assert facts["fsync"] == "on"
+    assert facts["wal_sync_method"]
+    assert facts["source"].startswith("SHOW")
+
+
+def test_without_postgres_the_setting_is_recorded_with_the_reason(
+    lab_settings_factory: LabSettingsFactory,
+) -> None:
+    # Nothing listens on this lab's Postgres port: it was never started.
+    settings = lab_settings_factory(postgres_synchronous_commit="off")
+    facts = postgres_facts(settings)
+    assert facts["synchronous_commit"] == "off"
+    assert facts["source"].startswith("settings: Postgres did not answer")
+    assert "fsync" not in facts
