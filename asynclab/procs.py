@@ -64,6 +64,12 @@ class ProcessRecord:
     url: str | None = None
     cpus: str | None = None
     required: bool = True
+    # When it started, in seconds since boot: what identifies the process. ``create_time`` (the
+    # epoch) moves by whole seconds whenever the system clock is stepped, as psutil derives it
+    # from the boot time that /proc/stat states in the current clock's whole seconds; a lab that
+    # trusted it took its own processes for strangers and left them running. None in records
+    # written before this field existed: those are matched by ``create_time``.
+    boot_start: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -256,9 +262,10 @@ def start_process(
     try:
         # Until its pid file exists nobody else can stop it: a Ctrl-C here must not orphan it.
         try:
-            create_time = psutil.Process(proc.pid).create_time()
+            started = psutil.Process(proc.pid)
+            create_time, boot_start = started.create_time(), since_boot(started)
         except psutil.NoSuchProcess:
-            create_time = 0.0
+            create_time, boot_start = 0.0, None
         if url is None and spec.port is not None:
             url = settings.url(spec.port)
         record = ProcessRecord(
@@ -271,6 +278,7 @@ def start_process(
             url=url,
             cpus=pinned,
             required=spec.required,
+            boot_start=boot_start,
         )
         write_atomic(pid_file(settings, spec.name), json.dumps(record.to_json()))
     except BaseException:
@@ -324,12 +332,24 @@ def _alive(proc: psutil.Process) -> bool:
         return False
 
 
+def since_boot(proc: psutil.Process) -> float:
+    """When ``proc`` started, in seconds since boot: unmoved when the system clock is stepped."""
+    return proc.create_time() - psutil.boot_time()
+
+
+def _is_recorded(proc: psutil.Process, record: ProcessRecord) -> bool:
+    """Whether ``proc`` is the process ``record`` names, not a later one that got its pid."""
+    if record.boot_start is not None:
+        return abs(since_boot(proc) - record.boot_start) < 0.05
+    return abs(proc.create_time() - record.create_time) < 0.05
+
+
 def is_ours(record: ProcessRecord) -> bool:
     """True while the recorded process runs; False once it exited or its pid was reused."""
     _reap(record.pid)
     try:
         proc = psutil.Process(record.pid)
-        same = abs(proc.create_time() - record.create_time) < 0.05
+        same = _is_recorded(proc, record)
     except psutil.NoSuchProcess:
         return False
     return same and _alive(proc)
@@ -338,7 +358,7 @@ def is_ours(record: ProcessRecord) -> bool:
 def _pid_taken_by_stranger(record: ProcessRecord) -> bool:
     try:
         proc = psutil.Process(record.pid)
-        return abs(proc.create_time() - record.create_time) >= 0.05 and _alive(proc)
+        return not _is_recorded(proc, record) and _alive(proc)
     except psutil.NoSuchProcess:
         return False
 

@@ -234,7 +234,12 @@ def summarise(runs: dict[str, dict[str, list[Measured]]]) -> dict[str, Any]:
     """Per cell: both sides' figures, the overhead of each pair, its median and the flags."""
     summary: dict[str, Any] = {}
     for key, sides in runs.items():
-        on_runs, off_runs = sides["on"], sides["off"]  # whole pairs only (measure_pair)
+        # Whole pairs only: main appends a pair's two sides one after the other, and a Ctrl-C
+        # between the two appends leaves one side a run longer than the other.
+        pairs_done = min(len(sides["on"]), len(sides["off"]))
+        if not pairs_done:
+            continue
+        on_runs, off_runs = sides["on"][:pairs_done], sides["off"][:pairs_done]
         on = [run.rps for run in on_runs]
         off = [run.rps for run in off_runs]
         pairs = [100 * (1 - a / b) for a, b in zip(on, off, strict=True)]
@@ -256,6 +261,9 @@ def summarise(runs: dict[str, dict[str, list[Measured]]]) -> dict[str, Any]:
 
 
 def print_summary(summary: dict[str, Any]) -> None:
+    if not summary:
+        print("\nno whole on/off pair was measured: nothing to compare")
+        return
     print(f"\n{'':<16} {'on (median)':>12} {'off (median)':>13} {'overhead':>9}  pairs (range)")
     for key, cell in summary.items():
         pairs = cell["pair_overheads_percent"]

@@ -1,4 +1,11 @@
-"""``asynclab demo --short``: a real, short run of the three acts against a lab of its own."""
+"""``asynclab demo --short``: a real, short run of the three acts against a lab of its own.
+
+Whether each lesson shows (a tie, a win, a loss) is a measurement: on a busy machine a short
+run may say otherwise, and the demo then says so itself (``expected ..., measured ...``). The
+verdicts are tested on crafted rows in tests/bench/test_verdicts.py. Here the demo must run
+every act, report what it measured consistently, and never exceed a Little's-law ceiling, which
+no machine, busy or idle, can do.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +16,29 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import PORT_FIELDS
 from helpers import free_ports, processes_mentioning
 
+from asynclab.bench.verdicts import LESSONS, TIMES, WORDS, classify
+
 pytestmark = pytest.mark.slow
 
-WAIT_S = 0.05  # /pitfall/blocking?ms=50 and /io/db?ms=50
+# Acts where every successful request holds a slot (a pooled connection, a worker, the event
+# loop) for a 50 ms wait: in a window of W s a slot completes at most W / 0.05 + 1 of them.
+SLOT_CEILING_ACTS = {"io", "pitfall"}
+HOLD_S = 0.05
 
 
-def test_demo_short_tells_the_three_lessons(
+def within_slot_ceiling(row: dict[str, Any]) -> bool:
+    """Little's law as an upper bound, which a busy machine can only make less reached."""
+    bound = row["slot_ceiling_rps"] * (1 + HOLD_S / row["window_s"])
+    return bool(row["ok_rps"] <= 1.01 * bound)  # 1%: the row's figures are rounded
+
+
+def test_demo_short_runs_the_three_acts_and_reports_what_it_measured(
     tmp_path: Path, new_state_dir: Callable[[], Path]
 ) -> None:
     state = new_state_dir()
@@ -46,19 +65,30 @@ def test_demo_short_tells_the_three_lessons(
 
     acts = json.loads((out / "demo.json").read_text())["acts"]
     assert [a["lesson"] for a in acts] == ["cpu", "io", "pitfall"]
-    cpu, io, pitfall = acts
-    assert abs(cpu["ratio"] - 1) <= 0.25, f"CPU-bound work should tie: {cpu}"
-    assert io["ratio"] >= 5, f"async should win I/O-bound work at least 5x: {io}"
-    blocking = pitfall["variants"]
-    assert blocking["fastapi-async"]["rps"] < blocking["flask-sync"]["rps"], pitfall
-    one_loop = 1 / WAIT_S
-    assert abs(blocking["fastapi-async"]["rps"] - one_loop) <= 0.2 * one_loop, pitfall
-
-    assert io["outcome"] == "win"
-    assert pitfall["outcome"] == "loss"
-    for act in acts:
+    for act, lesson in zip(acts, LESSONS, strict=True):
+        assert act["expected"] == lesson.expect
+        figures = act["variants"]
+        assert set(figures) == {lesson.challenger, lesson.baseline}
+        assert all(f["runs"] == 1 and f["rps"] > 0 for f in figures.values()), act
+        measured = figures[lesson.challenger]["rps"] / figures[lesson.baseline]["rps"]
+        assert act["ratio"] == pytest.approx(measured, abs=1e-3), act
+        # The verdict follows from the figures, whichever way they fell on this machine.
+        assert act["outcome"] == (classify(measured) if act["judged"] else None), act
+        said = f"{lesson.challenger} is {TIMES}{measured:.2f} {lesson.baseline}"
+        assert said in done.stdout, done.stdout[-3000:]
+        if act["judged"] and act["outcome"] != lesson.expect:
+            assert f"expected {WORDS[lesson.expect]}" in done.stdout
+        if act["lesson"] in SLOT_CEILING_ACTS:
+            rows = json.loads((Path(act["result_set"]) / "summary.json").read_text())["rows"]
+            assert rows, act
+            for row in rows:
+                assert within_slot_ceiling(row), row
         assert f"Act {act['act']}." in done.stdout
         for chart in act["charts"]:
             assert Path(chart).stat().st_size > 10_000, chart
     if shutil.which("prometheus"):
-        assert done.stdout.count("marked on the Grafana dashboards") == 3, done.stdout[-3000:]
+        # Whether a scrape fell inside a run of a few seconds is up to the machine: the demo
+        # must say, for every act, which it was (test_live checks the annotations' queries).
+        said = done.stdout.count("marked on the Grafana dashboards")
+        said += done.stdout.count("not seen by Prometheus (no annotation)")
+        assert said == 3, done.stdout[-3000:]

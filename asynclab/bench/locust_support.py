@@ -8,7 +8,10 @@ from the environment, so ``LOCUST_MS=200 locust -f loadtests/io_wait.py`` works 
 The warm-up cut: ``--warmup N`` resets the statistics N seconds after the test starts, so the
 CSV and HTML files Locust writes at the end describe only the measured window. The bench also
 needs to know when that window began and ended, to sample the generator's CPU over exactly that
-span: ``--events-file PATH`` receives ``{"measure_start": t, "measure_end": t}`` (epoch seconds).
+span: ``--events-file PATH`` receives ``{"measure_start": t, "measure_end": t}`` in seconds of
+``time.monotonic()``, the clock the bench's CPU sampler keeps too: one clock for every process
+of the machine, which a step of the system clock (NTP, a VM syncing its clock) does not move,
+where it would have stretched or shrunk the window that divides the request count.
 """
 
 from __future__ import annotations
@@ -115,7 +118,7 @@ def _write_event(environment: Environment, key: str) -> None:
         return
     target = Path(path)
     data = json.loads(target.read_text()) if target.exists() else {}
-    data[key] = time.time()
+    data[key] = time.monotonic()
     tmp = target.with_suffix(".tmp")
     tmp.write_text(json.dumps(data))
     os.replace(tmp, target)

@@ -2,7 +2,9 @@
 sampled in the background.
 
 A run's measured window is only known afterwards (Locust reports when its warm-up ended), so
-the sampler keeps a time series and ``usage(name, start, end)`` reads the span from it.
+the sampler keeps a time series and ``usage(name, start, end)`` reads the span from it. Times
+are ``time.monotonic()``: every process of the machine shares that clock (Locust writes its
+window with it), and a step of the system clock, which moves ``time.time()``, leaves it alone.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ class CpuSampler:
             self.pids[name] = pid
 
     def _sample(self) -> None:
-        now = time.time()
+        now = time.monotonic()  # the clock of every window it is read over
         with self._lock:
             pids = list(self.pids.items())
         self.samples.append({name: tree_cpu_seconds(pid) for name, pid in pids})

@@ -140,9 +140,9 @@ def run_wrk_together(
         pids = {f"generator{i}": proc.pid for i, proc in enumerate(procs)}
         pids.update({f"service{i}": t.service_pid for i, t in enumerate(targets) if t.service_pid})
         with CpuSampler(pids) as sampler:
-            start = time.time()
+            start = time.monotonic()  # the sampler's clock
             outputs = [proc.communicate(timeout=math.ceil(duration_s) + 30)[0] for proc in procs]
-            end = time.time()
+            end = time.monotonic()
     except BaseException:
         for proc in procs:
             proc.kill()

@@ -9,7 +9,9 @@ from asynclab.lab import Lab
 
 
 def test_idle_services_are_drained(lab: Lab) -> None:
-    assert wait_idle(lab.settings.flask_url, lab.settings.fastapi_url, timeout_s=10)
+    # wait_idle polls until an answer comes within 100 ms: on a busy machine some take longer,
+    # so the bound is generous; an idle service passes at its first fast answer.
+    assert wait_idle(lab.settings.flask_url, lab.settings.fastapi_url, timeout_s=60)
 
 
 def test_a_service_that_never_answers_is_not_drained(lab: Lab) -> None:

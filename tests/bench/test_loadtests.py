@@ -3,7 +3,7 @@ services, and the step shape climbs through its levels."""
 
 from __future__ import annotations
 
-import csv
+import json
 import os
 import subprocess
 import sys
@@ -21,13 +21,18 @@ from asynclab.settings import ROOT, LabSettings
 
 LOADTESTS = ROOT / "loadtests"
 SCENARIO_FILES = sorted(p for p in LOADTESTS.glob("*.py") if p.name != "shapes.py")
+PROBE = str(Path(__file__).with_name("locust_probe.py").relative_to(ROOT))
+# Only a bound: the probe ends each run as soon as it did what the test needs.
+BOUND_S = 120
 
 
-def locust(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    env = os.environ | {"LOCUST_METRICS_PORT": str(free_port())}
+def locust(
+    *args: str, timeout: float = BOUND_S + 60, **env: str
+) -> subprocess.CompletedProcess[str]:
+    environ = os.environ | {"LOCUST_METRICS_PORT": str(free_port())} | env
     return subprocess.run(
         [sys.executable, "-m", "locust", *args], cwd=ROOT, capture_output=True, text=True,
-        timeout=timeout, env=env,
+        timeout=timeout, env=environ,
     )  # fmt: skip
 
 
@@ -41,23 +46,26 @@ def test_every_scenario_class_is_listed() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("service", ["flask", "fastapi"])
 def test_every_scenario_gets_right_answers(lab: Lab, tmp_path: Path, service: str) -> None:
-    """One user per class (Mixed included) for a few seconds: every request passes its answer
-    check, on both services."""
+    """One user per class (Mixed included) until every scenario's route was answered: every
+    request passes its answer check, on both services."""
     classes = sorted({s.user_class for s in SCENARIOS.values()})
-    files = ",".join(str(p.relative_to(ROOT)) for p in SCENARIO_FILES)
+    files = ",".join([*(str(p.relative_to(ROOT)) for p in SCENARIO_FILES), PROBE])
     url = lab.settings.flask_url if service == "flask" else lab.settings.fastapi_url
+    routes = ",".join(s.route for s in SCENARIOS.values() if s.name != "mixed")
     done = locust("-f", files, *classes, "--headless", "-u", str(len(classes)),
-                  "-r", str(len(classes)), "-t", "4s", "-H", url,
+                  "-r", str(len(classes)), "-t", f"{BOUND_S}s", "-H", url,
                   "--csv", str(tmp_path / "run"), "--only-summary", "--exit-code-on-error", "0",
-                  "--ms", "5", "--work", "1000", "--calls", "2", "--queries", "3")  # fmt: skip
+                  "--json-file", str(tmp_path / "final"),
+                  "--ms", "5", "--work", "1000", "--calls", "2", "--queries", "3",
+                  LOCUST_PROBE_STOP_WHEN_ANSWERED=routes)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    with (tmp_path / "run_stats.csv").open() as handle:
-        stats = {row["Name"]: row for row in csv.DictReader(handle)}
-    failures = (tmp_path / "run_failures.csv").read_text().splitlines()[1:]
-    assert failures == []
+    # The final figures: Locust rewrites its CSV files once a second, never at the very end.
+    stats = {e["name"]: e for e in json.loads((tmp_path / "final.json").read_text())}
+    failed = {name: e["num_failures"] for name, e in stats.items() if e["num_failures"]}
+    assert failed == {}, (tmp_path / "run_failures.csv").read_text()
     for scenario in SCENARIOS.values():
         if scenario.name != "mixed":
-            assert int(stats[scenario.route]["Request Count"]) > 0, scenario.route
+            assert stats[scenario.route]["num_requests"] > 0, scenario.route
 
 
 def test_step_ramp_holds_each_level_then_stops() -> None:
@@ -71,14 +79,17 @@ def test_step_ramp_holds_each_level_then_stops() -> None:
 @pytest.mark.slow
 def test_step_ramp_runs_in_locust(lab: Lab, tmp_path: Path) -> None:
     """The shape drives a real headless Locust through two levels, then stops it."""
-    files = "loadtests/techempower.py,loadtests/shapes.py"
+    files = f"loadtests/techempower.py,loadtests/shapes.py,{PROBE}"
+    levels = tmp_path / "levels.jsonl"
+    # Locust asks the shape for its level once a second: a hold of 3 s gives each level a few
+    # asks, so that a busy machine that delays one does not skip the level.
     done = locust("-f", files, "Json", "--headless", "-H", lab.settings.fastapi_url,
-                  "--step-levels", "1,2", "--step-hold", "1.5", "--csv", str(tmp_path / "ramp"),
-                  "--csv-full-history", "--only-summary")  # fmt: skip
+                  "--step-levels", "1,2", "--step-hold", "3", "--only-summary",
+                  LOCUST_PROBE_FILE=str(levels))  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    with (tmp_path / "ramp_stats_history.csv").open() as handle:
-        users = {int(row["User Count"]) for row in csv.DictReader(handle)}
-    assert {1, 2} <= users
+    # Each level as the runner finished spawning it (not a CSV row sampled once a second).
+    users = [json.loads(line)["user_count"] for line in levels.read_text().splitlines()]
+    assert users == [1, 2], users
 
 
 def test_one_generator_cpu_runs_one_locust_process() -> None:

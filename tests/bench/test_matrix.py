@@ -103,6 +103,7 @@ def lab_environment(settings: LabSettings) -> dict[str, str]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(420)  # above the bounds of its two waits (180 s and 120 s)
 def test_interrupted_bench_keeps_finished_runs_and_stops_its_lab(
     lab_settings_factory: LabSettingsFactory, tmp_path: Path
 ) -> None:
@@ -122,9 +123,10 @@ def test_interrupted_bench_keeps_finished_runs_and_stops_its_lab(
             except (OSError, ValueError, StopIteration):
                 return 0
 
-        poll_until(finished_rows, "the first finished run", timeout=90)
+        # The bench starts a lab of its own first: on a busy machine that alone takes a minute.
+        poll_until(finished_rows, "the first finished run", timeout=180)
         bench.send_signal(signal.SIGINT)
-        output, _ = bench.communicate(timeout=60)
+        output, _ = bench.communicate(timeout=120)
     finally:
         if bench.poll() is None:
             bench.kill()
