@@ -3,10 +3,12 @@ upstream's CPU is sampled, and nothing is left running or guessed."""
 
 from __future__ import annotations
 
-import csv
+import json
 import os
+import random
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -15,7 +17,16 @@ import pytest
 from helpers import free_port, poll_until
 
 from asynclab.bench.ceilings import slot_ceiling
-from asynclab.bench.locust_run import LoadSpec, RunFailed, _result, _terminate, run_locust
+from asynclab.bench.locust_run import (
+    FINAL_STATS,
+    LoadSpec,
+    RunFailed,
+    _result,
+    _terminate,
+    percentile,
+    read_final_stats,
+    run_locust,
+)
 from asynclab.bench.sampler import CpuSampler, infra_pids
 from asynclab.bench.scenarios import SCENARIOS
 from asynclab.lab import Lab
@@ -61,19 +72,61 @@ def test_warmup_is_cut_from_the_counted_requests(lab: Lab, tmp_path: Path) -> No
     assert all(cores >= 0 for _, cores in result.infra_cpu)
 
 
+def entry(name: str, times: dict[int, int], failures: int = 0) -> dict[str, object]:
+    """One entry of Locust's --json-file (its keys are strings, as JSON makes them)."""
+    return {
+        "name": name, "method": "GET", "num_requests": sum(times.values()),
+        "num_none_requests": 0, "num_failures": failures,
+        "response_times": {str(k): v for k, v in times.items()},
+    }  # fmt: skip
+
+
 def test_a_run_without_its_measured_window_fails(tmp_path: Path) -> None:
     # Locust wrote statistics but no measure_start/measure_end: any rate would be a guess.
-    with (tmp_path / "locust_stats.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, ["Name", "Request Count", "Failure Count",
-                                         "50%", "95%", "99%"])  # fmt: skip
-        writer.writeheader()
-        writer.writerow({"Name": "Aggregated", "Request Count": "100", "Failure Count": "0",
-                         "50%": "5", "95%": "9", "99%": "12"})  # fmt: skip
+    final = [entry("/json", {5: 90, 9: 9, 12: 1})]
+    (tmp_path / f"{FINAL_STATS}.json").write_text(json.dumps(final))
     spec = LoadSpec(SCENARIOS["json"], "http://127.0.0.1:9", 1, 1, 1, tmp_path)
     with CpuSampler({"self": os.getpid()}) as sampler:
         pass
     with pytest.raises(RunFailed, match="no measured window"):
         _result(spec, sampler, 0, 1)
+
+
+def test_final_stats_add_up_every_request_name(tmp_path: Path) -> None:
+    path = tmp_path / "final.json"
+    path.write_text(json.dumps([entry("/db", {10: 3, 20: 1}, 1), entry("/json", {1: 4})]))
+    final = read_final_stats(path)
+    assert (final.requests, final.failures) == (8, 1)
+    assert (final.p50_ms, final.p99_ms) == (10, 20)
+
+
+def test_percentiles_are_locusts_own() -> None:
+    # Locust's function, in a process of its own: importing locust monkey-patches with gevent.
+    rng = random.Random(7)
+    cases = []
+    for _ in range(50):
+        times = {rng.choice([1, 2, 5, 12, 47, 130, 990, 2100]): rng.randint(1, 40)
+                 for _ in range(rng.randint(1, 8))}  # fmt: skip
+        cases.append((times, rng.choice([0.5, 0.95, 0.99, 1.0])))
+    script = (
+        "import json, sys\n"
+        "from locust.stats import calculate_response_time_percentile as f\n"
+        "cases = json.load(sys.stdin)\n"
+        "print(json.dumps([f({int(k): v for k, v in t.items()}, sum(t.values()), p)"
+        " for t, p in cases]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], input=json.dumps(cases),
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    theirs = json.loads(done.stdout)
+    ours = [percentile(times, sum(times.values()), p) for times, p in cases]
+    assert ours == theirs
+
+
+def test_unreadable_final_stats_fail_the_run(tmp_path: Path) -> None:
+    path = tmp_path / "final.json"
+    path.write_text("[{")
+    with pytest.raises(RunFailed, match="final statistics"):
+        read_final_stats(path)
 
 
 def test_terminate_stops_the_whole_process_group() -> None:
