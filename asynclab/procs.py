@@ -204,9 +204,15 @@ def log_tail(path: Path | str, lines: int = 25) -> str:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write a file so that a reader sees the old or the new content, never half of it."""
+    """Write a file so that a reader sees the old or the new content, never half of it.
+
+    The file is its owner's alone (0600): lab.json holds the database password.
+    """
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a leftover tmp file keeps its mode through O_CREAT
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
     os.replace(tmp, path)
 
 
@@ -236,8 +242,8 @@ def start_process(
         check_port_free(settings, spec.port, spec.name)
     pinned, _ = pinning(spec.cpus, settings)
     argv = (["taskset", "-c", pinned] if pinned else []) + spec.argv
-    settings.pids_dir.mkdir(parents=True, exist_ok=True)
-    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    settings.pids_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    settings.logs_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     log = log_file(settings, spec.name)
     try:
         with log.open("wb") as out:
