@@ -22,6 +22,8 @@ Server = Literal["gunicorn", "uvicorn"]
 GUNICORN_CONFIG = "services/gunicorn.conf.py"
 FLASK_APP = "services.flask.app:create_app()"
 FASTAPI_FACTORY = "services.fastapi.app:create_app"
+# uvicorn's httptools protocol with a deadline on the request head (slow clients).
+UVICORN_PROTOCOL = "services.fastapi.protocol:HttpToolsProtocol"
 
 
 @dataclass(frozen=True)
@@ -82,8 +84,11 @@ class Variant:
         return [
             python, "-m", "uvicorn", FASTAPI_FACTORY, "--factory",
             "--host", host or s.host, "--port", str(port),
-            "--loop", "uvloop", "--http", "httptools",
+            "--loop", "uvloop", "--http", UVICORN_PROTOCOL,
             "--no-access-log", "--no-server-header", "--timeout-graceful-shutdown", "5",
+            # Slow clients: keep-alive as gunicorn's keepalive; the protocol above also closes a
+            # connection whose request head is not complete within 5 s (README, contract).
+            "--timeout-keep-alive", "5",
         ]  # fmt: skip
 
     def environment(
