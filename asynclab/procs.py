@@ -1,7 +1,8 @@
 """Processes the lab starts: what to run (ProcessSpec) and how to start, watch and stop them.
 
 Every process starts in a session of its own, so that Ctrl-C in the terminal does not reach it
-and one ``killpg`` stops a gunicorn master together with its workers. Its output goes to
+and one ``killpg`` stops a gunicorn master together with its workers; a SIGKILL, when a stop
+overruns, reaches every process of the session. Its output goes to
 ``<state>/logs/<name>.log`` and it is recorded in ``<state>/pids/<name>.pid`` as JSON with its
 start time, so that a later ``down`` (even after a crash) can tell our process from an unrelated
 one that got the same pid.
@@ -349,19 +350,28 @@ def _pid_taken_by_stranger(record: ProcessRecord) -> bool:
         return False
 
 
-def group_members(pgid: int) -> list[int]:
-    """Live processes of the process group ``pgid`` (the process and, e.g., its workers)."""
+def group_members(leader: int) -> list[int]:
+    """Live processes of the session ``leader`` started the lab process in: the process, its
+    process group (e.g. gunicorn's workers) and what it put into groups of its own (nginx and
+    gunicorn under services/proxy.py)."""
     members = []
     for proc in psutil.process_iter():
         with contextlib.suppress(ProcessLookupError, psutil.Error):
-            if os.getpgid(proc.pid) == pgid and _alive(proc):
+            if os.getsid(proc.pid) == leader and _alive(proc):
                 members.append(proc.pid)
     return members
 
 
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
+def _signal_group(leader: int, sig: signal.Signals) -> None:
+    """SIGTERM and the like go to the process group, which may order its own stop; SIGKILL
+    goes to every process of the session."""
+    if sig == signal.SIGKILL:
+        for pid in group_members(leader):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        return
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, sig)
+        os.killpg(leader, sig)
 
 
 def _wait_gone(pgid: int, timeout: float) -> bool:

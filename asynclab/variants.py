@@ -35,6 +35,9 @@ class Variant:
     multiprocess: bool
     handlers: Literal["sync", "async", "def"]
     description: str
+    # A buffering proxy in front of the server, started with it as one program on the service
+    # CPUs (services/proxy.py): its CPU is the variant's, its slots are the server's.
+    proxy: Literal["nginx"] | None = None
 
     def processes(self, s: LabSettings) -> int:
         return s.workers if self.multiprocess else 1
@@ -79,6 +82,9 @@ class Variant:
         bind = f"{host or s.host}:{port}"
         if self.server == "gunicorn":
             app = FLASK_APP if self.framework == "flask" else FASTAPI_FACTORY + "()"
+            if self.proxy == "nginx":  # nginx takes the port; gunicorn gets a Unix socket
+                gunicorn = [python, "-m", "gunicorn", "-c", GUNICORN_CONFIG, app]
+                return [python, "-m", "services.proxy", "--bind", bind, "--", *gunicorn]
             return [python, "-m", "gunicorn", "-c", GUNICORN_CONFIG, "--bind", bind, app]
         # The uvicorn command line lives here and nowhere else (compose repeats it, tested).
         return [
@@ -131,6 +137,7 @@ class Variant:
             "db_slots": self.db_slots(s),
             "upstream_slots": self.upstream_slots(s),
             "blocking_slots": self.blocking_slots(s),
+            "proxy": self.proxy,
             "description": self.description,
         }
 
@@ -144,6 +151,8 @@ VARIANTS: dict[str, Variant] = {
                 "gunicorn gthread workers: a thread pool per process"),
         Variant("flask-gevent", "flask", "gunicorn", "gevent", True, "sync",
                 "gunicorn gevent workers: greenlets, psycopg and httpx cooperate"),
+        Variant("flask-sync-nginx", "flask", "gunicorn", "sync", True, "sync",
+                "gunicorn sync workers behind nginx, which buffers slow clients", proxy="nginx"),
         Variant("fastapi-async", "fastapi", "uvicorn", "uvicorn", False, "async",
                 "one uvicorn process (uvloop, httptools), async def handlers"),
         Variant("fastapi-workers", "fastapi", "gunicorn", "services.fastapi.worker.Worker", True,
