@@ -119,18 +119,26 @@ def stop_under_load(
     wait_ms: int,
     at_least: int,
     ready_timeout: float = 30.0,
+    settle_s: float = 0.0,
 ) -> StopResult:
     """Send ``count`` requests of ``/io/db?ms=wait_ms``, stop ``record`` once ``at_least`` of
     them sleep in Postgres, and collect every answer.
 
     Each request is fully sent before the stop: the kernel holds it for the service, being
-    served or waiting in the listen backlog, and a draining service answers it.
+    served or waiting in the listen backlog, and a draining service answers it. With
+    ``settle_s`` the stop waits until the count has not grown for that long (a measurement's
+    nicety: how many the service was working on; the answers do not depend on it).
     """
     socks = [_request(settings.host, port, f"/io/db?ms={wait_ms}") for _ in range(count)]
     deadline = time.monotonic() + ready_timeout
     while (in_service := sleeping_queries(settings)) < at_least:
         if time.monotonic() > deadline:
             raise TimeoutError(f"the service never held {at_least} requests at once")
+        time.sleep(0.02)
+    settled = time.monotonic() + settle_s
+    while time.monotonic() < settled:
+        if (now := sleeping_queries(settings)) > in_service:
+            in_service, settled = now, time.monotonic() + settle_s
         time.sleep(0.02)
     answers: list[Answer | None] = [None] * count
 

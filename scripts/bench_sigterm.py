@@ -67,6 +67,7 @@ def main() -> int:
                     count=args.requests,
                     wait_ms=args.ms,
                     at_least=surely_in_service(variant, s, args.requests),
+                    settle_s=0.5,
                 )
                 failures = sorted(set(result.failures()))
                 rows.append(

@@ -9,13 +9,15 @@ restarts the variant (so that no attack inherits the damage of the previous one)
   ``--trickle`` seconds, never finishing the request head.
 
 While they are held it asks ``GET /json`` (``--probe-timeout``) once right away and once
-after ``--hold`` seconds, and it counts how many of the N connections the service still holds
-open at that point (the rest it closed) and the file descriptors its processes have open.
+after ``--hold`` seconds; at that point it counts which of the N connections are still open
+(the rest the server closed) and how many of them the service's processes hold (a file
+descriptor each; the others wait in the listen backlog).
 
     .venv/bin/python scripts/bench_slow_clients.py --idle 3,300,3000 --slowloris 200
 
 Prints a Markdown table; ``--json`` writes the rows too. It takes about
-(variants x attacks x (hold + restart)) seconds: 6 x 4 x 25 s is ten minutes.
+(variants x attacks x (hold + restart)) seconds: 7 x 4 x 40 s is about 20 minutes here
+(a blocked flask-sync takes 15 s to stop).
 """
 
 from __future__ import annotations
@@ -83,12 +85,15 @@ def probe(url: str, timeout: float) -> str:
     return f"{response.status_code} in {(time.monotonic() - start) * 1000:.0f} ms"
 
 
-def open_fds(pid: int) -> int:
-    total = 0
+def connections_held(pid: int, port: int) -> int:
+    """Client connections on ``port`` that the service's processes hold open (file descriptors)."""
+    held = set()
     for member in group_members(pid):
         with contextlib.suppress(psutil.Error):
-            total += psutil.Process(member).num_fds()
-    return total
+            for conn in psutil.Process(member).net_connections(kind="tcp"):
+                if conn.laddr and conn.laddr.port == port and conn.raddr:
+                    held.add(conn.raddr)
+    return len(held)
 
 
 def attack(
@@ -98,7 +103,6 @@ def attack(
     s = lab.settings
     port = s.flask_port if variant.framework == "flask" else s.fastapi_port
     url = f"{s.url(port)}/json"
-    fds_before = open_fds(record.pid)
     head = b"GET /json HTTP/1.1\r\nHost: lab\r\n" if kind == "slowloris" else b""
     stop = threading.Event()
     socks = open_connections(s.host, port, count, head)
@@ -110,7 +114,7 @@ def attack(
         served_at_once = probe(url, args.probe_timeout)
         time.sleep(max(0.0, args.hold - (time.monotonic() - started)))
         states = [state(sock) for sock in socks]
-        fds = open_fds(record.pid) - fds_before
+        held_by_service = connections_held(record.pid, port)
         served_later = probe(url, args.probe_timeout)
     finally:
         stop.set()
@@ -127,7 +131,7 @@ def attack(
         f"held_after_{args.hold:g}s": states.count("open"),
         "closed": states.count("closed"),
         "answered": states.count("answered"),
-        "extra_fds": fds,
+        "held_by_service": held_by_service,
         f"served_after_{args.hold:g}s": served_later,
     }
 
