@@ -363,15 +363,18 @@ def group_members(leader: int) -> list[int]:
 
 
 def _signal_group(leader: int, sig: signal.Signals) -> None:
-    """SIGTERM and the like go to the process group, which may order its own stop; SIGKILL
-    goes to every process of the session."""
-    if sig == signal.SIGKILL:
-        for pid in group_members(leader):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(leader, sig)
+    """SIGTERM and the like go to the process group, which may order its own stop; SIGKILL,
+    or any signal once that group is gone (its leader was killed), to every process left in
+    the session."""
+    if sig != signal.SIGKILL:
+        try:
+            os.killpg(leader, sig)
+            return
+        except ProcessLookupError:
+            pass
+    for pid in group_members(leader):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
 
 
 def _wait_gone(pgid: int, timeout: float) -> bool:

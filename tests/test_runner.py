@@ -141,15 +141,20 @@ def test_up_restarts_a_dead_service_and_keeps_the_rest(lab: Lab) -> None:
 
 
 def test_up_restarts_the_variant_that_was_served(lab: Lab) -> None:
-    lab.switch("flask", "flask-gthread")
+    lab.switch("flask", "flask-sync-nginx")
     try:
         pid = lab.status()[2].pid
+        # Only the program that runs nginx and gunicorn dies: both are left behind, holding
+        # the port, and must go before the restart can take it.
         os.killpg(pid, signal.SIGKILL)
         poll_until(lambda: not pid_alive(pid), "flask to die")
+        assert procs.group_members(pid) != []
         Lab(lab.settings).up()
+        assert procs.group_members(pid) == []
         manifest = lab.manifest()
         assert manifest is not None
-        assert manifest["variants"]["flask"]["worker_class"] == "gthread"
+        assert manifest["variants"]["flask"]["name"] == "flask-sync-nginx"
+        assert manifest["processes"]["flask"]["pid"] != pid
         assert get(f"{lab.settings.flask_url}/readyz").status_code == 200
     finally:
         lab.switch("flask", lab.settings.flask_variant)
