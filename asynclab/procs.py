@@ -28,6 +28,7 @@ import httpx
 import psutil
 
 from asynclab.settings import LabSettings
+from asynclab.variants import VARIANTS
 
 
 class LabError(Exception):
@@ -143,6 +144,13 @@ def cpu_plan(settings: LabSettings) -> dict[str, Any]:
         "generator": generator_note,
         # They cost every variant the same, so they may run wherever the kernel puts them.
         "unpinned": "postgres, upstream, monitoring",
+        # A variant's proxy is part of it: pinned with its server, its CPU counted as the
+        # variant's (services/proxy.py).
+        "proxies": "; ".join(
+            f"{v.proxy} of {v.name} runs with it on the service CPUs"
+            for v in VARIANTS.values()
+            if v.proxy
+        ),
     }
 
 
