@@ -40,6 +40,7 @@ from asynclab.procs import (
     read_pid_files,
     start_process,
     stop_process,
+    wait_port_free,
     write_atomic,
 )
 from asynclab.settings import LabSettings
@@ -359,7 +360,13 @@ class Lab:
         metrics = self.metrics_dir(variant.framework)
         shutil.rmtree(metrics, ignore_errors=True)
         metrics.mkdir(mode=0o700)  # its parent: statedir.make_private
-        return self._start(self._service_spec(variant))
+        spec = self._service_spec(variant)
+        if spec.port is not None:
+            # Switch and restart reuse the port of what they just stopped; on a busy machine
+            # another program's short-lived socket may hold it for a moment (ephemeral ports
+            # share the range free ports are drawn from). A port still taken fails as usual.
+            wait_port_free(self.settings, spec.port)
+        return self._start(spec)
 
     def _new_manifest(
         self,

@@ -193,6 +193,17 @@ def check_port_free(settings: LabSettings, port: int, who: str) -> None:
         )
 
 
+def wait_port_free(settings: LabSettings, port: int, timeout: float = 10.0) -> bool:
+    """Wait (bounded) for ``port`` to be free, as after stopping what served it: sockets of
+    the old server may take a moment to go. False if it is still taken."""
+    deadline = time.monotonic() + timeout
+    while port_in_use(settings.host, port):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 # --- start --------------------------------------------------------------------------------
 
 
