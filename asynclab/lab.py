@@ -359,7 +359,9 @@ class Lab:
         # prometheus_client's multiprocess files of an earlier run would add to the new counts.
         metrics = self.metrics_dir(variant.framework)
         shutil.rmtree(metrics, ignore_errors=True)
-        metrics.mkdir(mode=0o700)  # its parent: statedir.make_private
+        # Private like the whole state dir (statedir.py); a twin's may not exist yet.
+        metrics.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        metrics.mkdir(mode=0o700)
         spec = self._service_spec(variant)
         if spec.port is not None:
             # Switch and restart reuse the port of what they just stopped; on a busy machine
