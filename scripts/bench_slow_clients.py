@@ -85,14 +85,15 @@ def probe(url: str, timeout: float) -> str:
     return f"{response.status_code} in {(time.monotonic() - start) * 1000:.0f} ms"
 
 
-def connections_held(pid: int, port: int) -> int:
-    """Client connections on ``port`` that the service's processes hold open (file descriptors)."""
+def connections_held(pid: int, port: int, clients: set[int]) -> int:
+    """How many of our connections (by client port) the service's processes hold open."""
     held = set()
     for member in group_members(pid):
         with contextlib.suppress(psutil.Error):
             for conn in psutil.Process(member).net_connections(kind="tcp"):
-                if conn.laddr and conn.laddr.port == port and conn.raddr:
-                    held.add(conn.raddr)
+                ours = conn.raddr and conn.raddr.port in clients
+                if ours and conn.laddr and conn.laddr.port == port:
+                    held.add(conn.raddr.port)
     return len(held)
 
 
@@ -114,7 +115,8 @@ def attack(
         served_at_once = probe(url, args.probe_timeout)
         time.sleep(max(0.0, args.hold - (time.monotonic() - started)))
         states = [state(sock) for sock in socks]
-        held_by_service = connections_held(record.pid, port)
+        clients = {sock.getsockname()[1] for sock in socks}
+        held_by_service = connections_held(record.pid, port, clients)
         served_later = probe(url, args.probe_timeout)
     finally:
         stop.set()
