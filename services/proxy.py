@@ -70,7 +70,15 @@ http {{
     keepalive_timeout 5s;
     client_body_timeout 5s;
     send_timeout 10s;
-    # The app answers 413 itself above 64 KiB; nginx only refuses what is far beyond.
+    # gunicorn judges the head (services/common/limits.py: a 4094-byte request line, 100
+    # fields of 8190 bytes) and answers in the contract's JSON: nginx reads lines and fields
+    # up to 32 KiB, 1 MiB in all, and refuses itself only beyond. Likewise the app answers 413
+    # above 64 KiB of body, nginx only above 1 MiB (docs/contract.md).
+    large_client_header_buffers 32 32k;
+    # A malformed field line is refused (400), not dropped, as gunicorn does; fields with an
+    # underscore go on to gunicorn, which decides about them as without nginx.
+    ignore_invalid_headers off;
+    underscores_in_headers on;
     client_max_body_size 1m;
     client_body_buffer_size 128k;
 
