@@ -23,8 +23,8 @@ generator CPUs, each variant alone on the service CPU, with Postgres restarted w
         --outages 5 --repeats 1
 
 Takes about 5 minutes for the outages and 20 for durability with the defaults (on a busy 2-core
-machine); it saturates the service CPU during the durability runs. Ctrl-C stops the load and the lab and writes what was
-measured so far (exit code 130).
+machine); it saturates the service CPU during the durability runs. Ctrl-C stops the load and
+the lab and writes what was measured so far (exit code 130).
 """
 
 from __future__ import annotations
