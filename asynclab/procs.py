@@ -66,6 +66,10 @@ class ProcessRecord:
     url: str | None = None
     cpus: str | None = None
     required: bool = True
+    # Clock ticks since boot when it started (None in records of older labs): what tells our
+    # process from a later one with the same pid. create_time is for people: it is computed
+    # from the wall clock, which may be stepped while the lab runs.
+    start_ticks: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -297,6 +301,7 @@ def start_process(
             url=url,
             cpus=pinned,
             required=spec.required,
+            start_ticks=start_ticks(proc.pid),
         )
         write_atomic(pid_file(settings, spec.name), json.dumps(record.to_json()))
     except BaseException:
@@ -350,12 +355,34 @@ def _alive(proc: psutil.Process) -> bool:
         return False
 
 
+def start_ticks(pid: int) -> int | None:
+    """When ``pid`` started, in clock ticks since boot (``/proc/<pid>/stat``), or None.
+
+    Unlike psutil's create_time(), which adds the boot time the wall clock implies now, it never
+    moves: a clock stepped by a second (NTP, a VM resuming) made every process of a running lab
+    look like a stranger's, and `down` left them all running.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return None
+    # The command name may hold spaces and parentheses: the fields follow the last ")".
+    fields = stat[stat.rindex(b")") + 2 :].split()
+    return int(fields[19])  # field 22, starttime
+
+
+def _same_process(proc: psutil.Process, record: ProcessRecord) -> bool:
+    if record.start_ticks is not None:
+        return start_ticks(proc.pid) == record.start_ticks
+    return abs(proc.create_time() - record.create_time) < 0.05  # a record of an older lab
+
+
 def is_ours(record: ProcessRecord) -> bool:
     """True while the recorded process runs; False once it exited or its pid was reused."""
     _reap(record.pid)
     try:
         proc = psutil.Process(record.pid)
-        same = abs(proc.create_time() - record.create_time) < 0.05
+        same = _same_process(proc, record)
     except psutil.NoSuchProcess:
         return False
     return same and _alive(proc)
@@ -364,7 +391,7 @@ def is_ours(record: ProcessRecord) -> bool:
 def _pid_taken_by_stranger(record: ProcessRecord) -> bool:
     try:
         proc = psutil.Process(record.pid)
-        return abs(proc.create_time() - record.create_time) >= 0.05 and _alive(proc)
+        return not _same_process(proc, record) and _alive(proc)
     except psutil.NoSuchProcess:
         return False
 

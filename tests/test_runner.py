@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
@@ -295,6 +296,28 @@ def test_down_never_signals_a_process_that_is_not_ours(
     finally:
         stranger.kill()
         stranger.wait()
+
+
+def test_a_stepped_clock_does_not_disown_a_running_process(
+    lab_settings_factory: LabSettingsFactory,
+) -> None:
+    """Identity is the start in clock ticks since boot, not the wall-clock create_time: after
+    the clock was stepped, `down` must still stop what the lab started."""
+    settings = lab_settings_factory()
+    sleeper = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        ticks = procs.start_ticks(sleeper.pid)
+        assert ticks is not None
+        # Recorded an hour "earlier" than the wall clock now says: a stepped clock.
+        record = ProcessRecord("sleeper", sleeper.pid, 1.0, ["sleep"], "sleeper.log",
+                               start_ticks=ticks)  # fmt: skip
+        assert procs.is_ours(record)
+        assert not procs.is_ours(dataclasses.replace(record, start_ticks=ticks - 1))
+        assert procs.stop_process(record, settings)
+        poll_until(lambda: sleeper.poll() is not None, "the sleeper to be stopped")
+    finally:
+        sleeper.kill()
+        sleeper.wait()
 
 
 def test_process_that_exits_while_starting_is_reported_with_its_log(
