@@ -25,7 +25,7 @@ lab: ## Run the lab (Docker Compose when an engine answers, else native) and pri
 	@if [ "$(LAB_MODE)" = compose ]; then scripts/compose.sh up; else $(MAKE) --no-print-directory up; fi
 
 .PHONY: up
-up: install ## Start the native lab in the background and print its URLs
+up: install ## Start the native lab in the background (or restart what of it died) and print its URLs
 	@$(ASYNCLAB) up
 
 .PHONY: down

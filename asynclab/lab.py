@@ -3,6 +3,10 @@
 ``Lab(settings).up()`` starts everything in the background and records it in
 ``<state>/lab.json``; ``down()``, ``status()`` and ``switch()`` work from that record and the
 pid files, so they work from another process too (``asynclab up`` then ``asynclab down``).
+``up()`` on a lab that is partly running restarts only what is missing.
+
+The state directory is its owner's alone (``statedir.py``): lab.json holds the database
+password, and the logs what the services printed.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import Any
 
 import psycopg
 
-from asynclab import postgres
+from asynclab import postgres, statedir
 from asynclab.observability import observability_processes
 from asynclab.procs import (
     LabError,
@@ -36,6 +40,7 @@ from asynclab.procs import (
     read_pid_files,
     start_process,
     stop_process,
+    wait_port_free,
     write_atomic,
 )
 from asynclab.settings import LabSettings
@@ -69,6 +74,7 @@ class ProcessStatus:
     port: int | None
     url: str | None
     alive: bool
+    log: str | None = None
 
 
 class Lab:
@@ -101,8 +107,13 @@ class Lab:
         """Start everything, wait until each process is ready, and return the manifest.
 
         On any failure (or Ctrl-C) whatever was started is stopped again and LabError raised.
+        On a lab that is already running, restart what of it is no longer running (a crash, a
+        kill) and keep the rest: see :meth:`_restart_missing`.
         """
         with self._lock():
+            manifest = self.manifest()
+            if manifest is not None and any(is_ours(r) for r in self._records()):
+                return self._restart_missing(manifest)
             self._refuse_if_running()
             variants = self._variants()
             services = [self._service_spec(variants[f]) for f in FRAMEWORKS]
@@ -138,7 +149,8 @@ class Lab:
                         skipped.append({"name": spec.name, "reason": str(exc)})
                         self.echo(f"warning: {spec.name} skipped: {exc}")
                 manifest = self._new_manifest(started, variants, skipped)
-                write_atomic(self.manifest_path, json.dumps(manifest, indent=2) + "\n")
+                self._write_manifest(manifest)
+                statedir.make_private(self.settings)  # also what the processes created
             except BaseException as exc:
                 self.echo("start failed: stopping what was started")
                 self._stop_all(started)
@@ -149,6 +161,97 @@ class Lab:
                     raise LabError(f"start failed ({exc}); everything started was stopped") from exc
                 raise
             return manifest
+
+    # --- restart what is missing ----------------------------------------------------------
+
+    def _restart_missing(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        """Restart the recorded processes that no longer run, with the lab's own settings.
+
+        What runs keeps running (same pids). A service comes back as the variant it served.
+        Settings given explicitly that differ from the running lab's are refused, as they
+        would silently not apply. A required process that fails to restart raises LabError;
+        an optional one is skipped with a warning, as at a first start.
+        """
+        self._adopt_recorded_settings(manifest)
+        records = [ProcessRecord.from_json(data) for data in manifest["processes"].values()]
+        dead = [r for r in self._in_start_order(records) if not is_ours(r)]
+        if not dead:
+            self.echo(f"the lab in {self.settings.state_dir} is already running: nothing to do")
+            return manifest
+        monitoring: dict[str, ProcessSpec] = {}
+        for old in dead:
+            self.echo(f"{old.name} (pid {old.pid}) is not running: restarting it")
+            # Leftovers first: gunicorn workers outlive a killed arbiter, holding its port.
+            if old.name == "postgres":
+                postgres.stop(self.settings, old)
+            else:
+                stop_process(old, self.settings)
+            try:
+                record = self._restart(old.name, manifest, monitoring)
+            except LabError as exc:
+                del manifest["processes"][old.name]
+                if old.required:
+                    self._write_manifest(manifest)
+                    raise LabError(
+                        f"restarting {old.name} failed: {exc}\nThe rest of the lab keeps "
+                        "running; `asynclab status` shows it."
+                    ) from None
+                manifest["skipped"].append({"name": old.name, "reason": str(exc)})
+                self.echo(f"warning: {old.name} skipped: {exc}")
+            else:
+                manifest["processes"][old.name] = record.to_json()
+            self._write_manifest(manifest)
+        restarted = [r.name for r in dead if r.name in manifest["processes"]]
+        self.echo(f"restarted {', '.join(restarted) or 'nothing'}; the rest kept running")
+        return manifest
+
+    def _adopt_recorded_settings(self, manifest: dict[str, Any]) -> None:
+        """Take the running lab's settings; LabError when the caller explicitly set others."""
+        recorded = LabSettings.model_validate(manifest["settings"])
+        serving = {f: v["name"] for f, v in manifest.get("variants", {}).items()}
+        running = recorded.model_copy(
+            update={f"{f}_variant": name for f, name in serving.items()}
+        ).model_dump(mode="json")
+        wanted = self.settings.model_dump(mode="json")
+        conflicts = [
+            f"ASYNCLAB_{name.upper()}={wanted[name]!r} (the lab has {running[name]!r})"
+            for name in sorted(self.settings.model_fields_set - {"state_dir", "start_timeout_s"})
+            if wanted[name] != running[name]
+        ]
+        if conflicts:
+            raise LabError(
+                f"the lab in {self.settings.state_dir} is running with other settings: "
+                f"{'; '.join(conflicts)}. Nothing was changed. Run `asynclab down` first to "
+                "start it with these settings (`asynclab up` without them restarts only what "
+                "is missing)."
+            )
+        self.settings = recorded.model_copy(update={"state_dir": self.settings.state_dir})
+
+    def _restart(
+        self, name: str, manifest: dict[str, Any], monitoring: dict[str, ProcessSpec]
+    ) -> ProcessRecord:
+        if name == "postgres":
+            record = postgres.start(self.settings)
+            postgres.load_sql(self.settings, self.settings.root / SCHEMA)
+            return record
+        if name == "upstream":
+            return self._start(self._upstream_spec())
+        if name in FRAMEWORKS:
+            framework: Framework = "flask" if name == "flask" else "fastapi"
+            served = manifest["variants"].get(framework, {}).get("name")
+            chosen = {
+                "flask": self.settings.flask_variant,
+                "fastapi": self.settings.fastapi_variant,
+            }
+            variant = self._variant(framework, served or chosen[framework])
+            manifest["variants"][framework] = variant.config(self.settings)
+            return self._start_service(variant)
+        if not monitoring:
+            specs = [*observability_processes(self.settings), locust_web_process(self.settings)]
+            monitoring.update({spec.name: spec for spec in specs})
+        if name not in monitoring:
+            raise LabError(f"{name} is no longer installed")
+        return self._start(monitoring[name])
 
     def _variants(self) -> dict[Framework, Variant]:
         chosen = {"flask": self.settings.flask_variant, "fastapi": self.settings.fastapi_variant}
@@ -165,13 +268,15 @@ class Lab:
             raise LabError(str(exc)) from None
 
     def _refuse_if_running(self) -> None:
+        """Refuse to start over remains that lab.json does not describe (a crash during up)."""
         running = [r for r in self._records() if is_ours(r)]
         pg = postgres.postmaster_pid(self.settings)
         if running or pg is not None:
             names = ", ".join(f"{r.name} (pid {r.pid})" for r in running) or f"postgres (pid {pg})"
             raise LabError(
-                f"the lab in {self.settings.state_dir} is already running: {names}. "
-                "Nothing was changed. Run `asynclab down` first, or `asynclab status` to see it."
+                f"the lab in {self.settings.state_dir} is partly running ({names}) but its "
+                "record lab.json is missing, so what else it ran is unknown. Nothing was "
+                "changed. Run `asynclab down` first, then `asynclab up`."
             )
         # Leftovers of a crashed run: nothing of them runs any more (checked above).
         for record in read_pid_files(self.settings):
@@ -254,8 +359,16 @@ class Lab:
         # prometheus_client's multiprocess files of an earlier run would add to the new counts.
         metrics = self.metrics_dir(variant.framework)
         shutil.rmtree(metrics, ignore_errors=True)
-        metrics.mkdir(parents=True)
-        return self._start(self._service_spec(variant))
+        # Private like the whole state dir (statedir.py); a twin's may not exist yet.
+        metrics.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        metrics.mkdir(mode=0o700)
+        spec = self._service_spec(variant)
+        if spec.port is not None:
+            # Switch and restart reuse the port of what they just stopped; on a busy machine
+            # another program's short-lived socket may hold it for a moment (ephemeral ports
+            # share the range free ports are drawn from). A port still taken fails as usual.
+            wait_port_free(self.settings, spec.port)
+        return self._start(spec)
 
     def _new_manifest(
         self,
@@ -270,13 +383,14 @@ class Lab:
             "state_dir": str(s.state_dir),
             "host": s.host,
             "processes": {r.name: r.to_json() for r in started},
+            # URLs are shown to people and copied into bench results: no password in them.
             "urls": {
                 **{r.name: r.url for r in started if r.url},
-                "postgres": s.database_url(),
+                "postgres": postgres.display_url(s),
             },
             "variants": {f: v.config(s) for f, v in variants.items()},
             "cpu_plan": cpu_plan(s),
-            "postgres": {"dsn": s.database_url(), "settings": postgres.server_settings(s)},
+            "postgres": {"dsn": postgres.display_url(s), "settings": postgres.server_settings(s)},
             "skipped": skipped,
             "settings": s.model_dump(mode="json"),
         }
@@ -298,11 +412,14 @@ class Lab:
             try:
                 record = self._start_service(variant)
             finally:
-                write_atomic(self.manifest_path, json.dumps(manifest, indent=2) + "\n")
+                self._write_manifest(manifest)
             manifest["processes"][framework] = record.to_json()
             manifest["variants"][framework] = variant.config(self.settings)
-            write_atomic(self.manifest_path, json.dumps(manifest, indent=2) + "\n")
+            self._write_manifest(manifest)
             return record
+
+    def _write_manifest(self, manifest: dict[str, Any]) -> None:
+        write_atomic(self.manifest_path, json.dumps(manifest, indent=2) + "\n")
 
     # --- down and status ------------------------------------------------------------------
 
@@ -320,7 +437,10 @@ class Lab:
             return stopped
 
     def status(self) -> list[ProcessStatus]:
-        return [ProcessStatus(r.name, r.pid, r.port, r.url, is_ours(r)) for r in self._records()]
+        """Every process the lab knows of, in start order, and whether each still runs."""
+        return [
+            ProcessStatus(r.name, r.pid, r.port, r.url, is_ours(r), r.log) for r in self._records()
+        ]
 
     def _records(self) -> list[ProcessRecord]:
         """Processes known from lab.json and from pid files (a crash may leave only those)."""
@@ -331,9 +451,13 @@ class Lab:
         }
         for record in read_pid_files(self.settings):
             records.setdefault(record.name, record)
-        # Start order: postgres first, so that stopping in reverse stops it last.
+        return self._in_start_order(list(records.values()))
+
+    @staticmethod
+    def _in_start_order(records: list[ProcessRecord]) -> list[ProcessRecord]:
+        # Postgres first, so that stopping in reverse stops it last.
         order = {name: i for i, name in enumerate(["postgres", "upstream", *FRAMEWORKS])}
-        return sorted(records.values(), key=lambda r: order.get(r.name, len(order)))
+        return sorted(records, key=lambda r: order.get(r.name, len(order)))
 
     def _stop_all(self, records: list[ProcessRecord]) -> list[str]:
         with _ctrl_c_deferred():
@@ -356,8 +480,8 @@ class Lab:
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:
         """One up/down/switch at a time per state dir."""
-        self.settings.state_dir.mkdir(parents=True, exist_ok=True)
-        with (self.settings.state_dir / "lab.lock").open("w") as handle:
+        statedir.make_private(self.settings)
+        with statedir.open_private(self.settings.state_dir / "lab.lock") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

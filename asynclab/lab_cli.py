@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import textwrap
 from types import FrameType
 from typing import Any
 
@@ -10,7 +11,7 @@ import click
 from pydantic import ValidationError
 
 from asynclab.lab import Lab, LabError
-from asynclab.procs import describe_cpu_plan
+from asynclab.procs import describe_cpu_plan, log_tail
 from asynclab.settings import LabSettings
 
 # What `up` prints, in this order, when the process runs: (manifest url key, label).
@@ -64,8 +65,10 @@ def up() -> None:
     Starts a private Postgres cluster (in the state dir), loads db/init.sql, starts the slow
     upstream and both services, waits until each answers, prints the URLs and returns; the
     lab keeps running until `asynclab down`. If anything fails, whatever was started is
-    stopped again. Every port and path comes from ASYNCLAB_* variables (defaults: Flask 8001,
-    FastAPI 8002, upstream 8003, Postgres 55432, state dir .state), for example:
+    stopped again. On a lab that is already running, it restarts whatever of it has died
+    (and says so) and leaves the rest running. Every port and path comes from ASYNCLAB_*
+    variables (defaults: Flask 8001, FastAPI 8002, upstream 8003, Postgres 55432, state dir
+    .state), for example:
 
     \b
         ASYNCLAB_FLASK_PORT=9001 ASYNCLAB_FLASK_VARIANT=flask-gthread asynclab up
@@ -110,7 +113,9 @@ def down() -> None:
 def status() -> None:
     """Show the lab's processes: name, pid, port, URL and whether each is alive.
 
-    Exits with 1 when a recorded process is no longer running. Example:
+    For a process that died it shows the end of its log and how to bring it back (`asynclab
+    up` restarts what is missing and leaves the rest running). Exits with 1 when a recorded
+    process is no longer running. Example:
 
     \b
         asynclab status
@@ -131,5 +136,20 @@ def status() -> None:
     manifest = lab.manifest()
     if manifest is not None:
         click.echo(f"CPU plan: {describe_cpu_plan(manifest['cpu_plan'])}.")
-    if not all(row.alive for row in rows):
-        raise click.exceptions.Exit(1)
+    dead = [row for row in rows if not row.alive]
+    for row in dead:
+        click.echo(f"\n{row.name} is not running (pid {row.pid} is gone). End of {row.log}:")
+        click.echo(textwrap.indent(log_tail(row.log or "", lines=5), "    "))
+    if manifest is None:
+        click.echo(
+            "\nlab.json is missing: the lab did not finish starting or stopping. "
+            "Run `asynclab down` to stop what remains, then `asynclab up`."
+        )
+    elif dead:
+        names = ", ".join(row.name for row in dead)
+        click.echo(
+            f"\nRun `asynclab up` (or `make up`) to restart {names}; the rest keeps running."
+        )
+    else:
+        return
+    raise click.exceptions.Exit(1)

@@ -8,6 +8,7 @@ run as root, the lab runs every Postgres program as ``nobody`` through ``setpriv
 from __future__ import annotations
 
 import contextlib
+import grp
 import os
 import pwd
 import shutil
@@ -90,9 +91,14 @@ def as_postgres_user() -> list[str]:
 
 
 def _check_reachable(path: Path) -> None:
-    """As root, ``nobody`` must be able to walk down to ``path``: every parent needs o+x."""
+    """As root, ``nobody`` must be able to walk down to ``path``: every parent needs o+x, or
+    g+x for group nogroup (the state dir: statedir.py)."""
+    group = grp.getgrnam(RUN_AS_GROUP).gr_gid
     for parent in reversed(path.parents):
-        if not parent.stat().st_mode & stat.S_IXOTH:
+        info = parent.stat()
+        if not (
+            info.st_mode & stat.S_IXOTH or (info.st_gid == group and info.st_mode & stat.S_IXGRP)
+        ):
             raise LabError(
                 f"Postgres runs as {RUN_AS}, who cannot enter {parent} (no o+x). "
                 f"Run `chmod o+x {parent}`, or set ASYNCLAB_STATE_DIR to a directory "
@@ -127,7 +133,9 @@ def ensure_cluster(settings: LabSettings) -> bool:
     if (settings.pgdata / "PG_VERSION").exists():
         return False
     pwfile = settings.state_dir / ".pgpass-initdb"
-    pwfile.write_text(settings.postgres_password + "\n")
+    # Created 0600: a password file must not be readable for an instant (statedir.py).
+    with os.fdopen(os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
+        out.write(settings.postgres_password + "\n")
     try:
         pwfile.chmod(0o600)
         if os.geteuid() == 0:

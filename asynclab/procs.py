@@ -1,7 +1,8 @@
 """Processes the lab starts: what to run (ProcessSpec) and how to start, watch and stop them.
 
 Every process starts in a session of its own, so that Ctrl-C in the terminal does not reach it
-and one ``killpg`` stops a gunicorn master together with its workers. Its output goes to
+and one ``killpg`` stops a gunicorn master together with its workers; a SIGKILL, when a stop
+overruns, reaches every process of the session. Its output goes to
 ``<state>/logs/<name>.log`` and it is recorded in ``<state>/pids/<name>.pid`` as JSON with its
 start time, so that a later ``down`` (even after a crash) can tell our process from an unrelated
 one that got the same pid.
@@ -27,6 +28,7 @@ import httpx
 import psutil
 
 from asynclab.settings import LabSettings
+from asynclab.variants import VARIANTS
 
 
 class LabError(Exception):
@@ -148,6 +150,13 @@ def cpu_plan(settings: LabSettings) -> dict[str, Any]:
         "generator": generator_note,
         # They cost every variant the same, so they may run wherever the kernel puts them.
         "unpinned": "postgres, upstream, monitoring",
+        # A variant's proxy is part of it: pinned with its server, its CPU counted as the
+        # variant's (services/proxy.py).
+        "proxies": "; ".join(
+            f"{v.proxy} of {v.name} runs with it on the service CPUs"
+            for v in VARIANTS.values()
+            if v.proxy
+        ),
     }
 
 
@@ -190,6 +199,17 @@ def check_port_free(settings: LabSettings, port: int, who: str) -> None:
         )
 
 
+def wait_port_free(settings: LabSettings, port: int, timeout: float = 10.0) -> bool:
+    """Wait (bounded) for ``port`` to be free, as after stopping what served it: sockets of
+    the old server may take a moment to go. False if it is still taken."""
+    deadline = time.monotonic() + timeout
+    while port_in_use(settings.host, port):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 # --- start --------------------------------------------------------------------------------
 
 
@@ -210,9 +230,15 @@ def log_tail(path: Path | str, lines: int = 25) -> str:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write a file so that a reader sees the old or the new content, never half of it."""
+    """Write a file so that a reader sees the old or the new content, never half of it.
+
+    The file is its owner's alone (0600): lab.json holds the database password.
+    """
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a leftover tmp file keeps its mode through O_CREAT
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
     os.replace(tmp, path)
 
 
@@ -242,8 +268,8 @@ def start_process(
         check_port_free(settings, spec.port, spec.name)
     pinned, _ = pinning(spec.cpus, settings)
     argv = (["taskset", "-c", pinned] if pinned else []) + spec.argv
-    settings.pids_dir.mkdir(parents=True, exist_ok=True)
-    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    settings.pids_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    settings.logs_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     log = log_file(settings, spec.name)
     try:
         with log.open("wb") as out:
@@ -363,19 +389,31 @@ def _pid_taken_by_stranger(record: ProcessRecord) -> bool:
         return False
 
 
-def group_members(pgid: int) -> list[int]:
-    """Live processes of the process group ``pgid`` (the process and, e.g., its workers)."""
+def group_members(leader: int) -> list[int]:
+    """Live processes of the session ``leader`` started the lab process in: the process, its
+    process group (e.g. gunicorn's workers) and what it put into groups of its own (nginx and
+    gunicorn under services/proxy.py)."""
     members = []
     for proc in psutil.process_iter():
         with contextlib.suppress(ProcessLookupError, psutil.Error):
-            if os.getpgid(proc.pid) == pgid and _alive(proc):
+            if os.getsid(proc.pid) == leader and _alive(proc):
                 members.append(proc.pid)
     return members
 
 
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, sig)
+def _signal_group(leader: int, sig: signal.Signals) -> None:
+    """SIGTERM and the like go to the process group, which may order its own stop; SIGKILL,
+    or any signal once that group is gone (its leader was killed), to every process left in
+    the session."""
+    if sig != signal.SIGKILL:
+        try:
+            os.killpg(leader, sig)
+            return
+        except ProcessLookupError:
+            pass
+    for pid in group_members(leader):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
 
 
 def _wait_gone(pgid: int, timeout: float) -> bool:

@@ -6,7 +6,7 @@ Each field reads ``ASYNCLAB_<NAME>`` (for example ``ASYNCLAB_FLASK_PORT=9001``).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 ROOT = Path(__file__).resolve().parent.parent
 
 Port = Annotated[int, Field(ge=1, le=65535)]
+MASK = "********"  # what records shown to people have instead of the database password
 
 
 class LabSettings(BaseSettings):
@@ -100,6 +101,13 @@ class LabSettings(BaseSettings):
     @property
     def pgdata(self) -> Path:
         return self.state_dir / "pgdata"
+
+    def public(self) -> dict[str, Any]:
+        """The settings as JSON for records other people read (bench results): no password.
+
+        Only the lab's own lab.json, its owner's alone, keeps the password (asynclab/statedir.py).
+        """
+        return {**self.model_dump(mode="json"), "postgres_password": MASK}
 
     def database_url(self, host: str | None = None) -> str:
         return (

@@ -22,6 +22,8 @@ Server = Literal["gunicorn", "uvicorn"]
 GUNICORN_CONFIG = "services/gunicorn.conf.py"
 FLASK_APP = "services.flask.app:create_app()"
 FASTAPI_FACTORY = "services.fastapi.app:create_app"
+# uvicorn's httptools protocol with a deadline on the request head (slow clients).
+UVICORN_PROTOCOL = "services.fastapi.protocol:HttpToolsProtocol"
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,9 @@ class Variant:
     multiprocess: bool
     handlers: Literal["sync", "async", "def"]
     description: str
+    # A buffering proxy in front of the server, started with it as one program on the service
+    # CPUs (services/proxy.py): its CPU is the variant's, its slots are the server's.
+    proxy: Literal["nginx"] | None = None
 
     def processes(self, s: LabSettings) -> int:
         return s.workers if self.multiprocess else 1
@@ -77,13 +82,19 @@ class Variant:
         bind = f"{host or s.host}:{port}"
         if self.server == "gunicorn":
             app = FLASK_APP if self.framework == "flask" else FASTAPI_FACTORY + "()"
+            if self.proxy == "nginx":  # nginx takes the port; gunicorn gets a Unix socket
+                gunicorn = [python, "-m", "gunicorn", "-c", GUNICORN_CONFIG, app]
+                return [python, "-m", "services.proxy", "--bind", bind, "--", *gunicorn]
             return [python, "-m", "gunicorn", "-c", GUNICORN_CONFIG, "--bind", bind, app]
         # The uvicorn command line lives here and nowhere else (compose repeats it, tested).
         return [
             python, "-m", "uvicorn", FASTAPI_FACTORY, "--factory",
             "--host", host or s.host, "--port", str(port),
-            "--loop", "uvloop", "--http", "httptools",
+            "--loop", "uvloop", "--http", UVICORN_PROTOCOL,
             "--no-access-log", "--no-server-header", "--timeout-graceful-shutdown", "5",
+            # Slow clients: keep-alive as gunicorn's keepalive; the protocol above also closes a
+            # connection whose request head is not complete within 5 s (README, contract).
+            "--timeout-keep-alive", "5",
         ]  # fmt: skip
 
     def environment(
@@ -126,6 +137,7 @@ class Variant:
             "db_slots": self.db_slots(s),
             "upstream_slots": self.upstream_slots(s),
             "blocking_slots": self.blocking_slots(s),
+            "proxy": self.proxy,
             "description": self.description,
         }
 
@@ -139,6 +151,8 @@ VARIANTS: dict[str, Variant] = {
                 "gunicorn gthread workers: a thread pool per process"),
         Variant("flask-gevent", "flask", "gunicorn", "gevent", True, "sync",
                 "gunicorn gevent workers: greenlets, psycopg and httpx cooperate"),
+        Variant("flask-sync-nginx", "flask", "gunicorn", "sync", True, "sync",
+                "gunicorn sync workers behind nginx, which buffers slow clients", proxy="nginx"),
         Variant("fastapi-async", "fastapi", "uvicorn", "uvicorn", False, "async",
                 "one uvicorn process (uvloop, httptools), async def handlers"),
         Variant("fastapi-workers", "fastapi", "gunicorn", "services.fastapi.worker.Worker", True,

@@ -9,7 +9,7 @@ the same figures as JSON.
 
     .venv/bin/python scripts/bench_variants.py --duration 10 --repeats 3
 
-Heavy: it saturates the service core for about (6 variants x 2 routes x (warm-up + repeats x
+Heavy: it saturates the service core for about (7 variants x 2 routes x (warm-up + repeats x
 duration)) seconds. Run it on an otherwise idle machine.
 """
 

@@ -21,6 +21,8 @@ command -v prometheus >/dev/null || need_apt+=(prometheus)
 command -v prometheus-postgres-exporter >/dev/null || need_apt+=(prometheus-postgres-exporter)
 command -v prometheus-node-exporter >/dev/null || need_apt+=(prometheus-node-exporter)
 command -v wrk >/dev/null || need_apt+=(wrk)
+# flask-sync-nginx: nginx in front of gunicorn (services/proxy.py); /usr/sbin may not be on PATH.
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
 command -v valgrind >/dev/null || need_apt+=(valgrind)
 command -v chromium >/dev/null || need_apt+=(chromium)
 command -v taskset >/dev/null || need_apt+=(util-linux)
@@ -55,9 +57,11 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     fi
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
     # Debian starts packaged daemons on install; the lab runs its own instances on its own ports.
-    for svc in prometheus prometheus-postgres-exporter prometheus-node-exporter; do
+    # nginx's would listen on port 80 of every interface: stopped and kept from starting again.
+    for svc in prometheus prometheus-postgres-exporter prometheus-node-exporter nginx; do
       (systemctl stop "$svc" || service "$svc" stop || true) >/dev/null 2>&1
     done
+    (systemctl disable nginx || true) >/dev/null 2>&1
   else
     echo "missing: ${need_apt[*]}. Install them with: sudo apt-get install ${need_apt[*]}" >&2
     echo "(the lab carries on without the optional ones and tells you which it skipped)" >&2

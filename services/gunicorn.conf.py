@@ -11,6 +11,10 @@ import gunicorn.http.wsgi
 from services.common import limits
 
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+# Shutdown (asynclab runner): gunicorn's sync worker resets the requests still in the listen
+# backlog when it stops; this subclass serves them first (services/flask/worker.py).
+if worker_class == "sync":
+    worker_class = "services.flask.worker.DrainingSyncWorker"
 workers = int(os.environ.get("GUNICORN_WORKERS", "1"))
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))

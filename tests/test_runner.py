@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -12,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
-from helpers import LabSettingsFactory, listening, pid_alive, processes_mentioning
+from helpers import LabSettingsFactory, listening, pid_alive, poll_until, processes_mentioning
 
 from asynclab import postgres, procs
 from asynclab.cli import main
@@ -28,7 +30,7 @@ def cli(settings: LabSettings, *args: str) -> subprocess.CompletedProcess[str]:
     """Run the ``asynclab`` command as a user would, with the settings as ASYNCLAB_* vars."""
     env = dict(os.environ)
     for name, value in settings.model_dump(mode="json").items():
-        if name == "state_dir" or name.endswith("_port"):
+        if name in settings.model_fields_set:
             env[f"ASYNCLAB_{name.upper()}"] = str(value)
     return subprocess.run(
         [ASYNCLAB, *args], env=env, capture_output=True, text=True, timeout=240, check=False
@@ -50,13 +52,14 @@ def assert_nothing_left(settings: LabSettings, pids: list[int]) -> None:
 
 
 def test_cli_up_status_down_leaves_nothing(lab_settings_factory: LabSettingsFactory) -> None:
-    settings = lab_settings_factory()
+    password = f"pw-{secrets.token_hex(8)}"
+    settings = lab_settings_factory(postgres_password=password)
     try:
         started = cli(settings, "up")
         assert started.returncode == 0, started.stderr
         for url in (settings.flask_url, settings.fastapi_url, settings.upstream_url):
             assert url in started.stdout
-        assert settings.database_url() in started.stdout
+        assert postgres.display_url(settings) in started.stdout
         for url in (settings.flask_url, settings.fastapi_url):
             assert get(f"{url}/readyz").json() == {"status": "ready"}
 
@@ -64,6 +67,7 @@ def test_cli_up_status_down_leaves_nothing(lab_settings_factory: LabSettingsFact
         assert status.returncode == 0, status.stderr
         rows = [line.split() for line in status.stdout.splitlines()[1:5]]
         assert [(row[0], row[-1]) for row in rows] == [(name, "yes") for name in SERVICES]
+        assert_password_not_shown(settings, password, [started, status])
 
         manifest = json.loads((settings.state_dir / "lab.json").read_text())
         pids = [p["pid"] for p in manifest["processes"].values()]
@@ -76,14 +80,84 @@ def test_cli_up_status_down_leaves_nothing(lab_settings_factory: LabSettingsFact
         Lab(settings).down()
 
 
+def assert_password_not_shown(
+    settings: LabSettings, password: str, outputs: list[subprocess.CompletedProcess[str]]
+) -> None:
+    """The password is in no output, log or command line; only lab.json (owner-only) has it."""
+    for output in outputs:
+        assert password not in output.stdout + output.stderr
+    for log in settings.logs_dir.glob("*.log"):
+        assert password not in log.read_text(errors="replace"), log
+    assert processes_mentioning(password) == []
+    manifest = json.loads((settings.state_dir / "lab.json").read_text())
+    assert password not in json.dumps({k: v for k, v in manifest.items() if k != "settings"})
+
+
 def test_second_up_says_so_and_changes_nothing(lab: Lab) -> None:
     before = lab.manifest_path.read_bytes()
-    with pytest.raises(LabError, match="already running") as error:
-        Lab(lab.settings).up()
-    assert "asynclab down" in str(error.value)
+    said: list[str] = []
+    assert Lab(lab.settings, echo=said.append).up() == json.loads(before)
+    assert any("already running: nothing to do" in line for line in said), said
     assert lab.manifest_path.read_bytes() == before
     assert all(row.alive for row in lab.status())
     assert get(f"{lab.settings.flask_url}/readyz").status_code == 200
+
+
+def test_up_with_other_settings_on_a_running_lab_changes_nothing(lab: Lab) -> None:
+    before = lab.manifest_path.read_bytes()
+    other = lab.settings.model_copy(update={"flask_variant": "flask-gevent", "workers": 2})
+    with pytest.raises(LabError, match="running with other settings") as error:
+        Lab(other).up()
+    assert "ASYNCLAB_WORKERS=2" in str(error.value)
+    assert "ASYNCLAB_FLASK_VARIANT='flask-gevent'" in str(error.value)
+    assert "asynclab down" in str(error.value)
+    assert lab.manifest_path.read_bytes() == before
+
+
+def test_up_restarts_a_dead_service_and_keeps_the_rest(lab: Lab) -> None:
+    before = {row.name: row.pid for row in lab.status()}
+    os.killpg(before["fastapi"], signal.SIGKILL)  # a crash: no clean-up of any kind
+    poll_until(lambda: not pid_alive(before["fastapi"]), "fastapi to die")
+
+    status = cli(lab.settings, "status")
+    assert status.returncode == 1
+    assert "fastapi is not running" in status.stdout
+    assert "Run `asynclab up` (or `make up`) to restart fastapi" in status.stdout
+
+    restarted = cli(lab.settings, "up")
+    assert restarted.returncode == 0, restarted.stderr
+    assert f"fastapi (pid {before['fastapi']}) is not running: restarting it" in restarted.stderr
+    assert "restarted fastapi; the rest kept running" in restarted.stderr
+    after = {row.name: row.pid for row in lab.status()}
+    assert after["fastapi"] != before["fastapi"]
+    assert {n: p for n, p in after.items() if n != "fastapi"} == {
+        n: p for n, p in before.items() if n != "fastapi"
+    }
+    assert get(f"{lab.settings.fastapi_url}/readyz").json() == {"status": "ready"}
+    manifest = lab.manifest()
+    assert manifest is not None
+    assert manifest["variants"]["fastapi"]["name"] == lab.settings.fastapi_variant
+    assert cli(lab.settings, "status").returncode == 0
+
+
+def test_up_restarts_the_variant_that_was_served(lab: Lab) -> None:
+    lab.switch("flask", "flask-sync-nginx")
+    try:
+        pid = lab.status()[2].pid
+        # Only the program that runs nginx and gunicorn dies: both are left behind, holding
+        # the port, and must go before the restart can take it.
+        os.killpg(pid, signal.SIGKILL)
+        poll_until(lambda: not pid_alive(pid), "flask to die")
+        assert procs.group_members(pid) != []
+        Lab(lab.settings).up()
+        assert procs.group_members(pid) == []
+        manifest = lab.manifest()
+        assert manifest is not None
+        assert manifest["variants"]["flask"]["name"] == "flask-sync-nginx"
+        assert manifest["processes"]["flask"]["pid"] != pid
+        assert get(f"{lab.settings.flask_url}/readyz").status_code == 200
+    finally:
+        lab.switch("flask", lab.settings.flask_variant)
 
 
 def test_status_lists_every_process(lab: Lab) -> None:

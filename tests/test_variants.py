@@ -16,6 +16,7 @@ SETTINGS = LabSettings(workers=3, threads=8, db_pool_size=30, http_pool_size=90,
         ("flask-sync", 3, 3, 3, 3),
         ("flask-gthread", 3, 24, 24, 24),
         ("flask-gevent", 3, 300, 30, 300),
+        ("flask-sync-nginx", 3, 3, 3, 3),
         ("fastapi-async", 1, None, 30, 1),
         ("fastapi-workers", 3, None, 30, 3),
         ("fastapi-def", 1, 40, 30, 40),
@@ -62,3 +63,20 @@ def test_a_variant_of_the_other_framework_is_refused() -> None:
         get_variant("fastapi-def", "flask")
     with pytest.raises(ValueError, match="fastapi-async, fastapi-workers, fastapi-def"):
         get_variant("fastapi-sync", "fastapi")
+
+
+def test_flask_sync_nginx_is_flask_sync_behind_nginx() -> None:
+    """Same gunicorn, same environment and budget: only nginx in front differs."""
+    sync, proxied = get_variant("flask-sync"), get_variant("flask-sync-nginx")
+    argv = proxied.command(SETTINGS, "python", 8001)
+    assert argv[:6] == ["python", "-m", "services.proxy", "--bind", "127.0.0.1:8001", "--"]
+    bare = sync.command(SETTINGS, "python", 8001)
+    assert argv[6:] == [arg for arg in bare if arg not in ("--bind", "127.0.0.1:8001")]
+    env = proxied.environment(SETTINGS, "db", "up", "/m")
+    assert env.pop("SERVICE_VARIANT") == "flask-sync-nginx"
+    assert env == {
+        k: v
+        for k, v in sync.environment(SETTINGS, "db", "up", "/m").items()
+        if k != "SERVICE_VARIANT"
+    }
+    assert proxied.config(SETTINGS)["proxy"] == "nginx"

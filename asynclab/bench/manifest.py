@@ -118,7 +118,7 @@ def build_manifest(
             for c in profile.cells
         },
         "postgres": postgres_settings or postgres_facts(settings),
-        "settings": settings.model_dump(mode="json"),
+        "settings": settings.public(),  # results are shared: no password
         "lab": lab,
         "calibration": None,
         "packages": packages(),

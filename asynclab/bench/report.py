@@ -39,6 +39,19 @@ CLOSED_LOOP = (
     "actually achieved."
 )
 
+SLOW_CLIENTS = (
+    "A slot of flask-sync is a whole worker process, busy from the first byte of a request to "
+    "the last byte of its answer; a slot of flask-gthread is a thread, likewise. Locust's "
+    "clients are fast, so these figures do not show what slow ones do: three connections that "
+    "send nothing stop flask-sync until gunicorn's worker timeout (120 s) kills its workers, "
+    "and a few dozen clients that send their headers slowly stop flask-gthread. That is the "
+    "model, not a fault of the lab: gunicorn asks for a buffering proxy in front of sync "
+    "workers. flask-sync-nginx is that deployment (nginx reads each request whole, on the "
+    "same service CPUs); gevent and uvicorn close a connection whose request head is not "
+    "complete within 5 s and serve everyone else meanwhile. scripts/bench_slow_clients.py "
+    "measures every variant under idle and slowloris connections (README, Slow clients)."
+)
+
 
 def commits(manifest: dict[str, Any]) -> str | None:
     """``synchronous_commit`` as Postgres ran it for the set; None for sets that predate it."""
@@ -271,9 +284,14 @@ def _calibration(cal: dict[str, Any] | None) -> list[Block]:
 def _method(manifest: dict[str, Any]) -> list[Block]:
     profile = manifest.get("profile", {})
     flags = "; ".join(f"{k}: {v}" for k, v in FLAG_TEXT.items())
+    blocking = any(
+        v.get("worker_class") in ("sync", "gthread") and not v.get("proxy")
+        for v in manifest.get("variants", {}).values()
+    )
     return [
         Heading("How to read this"),
         Para(CLOSED_LOOP, "note"),
+        *([Para(SLOW_CLIENTS, "note")] if blocking else []),
         Para(f"Each run warms up for {profile.get('warmup_s', '?')} s (discarded), then "
              f"measures {profile.get('duration_s', '?')} s; {profile.get('repetitions', '?')} "
              f"repetition(s) per cell. Flags: {flags}. A tie means within ±15%. Absolute "

@@ -8,10 +8,11 @@ from uvicorn_worker import UvicornWorker
 
 
 class Worker(UvicornWorker):
-    # Mirrors the uvicorn command line in asynclab/variants.py (uvloop, httptools, app's Server).
+    # Mirrors the uvicorn command line in asynclab/variants.py: uvloop, httptools with a deadline
+    # on the request head, the app's Server header; keep-alive is gunicorn's keepalive (5 s).
     CONFIG_KWARGS: ClassVar[dict[str, Any]] = {
         "loop": "uvloop",
-        "http": "httptools",
+        "http": "services.fastapi.protocol:HttpToolsProtocol",  # UVICORN_PROTOCOL
         "server_header": False,
         "access_log": False,
     }

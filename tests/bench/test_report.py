@@ -59,7 +59,7 @@ def test_report_has_every_chart_inlined_and_the_verdicts(result_set: Path) -> No
         assert text in page
         assert text in markdown
     for text in ("coordinated omission", "Locust against wrk", "Generator calibration",
-                 "Every cell against its ceiling"):  # fmt: skip
+                 "Every cell against its ceiling", "buffering proxy"):  # fmt: skip
         assert text in page
     verdicts = json.loads((result_set / "verdicts.json").read_text())
     assert [v["lesson"] for v in verdicts] == ["cpu", "io", "pitfall"]

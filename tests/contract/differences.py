@@ -92,3 +92,10 @@ def comparable(
         blank = RANDOM_BY_DESIGN[named][3]
         return status, media_type, json.dumps(blank(json.loads(content)))
     return status, media_type, content
+
+
+# id of contract/raw.py's SAME_ANSWER_CASES -> (status, media type) of a variant with nginx in
+# front (flask-sync-nginx), which refuses these itself, in HTML (docs/contract.md).
+PROXY_ANSWERS: dict[str, tuple[int, str]] = {
+    "host-twice": (400, "text/html"),
+}

@@ -14,6 +14,7 @@ A lab of its own: the session lab's Postgres keeps running for every other test.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
 import time
 from collections.abc import Iterator
@@ -38,9 +39,13 @@ RECOVERED_RUN = 20  # consecutive 200s of each client's service that count as re
 
 
 def rounds() -> list[dict[Framework, str]]:
-    """The variants in rounds of one Flask and one FastAPI variant, loaded at once."""
+    """The variants in rounds of one Flask and one FastAPI variant, loaded at once; a framework
+    with more variants than the other has rounds of its own."""
     by = [[v.name for v in VARIANTS.values() if v.framework == f] for f in FRAMEWORKS]
-    return [dict(zip(FRAMEWORKS, pair, strict=True)) for pair in zip(*by, strict=True)]
+    return [
+        {f: v for f, v in zip(FRAMEWORKS, pair, strict=True) if v is not None}
+        for pair in itertools.zip_longest(*by)
+    ]
 
 
 class Load:
