@@ -17,6 +17,12 @@ COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --frozen --no-dev --no-install-project
 
 FROM ${PYTHON_IMAGE}
+# nginx for flask-sync-nginx (services/proxy.py), from the base image's Debian when it lacks it.
+# Not pinned: Debian's stable suite changes it only for security fixes, and drops the version
+# it replaces from the mirror, so a pin would break the build rather than reproduce it.
+# hadolint ignore=DL3008
+RUN command -v nginx >/dev/null || (apt-get update && apt-get install -y --no-install-recommends nginx \
+    && rm -rf /var/lib/apt/lists/*)
 RUN groupadd --system --gid 10001 app \
     && useradd --system --no-log-init --uid 10001 --gid app --home-dir /app app
 WORKDIR /app

@@ -39,6 +39,8 @@ BUILD_TIMEOUT_S = 900
 PACKAGES = (
     # python: what the Dockerfiles' builder and final stages use
     "python3", "python3-venv", "python3-pip", "passwd", "ca-certificates",
+    # the service image's nginx (flask-sync-nginx): the Dockerfile installs it when missing
+    "nginx",
     # postgres, prometheus, postgres-exporter; busybox for their healthchecks' wget
     "postgresql-15", "prometheus", "prometheus-postgres-exporter", "busybox",
 )  # fmt: skip

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -249,6 +250,28 @@ def test_switch_serves_another_variant_and_leaves_none_of_the_old(
     lab.make("lab")
     assert served_variant(clients["flask"]) == {"flask-sync"}
     assert lab.service_containers("flask-gthread") == []
+
+
+def test_flask_sync_nginx_shelters_the_sync_workers_in_a_container(
+    lab: ComposeRun, clients: dict[str, httpx.Client]
+) -> None:
+    """The image's nginx runs as the container's user and reads requests whole: connections
+    that send nothing (three would hold every sync worker of flask-sync) hold none."""
+    lab.script("switch", "flask", "flask-sync-nginx")
+    try:
+        assert served_variant(clients["flask"]) == {"flask-sync-nginx"}
+        url = clients["flask"].base_url
+        idle = [socket.create_connection((url.host, url.port or 80)) for _ in range(6)]
+        try:
+            for _ in range(6):
+                assert clients["flask"].get("/db").status_code == 200
+        finally:
+            for sock in idle:
+                sock.close()
+    finally:
+        lab.make("lab")
+    assert served_variant(clients["flask"]) == {"flask-sync"}
+    assert lab.service_containers("flask-sync-nginx") == []
 
 
 def test_a_compose_bench_writes_a_complete_summary(
