@@ -12,12 +12,18 @@ to the request path.
 Every metric carries ``scenario``: ``LOCUST_SCENARIO`` when set (the bench sets it), else the
 locustfile names. ``locust_running`` is 1 while users are spawning or running; the dashboards
 draw bench start and stop as annotations from it.
+
+A run's last seconds would never reach Prometheus if Locust exited right after them (and a
+short run, whose generator was too busy to answer a scrape in time, not at all): with
+``LOCUST_METRICS_FINAL_SCRAPE_S`` set (the bench sets it when the lab's Prometheus is up), Locust
+waits, that long at most, for one scrape after the run before it quits.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -49,8 +55,10 @@ def scenario_name(environment: Environment) -> str:
 class LocustCollector(Collector):
     def __init__(self, environment: Environment) -> None:
         self.environment = environment
+        self.scrapes = 0
 
     def collect(self) -> Iterable[Metric]:
+        self.scrapes += 1
         env = self.environment
         runner = env.runner
         if runner is None:
@@ -145,9 +153,30 @@ def metrics_port() -> int:
     return int(explicit) if explicit else LabSettings().locust_metrics_port
 
 
+def final_scrape_s() -> float:
+    explicit = os.environ.get("LOCUST_METRICS_FINAL_SCRAPE_S")
+    return float(explicit) if explicit else 0.0
+
+
+def wait_for_a_scrape(collector: LocustCollector, timeout_s: float) -> bool:
+    """Whether a scrape came within ``timeout_s``. Locust runs under gevent: the sleep yields
+    to the server's greenlet, which answers the scrape meanwhile."""
+    seen = collector.scrapes
+    deadline = time.monotonic() + timeout_s
+    while collector.scrapes == seen:
+        if time.monotonic() > deadline:
+            log.warning("no scrape of the generator's final figures within %g s", timeout_s)
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def _serve(environment: Environment) -> None:
     registry = CollectorRegistry(auto_describe=True)
-    registry.register(LocustCollector(environment))
+    collector = LocustCollector(environment)
+    # auto_describe collects once at registration: that is no scrape.
+    registry.register(collector)
+    collector.scrapes = 0
     host = os.environ.get("LOCUST_METRICS_HOST", "127.0.0.1")
     port = metrics_port()
     try:
@@ -162,7 +191,14 @@ def _serve(environment: Environment) -> None:
             exc.strerror or exc,
         )
     else:
-        environment.events.quitting.add_listener(lambda **_: server.shutdown())  # type: ignore[no-untyped-call]
+        linger = final_scrape_s()
+
+        def quitting(**_: Any) -> None:
+            if linger > 0:
+                wait_for_a_scrape(collector, linger)
+            server.shutdown()
+
+        environment.events.quitting.add_listener(quitting)  # type: ignore[no-untyped-call]
 
     web_ui = environment.web_ui
     if web_ui is not None and web_ui.app is not None:

@@ -40,7 +40,7 @@ from asynclab.bench.rows import build_row
 from asynclab.bench.sampler import infra_pids
 from asynclab.bench.scenarios import get_scenario
 from asynclab.lab import Lab
-from asynclab.procs import port_in_use
+from asynclab.procs import http_ok, port_in_use
 from asynclab.settings import LabSettings
 from asynclab.variants import Framework, get_variant
 
@@ -48,6 +48,9 @@ Echo = Callable[[str], None]
 # Flags the matrix adds to a row: what the row's own figures cannot tell.
 NOT_DRAINED = "not_drained"  # a service still answered slowly when the run had to start
 SHORT_WARMUP = "short_warmup"  # the median request took longer than the warm-up
+# How long a run's Locust waits for the lab's Prometheus to scrape its final figures: five
+# scrape intervals (prometheus/prometheus.yml), reached only when Prometheus stops scraping.
+FINAL_SCRAPE_S = 10
 
 
 class Bench:
@@ -221,11 +224,16 @@ class Bench:
                          generator=self._generator())  # fmt: skip
 
     def _locust_env(self, label: str) -> tuple[tuple[str, str], ...]:
-        """The exporter's port and the scenario label it puts on every metric."""
-        return (
+        """The exporter's port and the scenario label it puts on every metric; and, when the
+        lab's Prometheus scrapes that port, how long Locust waits for its final scrape."""
+        env: tuple[tuple[str, str], ...] = (
             ("LOCUST_METRICS_PORT", str(self.metrics_port)),
             ("LOCUST_SCENARIO", self.label_prefix + label),
         )
+        s = self.settings
+        if self.metrics_port and http_ok(f"{s.url(s.prometheus_port)}/-/ready"):
+            env += (("LOCUST_METRICS_FINAL_SCRAPE_S", str(FINAL_SCRAPE_S)),)
+        return env
 
     def _one(self, run: Run, i: int, total: int, summary: Summary) -> None:
         assert self.set_dir is not None

@@ -1,9 +1,11 @@
-"""The Locust exporter when its port is taken: Locust runs on, says why Prometheus will not see
-it, and its web UI still serves the figures at ``/metrics``."""
+"""The Locust exporter: when its port is taken, Locust runs on, says why Prometheus will not see
+it, and its web UI still serves the figures at ``/metrics``; at the end of a run it waits, as
+long as it is told, for the scrape of its final figures."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -55,3 +57,45 @@ def test_a_taken_port_costs_only_the_exporter(
 
     assert "locust_users" in poll_until(metrics, "the web UI's /metrics")
     assert "Prometheus will not see this Locust" in log.read_text()
+
+
+def headless_run(tmp_path: Path, final_scrape_s: str) -> tuple[subprocess.Popen[bytes], int, Path]:
+    """A one-second headless run (its requests refused: only the exporter matters here)."""
+    metrics_port, nowhere = free_ports(2)
+    log = tmp_path / "locust.log"
+    env = {
+        **os.environ,
+        "LOCUST_METRICS_PORT": str(metrics_port),
+        "LOCUST_METRICS_FINAL_SCRAPE_S": final_scrape_s,
+        "FLASK_URL": f"http://127.0.0.1:{nowhere}",
+        "FASTAPI_URL": f"http://127.0.0.1:{nowhere}",
+    }
+    argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless"]
+    argv += ["-u", "1", "-r", "1", "-t", "1s", "--only-summary"]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    return proc, metrics_port, log
+
+
+def test_a_run_waits_for_the_scrape_of_its_final_figures(tmp_path: Path) -> None:
+    """Without it, Prometheus never sees a run's last seconds, or a short run at all."""
+    proc, port, log = headless_run(tmp_path, "600")
+    try:
+        poll_until(lambda: "--run-time limit reached" in log.read_text(), "the run to end")
+        assert "Shutting down (exit code" not in log.read_text()
+        assert proc.poll() is None, log.read_text()
+        final = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10, trust_env=False)
+        assert re.search(r"^locust_running\{[^}]*\} 0\.0$", final.text, re.M), final.text
+        poll_until(lambda: proc.poll() is not None, "Locust to quit after its final scrape")
+        assert "Shutting down (exit code" in log.read_text()
+    finally:
+        terminate(proc)
+
+
+def test_a_run_nobody_scrapes_quits_after_the_bound_and_says_so(tmp_path: Path) -> None:
+    proc, _port, log = headless_run(tmp_path, "0.5")
+    try:
+        poll_until(lambda: proc.poll() is not None, "Locust to quit")
+        assert "no scrape of the generator's final figures within 0.5 s" in log.read_text()
+    finally:
+        terminate(proc)
