@@ -28,6 +28,7 @@ from asynclab.procs import (
     ProcessSpec,
     log_file,
     log_tail,
+    reap_child,
     start_process,
     stop_process,
 )
@@ -255,7 +256,7 @@ def postmaster_pid(settings: LabSettings) -> int | None:
 def stop(settings: LabSettings, record: ProcessRecord | None) -> bool:
     """Fast shutdown (rolls back open transactions, no waiting for clients). Idempotent."""
     stopped = False
-    if postmaster_pid(settings) is not None:
+    if (postmaster := postmaster_pid(settings)) is not None:
         stopped = True
         # A hung pg_ctl must not end `down` with a traceback: the SIGINT below still follows.
         with contextlib.suppress(LabError, subprocess.TimeoutExpired):
@@ -265,6 +266,7 @@ def stop(settings: LabSettings, record: ProcessRecord | None) -> bool:
                 cwd=settings.state_dir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL, check=False, timeout=60,
             )  # fmt: skip
+        reap_child(postmaster, timeout=10)
     if record is not None:
         # SIGINT is Postgres' own "fast" shutdown, should pg_ctl have failed.
         stopped = stop_process(record, settings, sig=signal.SIGINT) or stopped

@@ -351,6 +351,17 @@ def _reap(pid: int) -> None:
         del _children[pid]
 
 
+def reap_child(pid: int, timeout: float) -> None:
+    """Collect the exit of ``pid``, if it is a child of ours, once something else stopped it
+    (pg_ctl stops Postgres): no zombie, and no warning from Popen's destructor at exit."""
+    proc = _children.get(pid)
+    if proc is None:
+        return
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout)
+    _reap(pid)
+
+
 def _alive(proc: psutil.Process) -> bool:
     try:
         return proc.status() != psutil.STATUS_ZOMBIE

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 
 from asynclab import postgres
@@ -29,7 +30,11 @@ def broken_lab(lab_settings_factory: Callable[..., Any]) -> Iterator[Lab]:
     broken = Lab(lab_settings_factory(workers=1, db_pool_size=2, connect_timeout_s=0.5))
     try:
         broken.up()
+        postmaster = postgres.postmaster_pid(broken.settings)
         postgres.stop(broken.settings, None)
+        # Stopped by pg_ctl, yet our child: collected, not left a zombie.
+        assert postmaster is not None
+        assert not psutil.pid_exists(postmaster)
         manifest = broken.manifest()
         assert manifest is not None
         stop_process(ProcessRecord.from_json(manifest["processes"]["upstream"]), broken.settings)
