@@ -213,8 +213,10 @@ class Lab:
             update={f"{f}_variant": name for f, name in serving.items()}
         ).model_dump(mode="json")
         wanted = self.settings.model_dump(mode="json")
+        shown = LabSettings.shown
         conflicts = [
-            f"ASYNCLAB_{name.upper()}={wanted[name]!r} (the lab has {running[name]!r})"
+            f"ASYNCLAB_{name.upper()}={shown(name, wanted[name])} "
+            f"(the lab has {shown(name, running[name])})"
             for name in sorted(self.settings.model_fields_set - {"state_dir", "start_timeout_s"})
             if wanted[name] != running[name]
         ]

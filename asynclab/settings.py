@@ -109,6 +109,11 @@ class LabSettings(BaseSettings):
         """
         return {**self.model_dump(mode="json"), "postgres_password": MASK}
 
+    @staticmethod
+    def shown(name: str, value: Any) -> str:
+        """``value`` of the setting ``name`` as a message may show it: the password masked."""
+        return MASK if name == "postgres_password" else repr(value)
+
     def database_url(self, host: str | None = None) -> str:
         return (
             f"postgresql://{self.postgres_user}:{self.postgres_password}"

@@ -105,10 +105,14 @@ def test_second_up_says_so_and_changes_nothing(lab: Lab) -> None:
 
 def test_up_with_other_settings_on_a_running_lab_changes_nothing(lab: Lab) -> None:
     before = lab.manifest_path.read_bytes()
-    other = lab.settings.model_copy(update={"flask_variant": "flask-gevent", "workers": 2})
+    update = {"flask_variant": "flask-gevent", "workers": 2, "postgres_password": "other-secret"}
+    other = lab.settings.model_copy(update=update)
     with pytest.raises(LabError, match="running with other settings") as error:
         Lab(other).up()
     assert "ASYNCLAB_WORKERS=2" in str(error.value)
+    # The password differs and is named, never shown: neither the lab's nor the one asked for.
+    assert "ASYNCLAB_POSTGRES_PASSWORD=******** (the lab has ********)" in str(error.value)
+    assert "other-secret" not in str(error.value)
     assert "ASYNCLAB_FLASK_VARIANT='flask-gevent'" in str(error.value)
     assert "asynclab down" in str(error.value)
     assert lab.manifest_path.read_bytes() == before

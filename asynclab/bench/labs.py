@@ -58,7 +58,7 @@ def running_settings(requested: LabSettings, recorded: dict[str, Any]) -> LabSet
     lab_values = lab.model_dump(mode="json")
     own = requested.model_dump(mode="json")
     conflicts = [
-        f"{name}={own[name]!r} (the lab has {lab_values[name]!r})"
+        f"{name}={lab.shown(name, own[name])} (the lab has {lab.shown(name, lab_values[name])})"
         for name in sorted(requested.model_fields_set - BENCH_ONLY - {"state_dir"})
         if name in lab_values and own[name] != lab_values[name]
     ]

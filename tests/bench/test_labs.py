@@ -29,6 +29,13 @@ def test_explicit_settings_that_differ_are_refused() -> None:
         running_settings(LabSettings(workers=4), recorded(workers=2))
 
 
+def test_a_differing_password_is_named_not_shown() -> None:
+    with pytest.raises(LabError, match=r"postgres_password=\*+ \(the lab has \*+\)") as error:
+        running_settings(LabSettings(postgres_password="mine"), recorded(postgres_password="its"))
+    assert "mine" not in str(error.value)
+    assert "its'" not in str(error.value)
+
+
 def test_equal_settings_and_bench_only_settings_pass() -> None:
     requested = LabSettings(workers=2, bench_metrics_port=9700, flask_variant="flask-gthread")
     lab = running_settings(requested, recorded(workers=2))
