@@ -12,6 +12,7 @@ while every entry but ``pgdata`` (``nobody``'s, 0700) stays root's alone.
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import os
 from pathlib import Path
@@ -21,10 +22,26 @@ from asynclab.postgres import RUN_AS_GROUP
 from asynclab.procs import LabError
 from asynclab.settings import LabSettings
 
+# What only a lab's state dir holds: one of them tells it from a directory of the user's.
+MARKERS = ("lab.lock", "lab.json", "pids", "pgdata")
+
+
+def _someone_elses(state: Path) -> bool:
+    """Whether ``state`` is a directory with other files and none of a lab's: $HOME or /tmp
+    given as ASYNCLAB_STATE_DIR by mistake, whose modes the lab must not change."""
+    if not state.is_dir() or any((state / marker).exists() for marker in MARKERS):
+        return False
+    return any(state.iterdir())
+
 
 def make_private(settings: LabSettings) -> None:
     """Create the state dir and the directories the lab writes in, each for the owner only."""
     state = settings.state_dir
+    if _someone_elses(state):
+        raise LabError(
+            f"{state} holds files of its own and is no lab's state dir: the lab would make it "
+            "and everything in it private. Set ASYNCLAB_STATE_DIR to a new or empty directory"
+        )
     try:
         state.mkdir(mode=0o700, parents=True, exist_ok=True)
         if os.geteuid() == 0:
@@ -37,7 +54,9 @@ def make_private(settings: LabSettings) -> None:
         for entry in state.iterdir():
             if entry == settings.pgdata or entry.is_symlink():
                 continue
-            entry.chmod(0o700 if entry.is_dir() else 0o600)
+            # Another up or down may replace its temporary files meanwhile (before the lock).
+            with contextlib.suppress(FileNotFoundError):
+                entry.chmod(0o700 if entry.is_dir() else 0o600)
     except (OSError, KeyError) as exc:
         raise LabError(
             f"cannot make the state dir {state} private to its owner ({exc}); set "

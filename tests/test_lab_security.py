@@ -18,9 +18,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from asynclab import postgres
+from asynclab import postgres, statedir
 from asynclab.lab import Lab
-from asynclab.procs import group_members
+from asynclab.procs import LabError, group_members
+from asynclab.settings import LabSettings
 
 LOOPBACK = {"127.0.0.1", "::1"}
 
@@ -112,3 +113,27 @@ def test_the_manifest_shows_no_password(lab: Lab) -> None:
     dsn = f":{lab.settings.postgres_password}@"
     assert dsn not in str(manifest["urls"]) + str(manifest["postgres"])
     assert Path(manifest["state_dir"]) == lab.settings.state_dir
+
+
+def test_a_directory_of_the_users_is_refused_as_state_dir_and_left_as_it_was(
+    tmp_path: Path,
+) -> None:
+    """ASYNCLAB_STATE_DIR=$HOME (or /tmp) by mistake: the lab must not make it private."""
+    home = tmp_path / "home"
+    home.mkdir(mode=0o755)
+    home.chmod(0o755)
+    (home / "notes.txt").write_text("mine")
+    (home / "notes.txt").chmod(0o644)
+    settings = LabSettings(state_dir=home)
+    with pytest.raises(LabError, match="no lab's state dir") as refused:
+        statedir.make_private(settings)
+    assert "ASYNCLAB_STATE_DIR" in str(refused.value)
+    assert stat.S_IMODE(home.stat().st_mode) == 0o755
+    assert stat.S_IMODE((home / "notes.txt").stat().st_mode) == 0o644
+    # A new or empty directory, or a lab's own, is taken.
+    for fresh in (tmp_path / "new", tmp_path / "empty"):
+        if fresh.name == "empty":
+            fresh.mkdir()
+        statedir.make_private(LabSettings(state_dir=fresh))
+        assert (fresh / "pids").is_dir()
+        statedir.make_private(LabSettings(state_dir=fresh))
