@@ -56,12 +56,15 @@ if [ ${#need_apt[@]} -gt 0 ]; then
       trap 'rm -f "$policy"' EXIT
     fi
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
-    # Debian starts packaged daemons on install; the lab runs its own instances on its own ports.
-    # nginx's would listen on port 80 of every interface: stopped and kept from starting again.
+    # Debian starts packaged daemons on install (where policy-rc.d was not ours to write); the
+    # lab runs its own instances on its own ports. nginx's would listen on port 80 of every
+    # interface: stopped and kept from starting again. Only what this run installed: a daemon
+    # the user already had is theirs.
     for svc in prometheus prometheus-postgres-exporter prometheus-node-exporter nginx; do
+      case " ${need_apt[*]} " in *" $svc "*) ;; *) continue ;; esac
       (systemctl stop "$svc" || service "$svc" stop || true) >/dev/null 2>&1
+      if [ "$svc" = nginx ]; then (systemctl disable nginx || true) >/dev/null 2>&1; fi
     done
-    (systemctl disable nginx || true) >/dev/null 2>&1
   else
     echo "missing: ${need_apt[*]}. Install them with: sudo apt-get install ${need_apt[*]}" >&2
     echo "(the lab carries on without the optional ones and tells you which it skipped)" >&2
