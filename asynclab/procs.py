@@ -422,9 +422,15 @@ def _signal_group(leader: int, sig: signal.Signals) -> None:
             return
         except ProcessLookupError:
             pass
+    # By whole process groups: a parent (gunicorn's arbiter) signalled pid by pid could fork a
+    # replacement between two kills, and the child, in its group, would live on with the port.
+    groups = set()
     for pid in group_members(leader):
         with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
+            groups.add(os.getpgid(pid))
+    for pgid in groups:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, sig)
 
 
 def _wait_gone(pgid: int, timeout: float) -> bool:
@@ -456,8 +462,11 @@ def stop_process(
         stopped = True
         _signal_group(record.pid, sig)
         if not _wait_gone(record.pid, timeout):
-            _signal_group(record.pid, signal.SIGKILL)
-            _wait_gone(record.pid, 5.0)
+            # Again if something moved to a group of its own in between.
+            for _ in range(3):
+                _signal_group(record.pid, signal.SIGKILL)
+                if _wait_gone(record.pid, 5.0):
+                    break
     proc = _children.pop(record.pid, None)
     if proc is not None:
         with contextlib.suppress(subprocess.TimeoutExpired):
