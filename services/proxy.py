@@ -25,9 +25,9 @@ SIGKILL, should it come to that, reaches the whole session (asynclab/procs.py).
 from __future__ import annotations
 
 import argparse
-import getpass
 import grp
 import os
+import pwd
 import shutil
 import signal
 import subprocess
@@ -38,9 +38,11 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-# gunicorn's graceful_timeout (services/gunicorn.conf.py) bounds what a stop may take, nginx's
-# part and gunicorn's part each; the lab sends SIGKILL after 15 s (asynclab/procs.py).
+# gunicorn's graceful_timeout (services/gunicorn.conf.py) bounds nginx's part of a stop. The
+# whole stop, nginx's part then gunicorn's, has one deadline below the lab's SIGKILL at 15 s
+# (asynclab/procs.py): the program ends its children itself, in order, rather than be killed.
 GRACEFUL_S = 10
+STOP_BUDGET_S = 13
 START_TIMEOUT_S = 60
 
 CONFIG = """\
@@ -135,11 +137,11 @@ def wait_for(ready: Callable[[], bool], proc: subprocess.Popen[bytes], what: str
     return True
 
 
-def stop(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+def stop(proc: subprocess.Popen[bytes], sig: signal.Signals, deadline: float) -> None:
     if proc.poll() is None:
         proc.send_signal(sig)
         try:
-            proc.wait(timeout=GRACEFUL_S + 2)
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
@@ -150,8 +152,9 @@ def serve(bind: str, command: list[str], run: Path) -> int:
     config = run / "nginx.conf"
     # As root nginx would run its worker as nobody, who could not reach the socket in this
     # private directory: it runs as the lab's user, like gunicorn.
+    # The effective user's name, not $USER (which `su` without `-` leaves as the caller's).
     user = (
-        f"user {getpass.getuser()} {grp.getgrgid(os.getgid()).gr_name};"
+        f"user {pwd.getpwuid(os.geteuid()).pw_name} {grp.getgrgid(os.getgid()).gr_name};"
         if os.geteuid() == 0
         else ""
     )
@@ -177,9 +180,11 @@ def serve(bind: str, command: list[str], run: Path) -> int:
             time.sleep(0.1)
         return 0
     finally:
+        deadline = time.monotonic() + STOP_BUDGET_S
         if proxy is not None:
-            stop(proxy, signal.SIGQUIT)  # graceful: every request it holds gets its answer
-        stop(gunicorn, signal.SIGTERM)
+            # graceful: every request it holds gets its answer
+            stop(proxy, signal.SIGQUIT, deadline - 1)
+        stop(gunicorn, signal.SIGTERM, deadline)
 
 
 def main(argv: list[str] | None = None) -> int:
