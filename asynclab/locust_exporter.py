@@ -30,7 +30,13 @@ from typing import Any
 
 import locust
 from locust.env import Environment
-from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
+from locust.runners import (
+    STATE_RUNNING,
+    STATE_SPAWNING,
+    STATE_STOPPED,
+    MasterRunner,
+    WorkerRunner,
+)
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.exposition import start_http_server
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -56,6 +62,8 @@ class LocustCollector(Collector):
     def __init__(self, environment: Environment) -> None:
         self.environment = environment
         self.scrapes = 0
+        # Whether a scrape has seen the run stopped: it took the final figures.
+        self.saw_stopped = False
 
     def collect(self) -> Iterable[Metric]:
         self.scrapes += 1
@@ -63,6 +71,8 @@ class LocustCollector(Collector):
         runner = env.runner
         if runner is None:
             return []
+        if runner.state == STATE_STOPPED:
+            self.saw_stopped = True
         scenario = scenario_name(env)
         base = ["scenario"]
         per_request = [*base, "name", "method"]
@@ -158,12 +168,13 @@ def final_scrape_s() -> float:
     return float(explicit) if explicit else 0.0
 
 
-def wait_for_a_scrape(collector: LocustCollector, timeout_s: float) -> bool:
-    """Whether a scrape came within ``timeout_s``. Locust runs under gevent: the sleep yields
-    to the server's greenlet, which answers the scrape meanwhile."""
+def wait_for_the_final_scrape(collector: LocustCollector, timeout_s: float) -> bool:
+    """Whether a scrape has seen the run stopped, or one came now (a run that ends otherwise),
+    within ``timeout_s``. Locust runs under gevent: the sleep yields to the server's greenlet,
+    which answers the scrape meanwhile."""
     seen = collector.scrapes
     deadline = time.monotonic() + timeout_s
-    while collector.scrapes == seen:
+    while not collector.saw_stopped and collector.scrapes == seen:
         if time.monotonic() > deadline:
             log.warning("no scrape of the generator's final figures within %g s", timeout_s)
             return False
@@ -195,7 +206,7 @@ def _serve(environment: Environment) -> None:
 
         def quitting(**_: Any) -> None:
             if linger > 0:
-                wait_for_a_scrape(collector, linger)
+                wait_for_the_final_scrape(collector, linger)
             server.shutdown()
 
         environment.events.quitting.add_listener(quitting)  # type: ignore[no-untyped-call]

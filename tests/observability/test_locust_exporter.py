@@ -4,6 +4,7 @@ long as it is told, for the scrape of its final figures."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -84,10 +85,20 @@ def test_a_run_waits_for_the_scrape_of_its_final_figures(tmp_path: Path) -> None
         poll_until(lambda: "--run-time limit reached" in log.read_text(), "the run to end")
         assert "Shutting down (exit code" not in log.read_text()
         assert proc.poll() is None, log.read_text()
-        final = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10, trust_env=False)
-        assert re.search(r"^locust_running\{[^}]*\} 0\.0$", final.text, re.M), final.text
-        poll_until(lambda: proc.poll() is not None, "Locust to quit after its final scrape")
+        scraped: list[str] = []
+
+        def scrape_until_it_quits() -> bool:  # as Prometheus does, every interval
+            with contextlib.suppress(httpx.HTTPError):
+                url = f"http://127.0.0.1:{port}/metrics"
+                scraped.append(httpx.get(url, timeout=10, trust_env=False).text)
+            return proc.poll() is not None
+
+        poll_until(scrape_until_it_quits, "Locust to quit after its final scrape")
         assert "Shutting down (exit code" in log.read_text()
+        final = scraped[-1]
+        assert re.search(r"^locust_running\{[^}]*\} 0\.0$", final, re.M), final
+        total = r'^locust_requests_total\{[^}]*name="Aggregated"[^}]*\} [1-9]'
+        assert re.search(total, final, re.M), final
     finally:
         terminate(proc)
 
