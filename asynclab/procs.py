@@ -10,6 +10,7 @@ one that got the same pid.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import errno
 import json
@@ -85,6 +86,19 @@ class ProcessRecord:
 # Popen objects of the children this Python process started. Keeping them lets ``stop`` reap
 # the child (no zombie) and stops Popen's destructor from warning about a running child.
 _children: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def reap_exited() -> None:
+    """Collect every child that has exited, whoever stopped it (a test's SIGKILL, a crash,
+    pg_ctl): no zombie waits until this process exits. Called at each start and at exit."""
+    for pid, proc in list(_children.items()):
+        if proc.poll() is not None:
+            del _children[pid]
+
+
+# Children still running at exit stay so (`up` returns and the lab runs on); those that exited
+# are collected, so that Popen's destructor does not take them for running ones.
+atexit.register(reap_exited)
 
 
 # --- CPU plan -----------------------------------------------------------------------------
@@ -284,6 +298,7 @@ def start_process(
             )
     except OSError as exc:
         raise LabError(f"cannot start {spec.name} ({argv[0]}): {exc}") from exc
+    reap_exited()
     _children[proc.pid] = proc
     try:
         # Until its pid file exists nobody else can stop it: a Ctrl-C here must not orphan it.
