@@ -145,12 +145,6 @@ def describe_cpu_plan(plan: dict[str, Any]) -> str:
     )
 
 
-def taskset_prefix(cpus: str | None, settings: LabSettings) -> list[str]:
-    """The argv prefix that pins a command to ``cpus``, or [] when it cannot be pinned."""
-    pinned, _ = pinning(cpus, settings)
-    return ["taskset", "-c", pinned] if pinned else []
-
-
 def cpu_plan(settings: LabSettings) -> dict[str, Any]:
     """What runs where, for ``lab.json`` and for the report."""
     service, service_note = pinning(settings.service_cpus, settings)
