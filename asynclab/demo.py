@@ -23,8 +23,7 @@ import click
 import httpx
 
 from asynclab.bench.matrix import Bench
-from asynclab.bench.profiles import Cell as ProfileCell
-from asynclab.bench.profiles import Profile
+from asynclab.bench.profiles import Profile, ScenarioLevels
 from asynclab.bench.results import SUMMARY, read_json
 from asynclab.bench.scenarios import get_scenario
 from asynclab.bench.verdicts import (
@@ -172,7 +171,7 @@ def run_act(
     profile = Profile(
         name=f"demo-{lesson.key}",
         variants=(lesson.baseline, lesson.challenger),
-        cells=(ProfileCell(scenario.name, (act.users,)),),
+        cells=(ScenarioLevels(scenario.name, (act.users,)),),
         repetitions=timing.repetitions,
         warmup_s=timing.warmup_s,
         duration_s=timing.duration_s,

@@ -28,6 +28,7 @@ from typing import Any
 import psycopg
 
 from asynclab import postgres, statedir
+from asynclab.files import write_atomic
 from asynclab.observability import observability_processes
 from asynclab.procs import (
     LabError,
@@ -41,7 +42,6 @@ from asynclab.procs import (
     start_process,
     stop_process,
     wait_port_free,
-    write_atomic,
 )
 from asynclab.settings import LabSettings
 from asynclab.variants import Framework, Variant, get_variant
@@ -421,7 +421,7 @@ class Lab:
             return record
 
     def _write_manifest(self, manifest: dict[str, Any]) -> None:
-        write_atomic(self.manifest_path, json.dumps(manifest, indent=2) + "\n")
+        write_atomic(self.manifest_path, json.dumps(manifest, indent=2) + "\n", private=True)
 
     # --- down and status ------------------------------------------------------------------
 

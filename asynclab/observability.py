@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from asynclab.files import write_atomic
 from asynclab.procs import ProcessSpec
 from asynclab.settings import LabSettings
 
@@ -70,9 +71,8 @@ def write_targets(directory: Path, targets: dict[str, list[str]]) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     for job, addresses in targets.items():
         groups = [{"targets": addresses}] if addresses else []
-        tmp = directory / f".{job}.yml.tmp"
-        tmp.write_text(yaml.safe_dump(groups, default_flow_style=False))
-        tmp.replace(directory / f"{job}.yml")  # atomic: Prometheus never reads half a file
+        # Atomic: Prometheus never reads half a file.
+        write_atomic(directory / f"{job}.yml", yaml.safe_dump(groups, default_flow_style=False))
 
 
 def render_config(settings: LabSettings, targets: dict[str, list[str]]) -> Path:

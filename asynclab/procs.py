@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 import psutil
 
+from asynclab.files import write_atomic
 from asynclab.settings import LabSettings
 from asynclab.variants import VARIANTS
 
@@ -144,12 +145,6 @@ def describe_cpu_plan(plan: dict[str, Any]) -> str:
     )
 
 
-def taskset_prefix(cpus: str | None, settings: LabSettings) -> list[str]:
-    """The argv prefix that pins a command to ``cpus``, or [] when it cannot be pinned."""
-    pinned, _ = pinning(cpus, settings)
-    return ["taskset", "-c", pinned] if pinned else []
-
-
 def cpu_plan(settings: LabSettings) -> dict[str, Any]:
     """What runs where, for ``lab.json`` and for the report."""
     service, service_note = pinning(settings.service_cpus, settings)
@@ -243,19 +238,6 @@ def log_tail(path: Path | str, lines: int = 25) -> str:
     return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write a file so that a reader sees the old or the new content, never half of it.
-
-    The file is its owner's alone (0600): lab.json holds the database password.
-    """
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # a leftover tmp file keeps its mode through O_CREAT
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
-    os.replace(tmp, path)
-
-
 def http_ok(url: str) -> bool:
     try:
         # trust_env=False: a proxy from the environment must never see loopback traffic.
@@ -321,7 +303,7 @@ def start_process(
             required=spec.required,
             boot_start=boot_start,
         )
-        write_atomic(pid_file(settings, spec.name), json.dumps(record.to_json()))
+        write_atomic(pid_file(settings, spec.name), json.dumps(record.to_json()), private=True)
     except BaseException:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)

@@ -14,15 +14,15 @@ than the length:
   twin on), so neither the process started first nor its port can favour a side.
 - ``--design sequential``: the service under test is restarted with metrics on, then off (in
   alternating order), and loaded alone; ``--generator locust`` runs the bench's own Locust
-  scenarios, answer checks included. This is how the figures were first measured.
+  scenarios, answer checks included: the conditions of a bench run, at the price of drift.
 
 Either way, every start is checked (``/metrics`` answers 200 or 404 to match), each run is a
 discarded warm-up then a measured window, and runs are flagged as the bench flags them
 (generator above 90% CPU, or above 80% of its ceiling on that route); a cell with a flagged run
-does not count as measured. Two labs side by side, started one after the other (the very first
-design), were not comparable: on Flask /json they gave 8.0% and 9.2% with the metrics-on lab
-started first, and 1.5% with it started second. In metrics-on runs Prometheus scrapes the
-service as usual: scrapes are part of the cost.
+does not count as measured. Not two labs side by side, started one after the other: those are
+not comparable (on Flask /json 8.0% and 9.2% with the metrics-on lab started first, 1.5% with
+it started second). In metrics-on runs Prometheus scrapes the service as usual: scrapes are
+part of the cost.
 
 The overhead of a pair is 1 - on/off; the figure is the median over the pairs, printed with
 their range and with the median requests per second of each side, and written as JSON.
@@ -67,7 +67,7 @@ from asynclab.variants import Framework
 FRAMEWORKS: tuple[Framework, ...] = ("flask", "fastapi")
 SCENARIOS = ("json", "io_db")
 MODES = ("on", "off")
-TARGET_PERCENT = 5.0  # the budget for the instrumentation
+TARGET_PERCENT = 5.0  # the most the instrumentation may cost in throughput
 
 
 @contextlib.contextmanager

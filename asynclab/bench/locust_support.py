@@ -17,7 +17,6 @@ where it would have stretched or shrunk the window that divides the request coun
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +31,7 @@ from locust.runners import WorkerRunner
 # bench_metrics_port, the web UI's locust_metrics_port); by hand it defaults to the latter.
 import asynclab.locust_exporter  # noqa: F401
 from asynclab.bench.scenarios import FANOUT_CALLS, QUERIES, WAIT_MS
+from asynclab.files import write_atomic
 
 # One place for every default: the parser and ``option()`` (Locust run as a library, without a
 # parser) read them here, and the wait, calls and rows are the bench scenarios' own values.
@@ -119,9 +119,7 @@ def _write_event(environment: Environment, key: str) -> None:
     target = Path(path)
     data = json.loads(target.read_text()) if target.exists() else {}
     data[key] = time.monotonic()
-    tmp = target.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, target)
+    write_atomic(target, json.dumps(data))
 
 
 def _cut_warmup(environment: Environment, seconds: float) -> None:

@@ -144,7 +144,7 @@ def outage_figures(
     }
 
 
-# The targets for every variant (docs/contract.md, "Database outages").
+# What every variant must meet after an outage (docs/contract.md, "Database outages").
 READYZ_WITHIN_MS = 1000.0
 RECOVERY_WITHIN_MS = 2000.0
 

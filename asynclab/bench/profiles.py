@@ -20,8 +20,11 @@ MAX_WARMUP_S = 60.0
 
 
 @dataclass(frozen=True)
-class Cell:
-    """One scenario at some concurrency levels (``repetitions`` overrides the profile's)."""
+class ScenarioLevels:
+    """One scenario at some concurrency levels (``repetitions`` overrides the profile's).
+
+    What a profile plans; each (variant, level) of it becomes a measured ``verdicts.Cell``.
+    """
 
     scenario: str
     users: tuple[int, ...]
@@ -49,7 +52,7 @@ class Run:
 class Profile:
     name: str
     variants: tuple[str, ...]
-    cells: tuple[Cell, ...]
+    cells: tuple[ScenarioLevels, ...]
     repetitions: int
     warmup_s: float
     duration_s: float
@@ -115,9 +118,9 @@ PROFILES: dict[str, Profile] = {
         # CPU gets three: on a shared machine it is the one most disturbed by other work, and
         # the median of three shrugs off one disturbed run.
         cells=(
-            Cell("cpu_python", (8,), repetitions=3),
-            Cell("io_db", (8, 64)),
-            Cell("pitfall", (32,)),
+            ScenarioLevels("cpu_python", (8,), repetitions=3),
+            ScenarioLevels("io_db", (8, 64)),
+            ScenarioLevels("pitfall", (32,)),
         ),
         repetitions=2,
         warmup_s=2,
@@ -128,17 +131,17 @@ PROFILES: dict[str, Profile] = {
         name="full",
         variants=tuple(VARIANTS),
         cells=(
-            Cell("cpu_python", (1, 8, 32)),
-            Cell("cpu_native", (1, 8, 32)),
-            Cell("io_db", (8, 64, 256)),
-            Cell("io_upstream", (8, 64, 256)),
-            Cell("fanout", (8, 64, 256)),
-            Cell("pitfall", (8, 64)),
+            ScenarioLevels("cpu_python", (1, 8, 32)),
+            ScenarioLevels("cpu_native", (1, 8, 32)),
+            ScenarioLevels("io_db", (8, 64, 256)),
+            ScenarioLevels("io_upstream", (8, 64, 256)),
+            ScenarioLevels("fanout", (8, 64, 256)),
+            ScenarioLevels("pitfall", (8, 64)),
             *(
-                Cell(name, (64,))
+                ScenarioLevels(name, (64,))
                 for name in ("json", "plaintext", "db", "queries", "updates", "fortunes")
             ),
-            Cell("mixed", (64,)),
+            ScenarioLevels("mixed", (64,)),
         ),
         repetitions=3,
         warmup_s=5,
@@ -148,7 +151,7 @@ PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke",
         variants=("flask-sync", "fastapi-async"),
-        cells=(Cell("io_db", (2,)),),
+        cells=(ScenarioLevels("io_db", (2,)),),
         repetitions=1,
         warmup_s=1,
         duration_s=2,
@@ -182,7 +185,7 @@ def customise(
     if scenarios:
         known = {c.scenario: c for c in profile.cells}
         default = tuple(users or (8, 64))
-        cells = [known.get(s, Cell(get_scenario(s).name, default)) for s in scenarios]
+        cells = [known.get(s, ScenarioLevels(get_scenario(s).name, default)) for s in scenarios]
     if users:
         cells = [dataclasses.replace(c, users=tuple(users)) for c in cells]
     if repetitions is not None:

@@ -13,10 +13,11 @@ from typing import Any
 
 from asynclab.bench.charts import latency_chart, throughput_chart
 from asynclab.bench.document import Block, Heading, Image, Para, Table, html_page, markdown
-from asynclab.bench.results import MANIFEST, SUMMARY, read_json, write_json, write_text
+from asynclab.bench.results import MANIFEST, SUMMARY, read_json, write_json
 from asynclab.bench.rows import FLAG_TEXT
 from asynclab.bench.targets import WRK_AGREEMENT, targets
 from asynclab.bench.verdicts import LESSONS, TIMES, WORDS, Cell, Verdict, cells, verdicts
+from asynclab.files import write_atomic
 
 KEY_PACKAGES = ("locust", "flask", "fastapi", "starlette", "uvicorn", "gunicorn", "gevent",
                 "asyncpg", "psycopg", "httpx", "uvloop", "pydantic")  # fmt: skip
@@ -155,8 +156,8 @@ def build_report(set_dir: Path) -> ReportOutputs:
     blocks += _environment(manifest)
 
     title = f"asynclab bench ({summary.get('profile', '?')})"
-    write_text(outputs.markdown, markdown(blocks, set_dir))
-    write_text(outputs.html, html_page(title, blocks))
+    write_atomic(outputs.markdown, markdown(blocks, set_dir))
+    write_atomic(outputs.html, html_page(title, blocks))
     write_json(set_dir / "verdicts.json", [v.to_json() for v in found])
     return outputs
 

@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
+from asynclab.files import write_atomic
+
 Status = Literal["running", "complete", "interrupted", "failed"]
 
 SUMMARY = "summary.json"
@@ -25,15 +27,8 @@ def now_iso() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
-def write_text(path: Path, text: str) -> None:
-    """Write through a hidden temporary file renamed into place: readers see all or nothing."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def write_json(path: Path, data: Any) -> None:
-    write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
 def read_json(path: Path) -> Any:

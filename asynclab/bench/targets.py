@@ -1,4 +1,4 @@
-"""The issue's measurable targets, checked against a result set (shown in the report).
+"""The bench's measurable targets, checked against a result set (shown in the report).
 
 - on ``/io/db?ms=50`` every variant reaches at least 90% of its Little's-law ceiling where it
   saturates (the slot ceiling, predicted from the configuration: the measured CPU capacity

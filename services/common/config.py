@@ -23,10 +23,6 @@ class ServiceConfig(BaseSettings):
     connect_timeout_s: float = Field(default=3.0, gt=0)
     metrics_enabled: bool = True
 
-    @property
-    def server_header(self) -> str:
-        return f"asynclab-{self.name}"
-
 
 def load_config() -> ServiceConfig:
     """Read the environment, or stop with one line per missing or invalid variable."""

@@ -13,8 +13,9 @@ not drift, where timings on this VM drift by 10%). A Python-level call costs tho
 ~320,000 a FastAPI ``/json`` takes. So ``started`` and ``finished`` are C callables (a bound
 ``deque.append``), a record carries the route as the framework has it (a rule, or None) and is
 labelled once per distinct value, and ``flush`` counts with ``Counter``, ``map`` and
-``itemgetter``, which loop in C. The first two cut FastAPI's instrumentation by a quarter (15,600
-to 11,700 instructions per ``/json``, in one harness that flushed every 250 requests).
+``itemgetter``, which loop in C. The first two are worth a quarter of FastAPI's instrumentation:
+11,700 instructions per ``/json`` with them, 15,600 with Python-level calls and a label per
+request (in one harness that flushed every 250 requests).
 """
 
 from __future__ import annotations

@@ -19,7 +19,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common import errors, work
 from services.common.config import ServiceConfig, load_config
@@ -42,26 +41,6 @@ def _error(exc: ApiError) -> Response:
     response = _json(exc.body(), exc.status)
     response.headers.update(exc.headers)
     return response
-
-
-class ServerHeader:
-    """Adds ``Server`` to every response, errors included (uvicorn adds ``Date``)."""
-
-    def __init__(self, app: ASGIApp, value: str) -> None:
-        self.app = app
-        self.header = (b"server", value.encode())
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_server(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), self.header]
-            await send(message)
-
-        await self.app(scope, receive, send_with_server)
 
 
 async def read_body(request: Request) -> bytes:
@@ -308,7 +287,6 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
     _serve_head_like_get(app)  # after every route, /metrics included
     # Outside the metrics: what gunicorn refuses never reaches Flask's metrics either.
     app.add_middleware(RequestLimits)
-    app.add_middleware(ServerHeader, value=config.server_header)
     return app
 
 

@@ -1,4 +1,4 @@
-"""The issue's targets, judged on crafted cells: the right ceiling, and flagged runs left out."""
+"""The bench's targets, judged on crafted cells: the right ceiling, and flagged runs left out."""
 
 from __future__ import annotations
 

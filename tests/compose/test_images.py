@@ -109,6 +109,7 @@ def test_every_module_imports_from_what_the_image_holds(
 
 
 def test_the_locust_image_holds_the_services_package_the_scenarios_import() -> None:
-    # The crash of issue 11, named: loadtests/techempower.py imports services.common.work.
+    # loadtests/techempower.py imports services.common.work: without services/ in the image,
+    # Locust cannot load that locustfile.
     [locust] = [d for d in DOCKERFILES if d.name == "locust.Dockerfile"]
     assert "services/" in copied_sources(locust)

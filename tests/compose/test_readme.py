@@ -8,7 +8,7 @@ import pytest
 
 from tests.compose import model
 
-# The targets issue 5 asks for, in both modes.
+# What a user needs in both modes (native and compose): run, measure, report, test, look, clean.
 REQUIRED = {"lab", "down", "bench", "report", "test", "logs", "clean"}
 
 

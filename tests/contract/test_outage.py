@@ -5,8 +5,8 @@ While the database is down every database request is answered with the contract'
 else may come back: no 500, no reset connection, no request left hanging.
 
 The lab's connect timeout (the psycopg pool's wait for a connection, asyncpg's connect and
-acquire) is set far above the clients' timeout here: a request that waited it out, as queued
-requests used to one after the other, fails the test as a client timeout.
+acquire) is set far above the clients' timeout here: a request that waited it out (queued
+requests would, one after the other) fails the test as a client timeout.
 
 A lab of its own: the session lab's Postgres keeps running for every other test.
 """

@@ -1,4 +1,4 @@
-"""The Flask instrumentation's route label, read from the request context after Flask is done.
+"""The Flask instrumentation's route label, read from Flask's request after Flask is done.
 
 In process, with a real Flask app: the label logic is Flask-specific (FastAPI's is its own),
 and the live tests in tests/observability cover the same labels end to end.
@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from werkzeug.test import EnvironBuilder
 
 from services.common import metrics
-from services.flask.metrics import CONTEXT_KEY, instrument
+from services.flask.metrics import REQUEST_KEY, instrument
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +81,6 @@ def test_each_request_counts_once_under_its_route_template(
     answered, environ = call(app, method, path)
     assert answered == status
     assert count(route, method, status) == before + 1
-    # The wrapper takes its reference to the request context back: the context refers to the
-    # environ, and a cycle would keep every request alive until the garbage collector runs.
-    assert CONTEXT_KEY not in environ
+    # The wrapper takes its reference to the request back: the request refers to the environ,
+    # and a cycle would keep every request alive until the garbage collector runs.
+    assert REQUEST_KEY not in environ
