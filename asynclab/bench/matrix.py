@@ -161,7 +161,7 @@ class Bench:
             for framework, name in self.original.items():
                 if manifest["variants"].get(framework, {}).get("name") != name:
                     self.echo(f"restoring {framework} to {name}")
-                    self.lab.switch(framework, name)  # type: ignore[arg-type]
+                    self.lab.switch(framework, name)
 
     # --- the matrix -------------------------------------------------------------------------
 
