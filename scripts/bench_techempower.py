@@ -26,7 +26,7 @@ Get TechEmpower's implementation once (only this folder is needed)::
     git clone --depth 1 --filter=blob:none --sparse \\
         https://github.com/TechEmpower/FrameworkBenchmarks /tmp/tfb
     git -C /tmp/tfb sparse-checkout set frameworks/Python/fastapi
-    .venv/bin/python scripts/bench_techempower.py --techempower /tmp/tfb
+    make bench-techempower TECHEMPOWER=/tmp/tfb
 
 Heavy: it saturates the service core for routes x 2 x repeats x (warm-up + duration) seconds.
 """
@@ -189,20 +189,20 @@ def summarise(runs: dict[str, dict[str, list[Run]]]) -> dict[str, Any]:
         pairs = min(len(sides["ours"]), len(sides["techempower"]))  # whole pairs only
         if not pairs:
             continue
-        ratios = [o.rps / t.rps for o, t in zip(sides["ours"], sides["techempower"], strict=False)]
-        ratios = ratios[:pairs]
-        generator = max((r.generator_cpu or 0.0) for side in sides.values() for r in side)
+        paired = {side: runs_[:pairs] for side, runs_ in sides.items()}
+        ratios = [o.rps / t.rps for o, t in zip(paired["ours"], paired["techempower"], strict=True)]
+        generator = max((r.generator_cpu or 0.0) for side in paired.values() for r in side)
         summary[route] = {
             "pairs": pairs,
-            "ours_rps": statistics.median(r.rps for r in sides["ours"][:pairs]),
-            "techempower_rps": statistics.median(r.rps for r in sides["techempower"][:pairs]),
+            "ours_rps": statistics.median(r.rps for r in paired["ours"]),
+            "techempower_rps": statistics.median(r.rps for r in paired["techempower"]),
             "ratio": statistics.median(ratios),
             "ratio_min": min(ratios),
             "ratio_max": max(ratios),
             "met": statistics.median(ratios) >= TARGET,
             "generator_cpu_max": generator,
             "generator_flag": generator > 0.9,
-            "runs": {side: [asdict(r) for r in rs] for side, rs in sides.items()},
+            "runs": {side: [asdict(r) for r in rs] for side, rs in paired.items()},
         }
     return summary
 
@@ -223,8 +223,9 @@ def main() -> int:
     parser.add_argument(
         "--techempower",
         type=Path,
-        required=True,
-        help="FrameworkBenchmarks checkout, or its frameworks/Python/fastapi",
+        default=os.environ.get("TECHEMPOWER") or None,
+        help="FrameworkBenchmarks checkout, or its frameworks/Python/fastapi (default: "
+        "$TECHEMPOWER)",
     )
     parser.add_argument(
         "--routes",
@@ -250,7 +251,10 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=64, help="wrk connections")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "techempower.json")
     args = parser.parse_args()  # fmt: skip
-    folder = app_dir(args.techempower.resolve())
+    if args.techempower is None:
+        parser.error("say where TechEmpower's FastAPI app is: --techempower DIR or TECHEMPOWER=DIR "
+                     "(how to get it: scripts/bench_techempower.py --help)")  # fmt: skip
+    folder = app_dir(Path(args.techempower).resolve())
     if not wrk_available():
         raise SystemExit("wrk is not installed: run `make install` (or apt-get install wrk)")
     ensure_ujson(sys.executable)
