@@ -72,6 +72,10 @@ bench: install ## Run the benchmark matrix (PROFILE=quick|full) and build the re
 bench-overhead: install ## Measure what the Prometheus instrumentation costs (metrics on vs off, ~15 min)
 	@$(VENV)/bin/python scripts/bench_metrics_overhead.py
 
+.PHONY: bench-techempower
+bench-techempower: install ## Our FastAPI against TechEmpower's, route by route (TECHEMPOWER=checkout; ~8 min)
+	@$(VENV)/bin/python scripts/bench_techempower.py
+
 .PHONY: bench-instructions
 bench-instructions: install ## CPU instructions per request, metrics on vs off, under callgrind (~6 min)
 	@$(VENV)/bin/python scripts/bench_metrics_instructions.py

@@ -94,6 +94,9 @@ class Variant:
             # The server names the service, as gunicorn does for Flask: cheaper than a middleware,
             # and it covers uvicorn's own refusals too.
             "--no-access-log", "--header", f"server:asynclab-{self.framework}",
+            # Nothing proxies to uvicorn here: reading X-Forwarded-* would cost every request
+            # and only let a client pose as another address (TechEmpower's FastAPI runs so too).
+            "--no-proxy-headers",
             "--timeout-graceful-shutdown", "5",
             # Slow clients: keep-alive as gunicorn's keepalive; the protocol above also closes a
             # connection whose request head is not complete within 5 s (README, contract).
