@@ -14,14 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from asynclab.registry import get_service
 from asynclab.settings import LabSettings
 
-Framework = Literal["flask", "fastapi"]
+# A service's name: a key of asynclab.registry.SERVICES.
+Framework = str
 Server = Literal["gunicorn", "uvicorn"]
 
 GUNICORN_CONFIG = "services/gunicorn.conf.py"
-FLASK_APP = "services.flask.app:create_app()"
-FASTAPI_FACTORY = "services.fastapi.app:create_app"
 # uvicorn's httptools protocol with a deadline on the request head (slow clients).
 UVICORN_PROTOCOL = "services.fastapi.protocol:HttpToolsProtocol"
 
@@ -81,14 +81,14 @@ class Variant:
     def command(self, s: LabSettings, python: str, port: int, host: str | None = None) -> list[str]:
         bind = f"{host or s.host}:{port}"
         if self.server == "gunicorn":
-            app = FLASK_APP if self.framework == "flask" else FASTAPI_FACTORY + "()"
+            app = get_service(self.framework).factory + "()"
             if self.proxy == "nginx":  # nginx takes the port; gunicorn gets a Unix socket
                 gunicorn = [python, "-m", "gunicorn", "-c", GUNICORN_CONFIG, app]
                 return [python, "-m", "services.proxy", "--bind", bind, "--", *gunicorn]
             return [python, "-m", "gunicorn", "-c", GUNICORN_CONFIG, "--bind", bind, app]
         # The uvicorn command line lives here and nowhere else (compose repeats it, tested).
         return [
-            python, "-m", "uvicorn", FASTAPI_FACTORY, "--factory",
+            python, "-m", "uvicorn", get_service(self.framework).factory, "--factory",
             "--host", host or s.host, "--port", str(port),
             "--loop", "uvloop", "--http", UVICORN_PROTOCOL,
             # The server names the service, as gunicorn does for Flask: cheaper than a middleware,
@@ -171,6 +171,8 @@ VARIANTS: dict[str, Variant] = {
 
 def get_variant(name: str, framework: Framework | None = None) -> Variant:
     """The variant called ``name``; with ``framework``, it must be one of that framework's."""
+    if framework is not None:
+        get_service(framework)  # ValueError naming the known services
     try:
         variant = VARIANTS[name]
     except KeyError:

@@ -275,7 +275,7 @@ def main() -> int:
             plan = {**cpu_plan(lab.settings), **generator_plan(lab.settings).to_json()}
             print(f"CPU plan: {describe_cpu_plan(plan)}.")
             urls = {
-                "ours": lab.settings.fastapi_url,
+                "ours": lab.settings.service_url("fastapi"),
                 "techempower": start_techempower(lab, folder, free_ports(1)[0]),
             }
             for url in urls.values():

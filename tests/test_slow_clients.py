@@ -18,6 +18,7 @@ import pytest
 from helpers import poll_until
 
 from asynclab.lab import Lab
+from asynclab.registry import SERVICES
 from asynclab.variants import VARIANTS, Framework, Variant
 
 SLOW_CLIENT_SAFE = ["flask-gevent", "flask-sync-nginx", "fastapi-async", "fastapi-workers",
@@ -28,10 +29,7 @@ CONNECTIONS = 20  # of each kind: well within gevent's 100 connections per worke
 @pytest.fixture(scope="module")
 def defaults_restored(lab: Lab) -> Iterator[None]:
     yield
-    defaults: dict[Framework, str] = {
-        "flask": lab.settings.flask_variant,
-        "fastapi": lab.settings.fastapi_variant,
-    }
+    defaults: dict[Framework, str] = {name: lab.settings.variant(name) for name in SERVICES}
     for framework, name in defaults.items():
         lab.switch(framework, name)
 
@@ -42,7 +40,7 @@ def port(request: pytest.FixtureRequest, lab: Lab, defaults_restored: None) -> i
     variant: Variant = VARIANTS[request.param]
     lab.switch(variant.framework, variant.name)
     s = lab.settings
-    return s.flask_port if variant.framework == "flask" else s.fastapi_port
+    return s.port(variant.framework)
 
 
 def closed_by_server(sock: socket.socket) -> bool:

@@ -9,9 +9,11 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from itertools import zip_longest
 from typing import Any, Literal
 
 from asynclab.bench.scenarios import get_scenario
+from asynclab.registry import SERVICES
 from asynclab.variants import VARIANTS, get_variant
 
 Tool = Literal["locust", "wrk"]
@@ -78,9 +80,9 @@ class Profile:
     def runs(self) -> list[Run]:
         """Every run, in the order the bench makes them.
 
-        A Flask and a FastAPI variant are served side by side on their own ports, so the bench
-        takes them in pairs and alternates between the two at every step: whatever else slows
-        the machine down then hits both alike. Pairs change as rarely as possible.
+        A variant of each service (Flask, FastAPI) is served side by side on its service's port,
+        so the bench takes them in pairs and alternates between them at every step: whatever
+        else slows the machine down then hits all alike. Pairs change as rarely as possible.
         """
         runs: list[Run] = []
         most = max([self.repetitions, *(c.repetitions or 0 for c in self.cells)])
@@ -98,13 +100,10 @@ class Profile:
 
     def pairs(self) -> list[tuple[str, ...]]:
         """``("flask-sync", "flask-gthread", "fastapi-async")`` -> ``[("flask-sync",
-        "fastapi-async"), ("flask-gthread",)]``."""
-        flask = [v for v in self.variants if get_variant(v).framework == "flask"]
-        fastapi = [v for v in self.variants if get_variant(v).framework == "fastapi"]
-        pairs = []
-        for i in range(max(len(flask), len(fastapi))):
-            pairs.append(tuple(group[i] for group in (flask, fastapi) if i < len(group)))
-        return pairs
+        "fastapi-async"), ("flask-gthread",)]``: one variant of each service, in the registry's
+        order."""
+        groups = [[v for v in self.variants if get_variant(v).framework == s] for s in SERVICES]
+        return [tuple(v for v in row if v is not None) for row in zip_longest(*groups)]
 
 
 WRK_CHECK = ("cpu_python", "io_db")

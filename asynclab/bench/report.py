@@ -18,9 +18,11 @@ from asynclab.bench.rows import FLAG_TEXT
 from asynclab.bench.targets import WRK_AGREEMENT, targets
 from asynclab.bench.verdicts import LESSONS, TIMES, WORDS, Cell, Verdict, cells, verdicts
 from asynclab.files import write_atomic
+from asynclab.registry import SERVICES
 
-KEY_PACKAGES = ("locust", "flask", "fastapi", "starlette", "uvicorn", "gunicorn", "gevent",
-                "asyncpg", "psycopg", "httpx", "uvloop", "pydantic")  # fmt: skip
+KEY_PACKAGES = ("locust", *(p for s in SERVICES.values() for p in s.packages),
+                "uvicorn", "gunicorn", "gevent", "asyncpg", "psycopg", "httpx", "uvloop",
+                "pydantic")  # fmt: skip
 
 UNPINNED_INFRA = (
     "Postgres and the upstream are not pinned: they share the machine's cores with the "

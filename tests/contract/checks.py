@@ -25,8 +25,7 @@ CLIENT_TIMEOUT_S = 30.0
 
 
 def service_url(lab: Lab, framework: str) -> str:
-    settings = lab.settings
-    return settings.flask_url if framework == "flask" else settings.fastapi_url
+    return lab.settings.service_url(framework)
 
 
 def check_headers(response: httpx.Response, framework: str) -> None:

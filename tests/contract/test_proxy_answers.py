@@ -25,7 +25,7 @@ def proxied(lab: Lab) -> Iterator[str]:
     try:
         yield service_url(lab, "flask")
     finally:
-        lab.switch("flask", lab.settings.flask_variant)
+        lab.switch("flask", lab.settings.variant("flask"))
 
 
 @pytest.mark.parametrize(

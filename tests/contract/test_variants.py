@@ -16,6 +16,7 @@ import pytest
 from helpers import poll_until
 
 from asynclab.lab import Lab
+from asynclab.registry import SERVICES
 from asynclab.variants import VARIANTS, Framework, Variant
 from contract import differences, raw
 from contract.cases import VALID_ITEM, Req, post_json
@@ -31,7 +32,8 @@ SAME = [
     Req("fanout-over-budget", "GET", "/fanout", params={"calls": "50", "ms": "101"}),
     Req("HEAD-metrics", "HEAD", "/metrics"),
 ]
-OTHER = {"flask": "fastapi", "fastapi": "flask"}
+# The service each variant's answers are compared with: another one.
+OTHER = {name: next(n for n in SERVICES if n != name) for name in SERVICES}
 WAIT_MS = 1000  # long enough for every request of a round to start before the first ends
 SLEEPING = (
     "SELECT count(*) FROM pg_stat_activity "
@@ -48,10 +50,7 @@ def running_variant(lab: Lab, framework: str) -> str:
 
 @pytest.fixture(scope="module")
 def defaults_restored(lab: Lab) -> Iterator[None]:
-    defaults: dict[Framework, str] = {
-        "flask": lab.settings.flask_variant,
-        "fastapi": lab.settings.fastapi_variant,
-    }
+    defaults: dict[Framework, str] = {name: lab.settings.variant(name) for name in SERVICES}
     yield
     for framework, name in defaults.items():
         if running_variant(lab, framework) != name:
