@@ -27,6 +27,8 @@ TIMES = "\u00d7"
 # shared two-core machine can flip the order.
 TIE_TOLERANCE = 0.15
 
+WORDS: dict[Outcome, str] = {"tie": "a tie", "win": "async wins", "loss": "async loses"}
+
 
 @dataclass(frozen=True)
 class Lesson:
@@ -36,8 +38,19 @@ class Lesson:
     challenger: str
     baseline: str
     expect: Outcome
+    # What the challenger stands for in the verdict's words: "async wins", "granian loses".
+    subject: str = "async"
+
+    def words(self, outcome: Outcome) -> str:
+        """``"a tie"``, ``"async wins"``, ``"granian loses"``."""
+        return WORDS[outcome] if self.subject == "async" else _words(outcome, self.subject)
 
 
+def _words(outcome: Outcome, subject: str) -> str:
+    return {"tie": "a tie", "win": f"{subject} wins", "loss": f"{subject} loses"}[outcome]
+
+
+# Async against sync: the lab's three lessons (the quick profile and the demo).
 LESSONS: tuple[Lesson, ...] = (
     Lesson("cpu", "CPU-bound pure Python", "cpu_python",
            "fastapi-async", "flask-sync", "tie"),
@@ -46,6 +59,37 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson("pitfall", "Blocking call inside async def", "pitfall",
            "fastapi-async", "flask-sync", "loss"),
 )  # fmt: skip
+
+# The server's cost apart from the framework's: each framework on its usual server and on
+# granian, with the same budget (flask-granian has flask-gthread's workers, threads and
+# connections; fastapi-granian is fastapi-async's one process and pool), and both frameworks
+# on granian. On /io/db the budgets decide (Little's law), so the two servers tie, and FastAPI's
+# 30 pooled connections beat Flask's 3 x 8. On /json and /db only the CPU each request costs
+# differs: gunicorn parses HTTP in Python and hands each request to a thread, granian does it
+# in Rust; uvicorn already parses in C (httptools) on uvloop.
+_FLASK = "Same framework, two servers: Flask on gunicorn (gthread) or granian"
+_FASTAPI = "Same framework, two servers: FastAPI on uvicorn or granian"
+_GRANIAN = "Same server, two frameworks: Flask or FastAPI on granian"
+SERVER_LESSONS: tuple[Lesson, ...] = (
+    Lesson("flask-servers-json", _FLASK, "json", "flask-granian", "flask-gthread", "win",
+           "granian"),
+    Lesson("flask-servers-db", _FLASK, "db", "flask-granian", "flask-gthread", "win", "granian"),
+    Lesson("flask-servers-io", _FLASK, "io_db", "flask-granian", "flask-gthread", "tie", "granian"),
+    Lesson("fastapi-servers-json", _FASTAPI, "json", "fastapi-granian", "fastapi-async", "tie",
+           "granian"),
+    Lesson("fastapi-servers-db", _FASTAPI, "db", "fastapi-granian", "fastapi-async", "tie",
+           "granian"),
+    Lesson("fastapi-servers-io", _FASTAPI, "io_db", "fastapi-granian", "fastapi-async", "tie",
+           "granian"),
+    Lesson("granian-frameworks-json", _GRANIAN, "json", "fastapi-granian", "flask-granian",
+           "loss", "FastAPI"),
+    Lesson("granian-frameworks-db", _GRANIAN, "db", "fastapi-granian", "flask-granian", "tie",
+           "FastAPI"),
+    Lesson("granian-frameworks-io", _GRANIAN, "io_db", "fastapi-granian", "flask-granian", "win",
+           "FastAPI"),
+)  # fmt: skip
+
+ALL_LESSONS = LESSONS + SERVER_LESSONS
 
 
 @dataclass(frozen=True)
@@ -175,9 +219,6 @@ def classify(ratio: float, tolerance: float = TIE_TOLERANCE) -> Outcome:
     return "tie"
 
 
-WORDS: dict[Outcome, str] = {"tie": "a tie", "win": "async wins", "loss": "async loses"}
-
-
 @dataclass(frozen=True)
 class Verdict:
     lesson: Lesson
@@ -228,8 +269,8 @@ class Verdict:
             return (
                 f"{head}not judged: {self.not_judged_reason}. Measured anyway: {self._figures()}."
             )
-        line = f"{head}{self._figures()}: {WORDS[self.outcome]}" + (
-            "" if self.as_expected else f" (expected {WORDS[self.lesson.expect]})"
+        line = f"{head}{self._figures()}: {self.lesson.words(self.outcome)}" + (
+            "" if self.as_expected else f" (expected {self.lesson.words(self.lesson.expect)})"
         )
         if c.ceiling_note and b.ceiling_note:
             line += f". Ceilings: {c.ceiling_note} vs {b.ceiling_note}"
