@@ -40,6 +40,9 @@ class Lesson:
     expect: Outcome
     # What the challenger stands for in the verdict's words: "async wins", "granian loses".
     subject: str = "async"
+    # Name each side's service CPU per request: where a server's cost shows when no ceiling
+    # (or the same one) explains the ratio.
+    cpu_per_request: bool = False
 
     def words(self, outcome: Outcome) -> str:
         """``"a tie"``, ``"async wins"``, ``"granian loses"``."""
@@ -60,33 +63,42 @@ LESSONS: tuple[Lesson, ...] = (
            "fastapi-async", "flask-sync", "loss"),
 )  # fmt: skip
 
+
+def _versus(
+    key: str,
+    title: str,
+    challenger: str,
+    baseline: str,
+    subject: str,
+    **expects: Outcome,
+) -> tuple[Lesson, ...]:
+    """One pair of variants on each scenario of ``expects``, and what each should show."""
+    return tuple(
+        Lesson(f"{key}-{scenario}", title, scenario, challenger, baseline, expect, subject, True)
+        for scenario, expect in expects.items()
+    )
+
+
 # The server's cost apart from the framework's: each framework on its usual server and on
-# granian, with the same budget (flask-granian has flask-gthread's workers, threads and
+# granian with the same budget (flask-granian has flask-gthread's workers, threads and
 # connections; fastapi-granian is fastapi-async's one process and pool), and both frameworks
-# on granian. On /io/db the budgets decide (Little's law), so the two servers tie, and FastAPI's
-# 30 pooled connections beat Flask's 3 x 8. On /json and /db only the CPU each request costs
-# differs: gunicorn parses HTTP in Python and hands each request to a thread, granian does it
-# in Rust; uvicorn already parses in C (httptools) on uvloop.
-_FLASK = "Same framework, two servers: Flask on gunicorn (gthread) or granian"
-_FASTAPI = "Same framework, two servers: FastAPI on uvicorn or granian"
-_GRANIAN = "Same server, two frameworks: Flask or FastAPI on granian"
+# on granian. On /io/db the budgets decide (Little's law): the two servers tie, and FastAPI's
+# 30 pooled connections beat Flask's 3 x 8. On /json and /db the CPU each request costs
+# decides: gunicorn parses HTTP in Python and hands each request to a thread, granian does so
+# in Rust (Flask's server cost shrinks), while uvicorn already parses in C on uvloop (a tie).
+# Between the frameworks on granian: /json is CPU-bound pure Python on both (a tie, as
+# async vs sync on CPU), /db costs FastAPI less CPU per query with asyncpg on one event loop
+# than Flask with psycopg across threads and processes.
 SERVER_LESSONS: tuple[Lesson, ...] = (
-    Lesson("flask-servers-json", _FLASK, "json", "flask-granian", "flask-gthread", "win",
-           "granian"),
-    Lesson("flask-servers-db", _FLASK, "db", "flask-granian", "flask-gthread", "win", "granian"),
-    Lesson("flask-servers-io", _FLASK, "io_db", "flask-granian", "flask-gthread", "tie", "granian"),
-    Lesson("fastapi-servers-json", _FASTAPI, "json", "fastapi-granian", "fastapi-async", "tie",
-           "granian"),
-    Lesson("fastapi-servers-db", _FASTAPI, "db", "fastapi-granian", "fastapi-async", "tie",
-           "granian"),
-    Lesson("fastapi-servers-io", _FASTAPI, "io_db", "fastapi-granian", "fastapi-async", "tie",
-           "granian"),
-    Lesson("granian-frameworks-json", _GRANIAN, "json", "fastapi-granian", "flask-granian",
-           "loss", "FastAPI"),
-    Lesson("granian-frameworks-db", _GRANIAN, "db", "fastapi-granian", "flask-granian", "tie",
-           "FastAPI"),
-    Lesson("granian-frameworks-io", _GRANIAN, "io_db", "fastapi-granian", "flask-granian", "win",
-           "FastAPI"),
+    *_versus("flask-servers", "Same framework, two servers: Flask on gunicorn (gthread) or "
+             "granian", "flask-granian", "flask-gthread", "granian",
+             json="win", db="win", io_db="tie"),
+    *_versus("fastapi-servers", "Same framework, two servers: FastAPI on uvicorn or granian",
+             "fastapi-granian", "fastapi-async", "granian",
+             json="tie", db="tie", io_db="tie"),
+    *_versus("granian-frameworks", "Same server, two frameworks: Flask or FastAPI on granian",
+             "fastapi-granian", "flask-granian", "FastAPI",
+             json="tie", db="win", io_db="win"),
 )  # fmt: skip
 
 ALL_LESSONS = LESSONS + SERVER_LESSONS
@@ -139,6 +151,7 @@ class Cell:
     judged: bool = True  # False: every run was flagged
     slot_ceiling_rps: float | None = None  # the Little's-law ceiling alone
     infra_cpu: float | None = None  # Postgres + upstream, cores
+    cpu_ms: float | None = None  # the service's CPU per successful request, milliseconds
 
     @property
     def ceiling_share(self) -> float | None:
@@ -198,6 +211,7 @@ def _cell(key: tuple[str, str, int, str], group: list[dict[str, Any]]) -> Cell:
         judged=bool(clean),
         slot_ceiling_rps=_median(r.get("slot_ceiling_rps") for r in used),
         infra_cpu=_median(r.get("infra_cpu") for r in used),
+        cpu_ms=_median(r.get("service_cpu_ms_per_request") for r in used),
     )
 
 
@@ -272,10 +286,18 @@ class Verdict:
         line = f"{head}{self._figures()}: {self.lesson.words(self.outcome)}" + (
             "" if self.as_expected else f" (expected {self.lesson.words(self.lesson.expect)})"
         )
-        if c.ceiling_note and b.ceiling_note:
+        if c.ceiling_note and c.ceiling_note == b.ceiling_note and not c.ceiling_rps:
+            line += f". Ceiling of both: {c.ceiling_note}"
+        elif c.ceiling_note and b.ceiling_note:
             line += f". Ceilings: {c.ceiling_note} vs {b.ceiling_note}"
             if self.ceiling_ratio:
                 line += f" ({TIMES}{self.ceiling_ratio:.2f})"
+        said = c.ceiling_kind == b.ceiling_kind == "cpu"  # the ceilings name the CPU already
+        if self.lesson.cpu_per_request and c.cpu_ms and b.cpu_ms and not said:
+            line += (
+                f". Service CPU per request: {c.cpu_ms:.3f} ms vs {b.cpu_ms:.3f} ms "
+                f"({TIMES}{c.cpu_ms / b.cpu_ms:.2f})"
+            )
         if self.flags:
             what = ", ".join(f"{FLAG_TEXT.get(f, f)} in {_runs(n)}" for f, n in self.flags.items())
             line += f". Flagged runs, left out: {what}"
