@@ -6,36 +6,18 @@ Raw requests on a socket (contract/raw.py), since an HTTP client would not send 
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import pytest
 
 from asynclab.lab import Lab
-from asynclab.variants import VARIANTS, Variant
 from contract import differences, raw
 from contract.cases import FRAMEWORKS
-from contract.checks import service_url
+from contract.checks import check_refusal, service_url, serving
 
 CONTRACT = Path(__file__).resolve().parents[2] / "docs" / "contract.md"
 CASE_IDS = [case[0] for case in raw.SAME_ANSWER_CASES]
-
-
-def check_refusal(answer: raw.Answer, status: int, field: str | None) -> None:
-    assert answer.status == status, answer
-    if field is None:
-        return
-    assert answer.media_type == "application/json", answer
-    body = json.loads(answer.body)
-    assert [d["field"] for d in body["detail"]] == [field], body
-
-
-def serving(lab: Lab, framework: str) -> Variant:
-    """The variant serving ``framework``'s port: the suite may run on any (ASYNCLAB_*_VARIANT)."""
-    manifest = lab.manifest()
-    assert manifest is not None, "the lab is not running"
-    return VARIANTS[manifest["variants"][framework]["name"]]
 
 
 @pytest.mark.parametrize(("id", "request_", "status", "field"), raw.SAME_ANSWER_CASES, ids=CASE_IDS)
