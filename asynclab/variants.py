@@ -239,8 +239,9 @@ VARIANTS: dict[str, Variant] = {
         Variant("fastapi-def", "fastapi", "uvicorn", "uvicorn", False, "def",
                 "one uvicorn process, plain def handlers in FastAPI's thread pool"),
         Variant("flask-granian", "flask", "granian", "granian", True, "sync",
-                "granian (Rust HTTP, WSGI) with flask-gthread's budget: its workers, its "
-                "threads as blocking threads, its connections per worker"),
+                "granian (Rust HTTP, WSGI) with flask-gthread's budget, its workers being "
+                "thread pools too: the same workers, threads (as blocking threads) and "
+                "connections per worker"),
         Variant("fastapi-granian", "fastapi", "granian", "granian", False, "async",
                 "one granian process (Rust HTTP, ASGI on uvloop), async def handlers: "
                 "fastapi-async under another server"),
