@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 from click.testing import CliRunner
 from helpers import LabSettingsFactory, listening, pid_alive, poll_until, processes_mentioning
@@ -22,6 +23,7 @@ from asynclab.lab import Lab, LabError
 from asynclab.procs import ProcessRecord, ProcessSpec
 from asynclab.registry import SERVICES
 from asynclab.settings import LabSettings
+from asynclab.variants import Framework
 
 ASYNCLAB = str(Path(sys.executable).with_name("asynclab"))
 PROCESSES = ["postgres", "upstream", *SERVICES]  # in start order
@@ -164,6 +166,32 @@ def test_up_restarts_the_variant_that_was_served(lab: Lab) -> None:
         assert get(f"{lab.settings.service_url('flask')}/readyz").status_code == 200
     finally:
         lab.switch("flask", lab.settings.variant("flask"))
+
+
+@pytest.mark.parametrize("variant", ["flask-granian", "fastapi-granian"])
+def test_up_stops_the_workers_a_killed_granian_left(lab: Lab, variant: str) -> None:
+    """granian's workers outlive its killed main process and keep the port (each listens on
+    its own SO_REUSEPORT socket, where a new granian would bind beside them): up stops them
+    before it starts the service again, and a switch away leaves none of them either."""
+    framework: Framework = "flask" if variant.startswith("flask") else "fastapi"
+    record = lab.switch(framework, variant)
+    try:
+        workers = poll_until(lambda: psutil.Process(record.pid).children(), "granian's workers")
+        os.kill(record.pid, signal.SIGKILL)  # the main process only
+        poll_until(lambda: not pid_alive(record.pid), "granian's main process to die")
+        assert all(w.is_running() for w in workers)  # orphans, still serving the port
+        Lab(lab.settings).up()
+        assert not [w.pid for w in workers if pid_alive(w.pid)]
+        manifest = lab.manifest()
+        assert manifest is not None
+        assert manifest["variants"][framework]["name"] == variant
+        base = lab.settings.flask_url if framework == "flask" else lab.settings.fastapi_url
+        assert get(f"{base}/readyz").status_code == 200
+        main = manifest["processes"][framework]["pid"]
+        started = [main, *(w.pid for w in psutil.Process(main).children())]
+    finally:
+        lab.switch(framework, getattr(lab.settings, f"{framework}_variant"))
+    assert not [pid for pid in started if pid_alive(pid)]
 
 
 def test_status_lists_every_process(lab: Lab) -> None:

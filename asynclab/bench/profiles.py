@@ -1,7 +1,8 @@
 """Bench profiles: which scenarios, variants, concurrency levels and repetitions make a matrix.
 
 ``quick`` is the demo (three lessons, under four minutes on two cores); ``full`` covers every
-scenario and variant with three repetitions (hours, not minutes); ``smoke`` is for tests.
+scenario and variant with three repetitions (hours, not minutes); ``servers`` is the servers
+and frameworks lesson alone (about ten minutes); ``smoke`` is for tests.
 """
 
 from __future__ import annotations
@@ -102,7 +103,16 @@ class Profile:
         """``("flask-sync", "flask-gthread", "fastapi-async")`` -> ``[("flask-sync",
         "fastapi-async"), ("flask-gthread",)]``: one variant of each service, in the registry's
         order."""
-        groups = [[v for v in self.variants if get_variant(v).framework == s] for s in SERVICES]
+
+        # A server that runs every framework alike (granian) pairs its variants first, so that
+        # the same server with two frameworks is measured in lock step.
+        def key(name: str) -> bool:
+            return get_variant(name).server != "granian"
+
+        groups = [
+            sorted((v for v in self.variants if get_variant(v).framework == s), key=key)
+            for s in SERVICES
+        ]
         return [tuple(v for v in row if v is not None) for row in zip_longest(*groups)]
 
 
@@ -146,6 +156,16 @@ PROFILES: dict[str, Profile] = {
         warmup_s=5,
         duration_s=15,
         wrk_check=WRK_CHECK,
+    ),
+    # Servers and frameworks (verdicts.SERVER_LESSONS): each framework on its usual server and
+    # on granian, with the same budget.
+    "servers": Profile(
+        name="servers",
+        variants=("flask-gthread", "flask-granian", "fastapi-async", "fastapi-granian"),
+        cells=tuple(ScenarioLevels(name, (64,)) for name in ("json", "db", "io_db")),
+        repetitions=3,
+        warmup_s=3,
+        duration_s=10,
     ),
     "smoke": Profile(
         name="smoke",

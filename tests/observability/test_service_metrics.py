@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 from helpers import poll_until
 
@@ -110,9 +112,9 @@ def test_pool_and_process_figures_cover_the_service(lab: Any, framework: str) ->
     assert value(base, "process_open_fds") > 0
 
 
-@pytest.fixture(params=["flask-sync", "fastapi-workers"])
+@pytest.fixture(params=["flask-sync", "fastapi-workers", "flask-granian"])
 def multiworker(lab: Any, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A service on several gunicorn workers (switching FastAPI to gunicorn and back)."""
+    """A service on several workers of gunicorn or granian (switching there and back)."""
     variant = get_variant(request.param)
     assert variant.processes(lab.settings) == 3
     before = lab.manifest()["variants"][variant.framework]["name"]
@@ -125,7 +127,7 @@ def multiworker(lab: Any, request: pytest.FixtureRequest) -> Iterator[str]:
             lab.switch(variant.framework, before)
 
 
-def test_counts_add_up_across_gunicorn_workers(lab: Any, multiworker: str) -> None:
+def test_counts_add_up_across_workers(lab: Any, multiworker: str) -> None:
     """N requests spread over 3 workers make a counter of exactly N, whichever worker answers."""
     [framework] = [f for f in SERVICES if url(lab, f) == multiworker]
     worker_files = lab.metrics_dir(framework)
@@ -153,3 +155,45 @@ def test_counts_add_up_across_gunicorn_workers(lab: Any, multiworker: str) -> No
     after, timed = poll_until(counted, f"the {sent} requests to be counted")
     assert after == sent
     assert timed == sent
+
+
+def rss(processes: list[psutil.Process]) -> float:
+    total = 0.0
+    for proc in processes:
+        with contextlib.suppress(psutil.Error):
+            total += proc.memory_info().rss
+    return total
+
+
+def test_granian_workers_count_while_they_live(lab: Any) -> None:
+    """granian's main process and every worker count; a worker killed (and replaced, as
+    gunicorn's arbiter would) stops counting in the live gauges, though no hook says it died."""
+    record = lab.switch("flask", "flask-granian")
+    base = lab.settings.flask_url
+    slots = get_variant("flask-granian").db_slots(lab.settings)
+    try:
+        main = psutil.Process(record.pid)
+
+        def three_workers() -> list[psutil.Process] | None:
+            workers = main.children()
+            return workers if len(workers) == 3 else None
+
+        workers = poll_until(three_workers, "granian's 3 workers")
+        assert value(base, "db_pool_size") == slots
+        # Memory of the main process and of all three workers, not of the one that answers.
+        assert value(base, "process_resident_memory_bytes") >= 0.8 * rss([main, *workers])
+
+        victim = workers[0]
+        victim.kill()
+
+        def replaced() -> bool:
+            pids = {w.pid for w in main.children()}
+            return len(pids) == 3 and victim.pid not in pids
+
+        poll_until(replaced, "granian to replace the killed worker")
+        # Without the dead worker's files forgotten its pool would still count (32 of 24).
+        poll_until(lambda: value(base, "db_pool_size") == slots, f"db_pool_size back at {slots}")
+        files = [p.name for p in lab.metrics_dir("flask").iterdir()]
+        assert not [name for name in files if name.endswith(f"_{victim.pid}.db") and "live" in name]
+    finally:
+        lab.switch("flask", lab.settings.flask_variant)
