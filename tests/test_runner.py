@@ -185,7 +185,7 @@ def test_up_stops_the_workers_a_killed_granian_left(lab: Lab, variant: str) -> N
         manifest = lab.manifest()
         assert manifest is not None
         assert manifest["variants"][framework]["name"] == variant
-        base = lab.settings.flask_url if framework == "flask" else lab.settings.fastapi_url
+        base = lab.settings.service_url(framework)
         assert get(f"{base}/readyz").status_code == 200
         main = manifest["processes"][framework]["pid"]
         started = [main, *(w.pid for w in psutil.Process(main).children())]

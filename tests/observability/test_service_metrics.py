@@ -169,7 +169,7 @@ def test_granian_workers_count_while_they_live(lab: Any) -> None:
     """granian's main process and every worker count; a worker killed (and replaced, as
     gunicorn's arbiter would) stops counting in the live gauges, though no hook says it died."""
     record = lab.switch("flask", "flask-granian")
-    base = lab.settings.flask_url
+    base = lab.settings.service_url("flask")
     slots = get_variant("flask-granian").db_slots(lab.settings)
     try:
         main = psutil.Process(record.pid)
@@ -196,4 +196,4 @@ def test_granian_workers_count_while_they_live(lab: Any) -> None:
         files = [p.name for p in lab.metrics_dir("flask").iterdir()]
         assert not [name for name in files if name.endswith(f"_{victim.pid}.db") and "live" in name]
     finally:
-        lab.switch("flask", lab.settings.flask_variant)
+        lab.switch("flask", lab.settings.variant("flask"))
