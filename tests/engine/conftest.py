@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from helpers import free_ports
 
+from asynclab import registry
 from asynclab.settings import ROOT, LabSettings
 from tests.compose import model
 from tests.engine.dockerd import PrivateEngine, cache_lock, compose_binary
@@ -29,11 +30,12 @@ from tests.engine.images import ensure_images
 
 # Grafana and cAdvisor images cannot be had here (no Debian package, no registry); their
 # configuration stays under the static tests of tests/compose.
+DEFAULT_VARIANTS = tuple(row.variant for row in registry.SERVICES.values())
 SERVICES = (
-    "postgres", "upstream", "flask-sync", "fastapi-async",
+    "postgres", "upstream", *DEFAULT_VARIANTS,
     "locust-master", "locust-worker", "prometheus", "postgres-exporter",
 )  # fmt: skip
-PROFILES = "flask-sync,fastapi-async"
+PROFILES = ",".join(DEFAULT_VARIANTS)
 # Published on free ports: every ASYNCLAB_*_PORT of .env, and cAdvisor's; and, should anything
 # start a native lab by mistake, every port of the settings too: never a default port.
 PORT_VARIABLES = sorted(

@@ -24,13 +24,15 @@ from contract.cases import BAD_REQUESTS, GOOD_REQUESTS, VALID_ITEM
 from contract.checks import check_error, check_headers, check_json, comparable, send
 from helpers import poll_until
 
+from asynclab.registry import SERVICES as SERVICE_ROWS
+from asynclab.registry import get_service
 from tests.engine.conftest import SERVICES, ComposeRun
 from tests.observability.dashboards import DASHBOARDS, Query, queries
 
 pytestmark = [pytest.mark.engine, pytest.mark.timeout(900)]
 
-FRAMEWORKS = ("flask", "fastapi")
-PORTS = {"flask": "ASYNCLAB_FLASK_PORT", "fastapi": "ASYNCLAB_FASTAPI_PORT"}
+FRAMEWORKS = tuple(SERVICE_ROWS)
+PORTS = {name: row.port_env for name, row in SERVICE_ROWS.items()}
 # The contract's TechEmpower routes, /io/db and the health checks: both services, alike.
 ROUTES = {"/json", "/plaintext", "/db", "/queries", "/updates", "/fortunes", "/io/db", "/readyz"}
 # cAdvisor's container_* series need cAdvisor; node_* the native lab's node exporter.
@@ -272,6 +274,25 @@ def test_flask_sync_nginx_shelters_the_sync_workers_in_a_container(
         lab.make("lab")
     assert served_variant(clients["flask"]) == {"flask-sync"}
     assert lab.service_containers("flask-sync-nginx") == []
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_granian_serves_each_framework_in_a_container(
+    lab: ComposeRun, clients: dict[str, httpx.Client], framework: str
+) -> None:
+    """The image has granian's wheel, and each app runs under it with its own Server header."""
+    variant = f"{framework}-granian"
+    default = get_service(framework).variant
+    lab.script("switch", framework, variant)
+    try:
+        assert served_variant(clients[framework]) == {variant}
+        answer = clients[framework].get("/db")
+        assert answer.status_code == 200
+        assert answer.headers["server"] == f"asynclab-{framework}"
+    finally:
+        lab.make("lab")
+    assert served_variant(clients[framework]) == {default}
+    assert lab.service_containers(variant) == []
 
 
 def test_a_compose_bench_writes_a_complete_summary(
