@@ -73,7 +73,8 @@ class _ExactPaths:
 
 def create_app(config: ServiceConfig | None = None) -> Flask:
     config = config or load_config()
-    app = Flask(__name__)
+    # No static files: Flask's /static/<path:filename> would be a route the contract lacks.
+    app = Flask(__name__, static_folder=None)
     app.config.update(PROVIDE_AUTOMATIC_OPTIONS=False)
     # "//json" is not "/json" (Werkzeug would merge the slashes, or redirect): a 404, as in
     # Starlette.
