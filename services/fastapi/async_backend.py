@@ -94,9 +94,10 @@ class AsyncBackend:
             with contextlib.suppress(*DB_ERRORS):
                 await self.pool.release(conn)
 
-    async def ping(self) -> None:
+    async def ping(self) -> dict[str, str]:
         async with self._connection() as conn:
             await conn.fetchval(sql.PING)
+        return {"status": "ready"}
 
     async def world(self) -> dict[str, int]:
         async with self._connection() as conn:
