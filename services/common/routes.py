@@ -140,6 +140,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/io/db", Wait, "sleep"),
     Route("GET", "/io/upstream", Wait, "upstream"),
     Route("GET", "/fanout", Fanout, "fanout", check=errors.within_wait_budget),
+    # time.sleep: in an async def handler it blocks the event loop, the pitfall; in a def one it
+    # blocks one worker or thread, the control.
     Route("GET", "/pitfall/blocking", Wait, pitfall_sleep),
     Route("POST", "/items", ItemIn, "insert_item", status=201),
     Route("GET", "/items/{id}", ItemId, "get_item"),
