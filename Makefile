@@ -64,13 +64,17 @@ lint: install ## Format and lint the code
 	@$(VENV)/bin/ruff check --fix .
 
 .PHONY: bench
-bench: install ## Run the benchmark matrix (PROFILE=quick|full) and build the report
+bench: install ## Run the benchmark matrix (PROFILE=quick|full|servers) and build the report
 	@if [ "$(LAB_MODE)" = compose ]; then scripts/compose.sh bench --profile $(PROFILE); \
 	else $(ASYNCLAB) bench --profile $(PROFILE); fi
 
 .PHONY: bench-overhead
 bench-overhead: install ## Measure what the Prometheus instrumentation costs (metrics on vs off, ~15 min)
 	@$(VENV)/bin/python scripts/bench_metrics_overhead.py
+
+.PHONY: bench-techempower
+bench-techempower: install ## Our FastAPI against TechEmpower's, route by route (TECHEMPOWER=checkout; ~8 min)
+	@$(VENV)/bin/python scripts/bench_techempower.py
 
 .PHONY: bench-instructions
 bench-instructions: install ## CPU instructions per request, metrics on vs off, under callgrind (~6 min)

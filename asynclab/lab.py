@@ -1,4 +1,4 @@
-"""The native lab runner: Postgres, the slow upstream and both services, without Docker.
+"""The native lab runner: Postgres, the slow upstream and every service, without Docker.
 
 ``Lab(settings).up()`` starts everything in the background and records it in
 ``<state>/lab.json``; ``down()``, ``status()`` and ``switch()`` work from that record and the
@@ -43,13 +43,13 @@ from asynclab.procs import (
     stop_process,
     wait_port_free,
 )
+from asynclab.registry import SERVICES
 from asynclab.settings import LabSettings
 from asynclab.variants import Framework, Variant, get_variant
 from asynclab.webui import locust_web_process
 
 __all__ = ["Lab", "LabError", "ProcessStatus", "upstream_command"]
 
-FRAMEWORKS: tuple[Framework, ...] = ("flask", "fastapi")
 SCHEMA = Path("db") / "init.sql"
 MANIFEST_VERSION = 1
 
@@ -116,7 +116,7 @@ class Lab:
                 return self._restart_missing(manifest)
             self._refuse_if_running()
             variants = self._variants()
-            services = [self._service_spec(variants[f]) for f in FRAMEWORKS]
+            services = [self._service_spec(variants[f]) for f in SERVICES]
             upstream = self._upstream_spec()
             monitoring = [
                 *observability_processes(self.settings),
@@ -138,7 +138,7 @@ class Lab:
                 self.echo(f"loading {SCHEMA}")
                 postgres.load_sql(self.settings, schema)
                 started.append(self._start(upstream))
-                for framework in FRAMEWORKS:
+                for framework in SERVICES:
                     started.append(self._start_service(variants[framework]))
                 for spec in monitoring:
                     try:
@@ -208,9 +208,9 @@ class Lab:
     def _adopt_recorded_settings(self, manifest: dict[str, Any]) -> None:
         """Take the running lab's settings; LabError when the caller explicitly set others."""
         recorded = LabSettings.model_validate(manifest["settings"])
-        serving = {f: v["name"] for f, v in manifest.get("variants", {}).items()}
+        serving = {f: v["name"] for f, v in manifest.get("variants", {}).items() if f in SERVICES}
         running = recorded.model_copy(
-            update={f"{f}_variant": name for f, name in serving.items()}
+            update={SERVICES[f].variant_setting: name for f, name in serving.items()}
         ).model_dump(mode="json")
         wanted = self.settings.model_dump(mode="json")
         shown = LabSettings.shown
@@ -238,15 +238,10 @@ class Lab:
             return record
         if name == "upstream":
             return self._start(self._upstream_spec())
-        if name in FRAMEWORKS:
-            framework: Framework = "flask" if name == "flask" else "fastapi"
-            served = manifest["variants"].get(framework, {}).get("name")
-            chosen = {
-                "flask": self.settings.flask_variant,
-                "fastapi": self.settings.fastapi_variant,
-            }
-            variant = self._variant(framework, served or chosen[framework])
-            manifest["variants"][framework] = variant.config(self.settings)
+        if name in SERVICES:
+            served = manifest["variants"].get(name, {}).get("name")
+            variant = self._variant(name, served or self.settings.variant(name))
+            manifest["variants"][name] = variant.config(self.settings)
             return self._start_service(variant)
         if not monitoring:
             specs = [*observability_processes(self.settings), locust_web_process(self.settings)]
@@ -256,11 +251,7 @@ class Lab:
         return self._start(monitoring[name])
 
     def _variants(self) -> dict[Framework, Variant]:
-        chosen = {"flask": self.settings.flask_variant, "fastapi": self.settings.fastapi_variant}
-        variants: dict[Framework, Variant] = {}
-        for framework in FRAMEWORKS:
-            variants[framework] = self._variant(framework, chosen[framework])
-        return variants
+        return {f: self._variant(f, self.settings.variant(f)) for f in SERVICES}
 
     @staticmethod
     def _variant(framework: Framework, name: str) -> Variant:
@@ -336,7 +327,7 @@ class Lab:
 
     def _service_spec(self, variant: Variant) -> ProcessSpec:
         s = self.settings
-        port = s.flask_port if variant.framework == "flask" else s.fastapi_port
+        port = s.port(variant.framework)
         metrics = self.metrics_dir(variant.framework)
         env = variant.environment(s, s.database_url(), s.upstream_url, str(metrics))
         return ProcessSpec(
@@ -458,7 +449,7 @@ class Lab:
     @staticmethod
     def _in_start_order(records: list[ProcessRecord]) -> list[ProcessRecord]:
         # Postgres first, so that stopping in reverse stops it last.
-        order = {name: i for i, name in enumerate(["postgres", "upstream", *FRAMEWORKS])}
+        order = {name: i for i, name in enumerate(["postgres", "upstream", *SERVICES])}
         return sorted(records, key=lambda r: order.get(r.name, len(order)))
 
     def _stop_all(self, records: list[ProcessRecord]) -> list[str]:

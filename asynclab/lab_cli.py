@@ -12,12 +12,12 @@ from pydantic import ValidationError
 
 from asynclab.lab import Lab, LabError
 from asynclab.procs import describe_cpu_plan, log_tail
+from asynclab.registry import SERVICES
 from asynclab.settings import LabSettings
 
 # What `up` prints, in this order, when the process runs: (manifest url key, label).
 URL_LABELS = [
-    ("flask", "Flask"),
-    ("fastapi", "FastAPI"),
+    *((s.name, s.label) for s in SERVICES.values()),
     ("upstream", "Upstream"),
     ("postgres", "Postgres"),
     ("prometheus", "Prometheus"),

@@ -16,10 +16,11 @@ import yaml
 
 from asynclab.files import write_atomic
 from asynclab.procs import ProcessSpec
+from asynclab.registry import SERVICES
 from asynclab.settings import LabSettings
 
 CONFIG_DIR = "prometheus"
-JOBS = ("prometheus", "flask", "fastapi", "locust", "postgres", "node", "cadvisor")
+JOBS = ("prometheus", *(s.job for s in SERVICES.values()), "locust", "postgres", "node", "cadvisor")
 
 # binary -> Debian package that provides it
 PACKAGES = {
@@ -57,8 +58,7 @@ def native_targets(settings: LabSettings, *, node: bool = True) -> dict[str, lis
 
     return {
         "prometheus": at(settings.prometheus_port),
-        "flask": at(settings.flask_port),
-        "fastapi": at(settings.fastapi_port),
+        **{s.job: at(settings.port(s.name)) for s in SERVICES.values()},
         "locust": at(settings.locust_metrics_port, settings.bench_metrics_port),
         "postgres": at(settings.postgres_exporter_port),
         "node": at(settings.node_exporter_port) if node else [],

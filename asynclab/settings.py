@@ -1,15 +1,20 @@
 """The lab's one settings object: every port, path and CPU plan, overridable by environment.
 
-Each field reads ``ASYNCLAB_<NAME>`` (for example ``ASYNCLAB_FLASK_PORT=9001``).
+Each field reads ``ASYNCLAB_<NAME>`` (for example ``ASYNCLAB_FLASK_PORT=9001``). Each service of
+``asynclab/registry.py`` has two: ``<name>_port`` and ``<name>_variant``, generated from its row;
+code reads them with :meth:`LabSettings.port`, :meth:`LabSettings.variant` and
+:meth:`LabSettings.service_url`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, create_model
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from asynclab.registry import SERVICES, get_service
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -17,7 +22,30 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 MASK = "********"  # what records shown to people have instead of the database password
 
 
-class LabSettings(BaseSettings):
+def _service_fields() -> dict[str, Any]:
+    """``flask_port``, ``fastapi_port``, ..., then ``flask_variant``, ...: two per service."""
+    ports = {s.port_setting: (Port, s.port) for s in SERVICES.values()}
+    variants = {
+        s.variant_setting: (
+            str,
+            Field(default=s.variant, description=f"Variant served on {s.port_setting}."),
+        )
+        for s in SERVICES.values()
+    }
+    return ports | variants
+
+
+# mypy cannot see fields made at run time: to it the per-service fields do not exist, and code
+# reaches them only through the typed accessors below.
+if TYPE_CHECKING:
+    _PerService = BaseSettings
+else:
+    _PerService = create_model(
+        "_PerService", __base__=BaseSettings, __module__=__name__, **_service_fields()
+    )
+
+
+class LabSettings(_PerService):
     model_config = SettingsConfigDict(env_prefix="ASYNCLAB_", extra="ignore")
 
     root: Path = ROOT
@@ -32,8 +60,6 @@ class LabSettings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Loopback address every process binds.")
 
-    flask_port: Port = 8001
-    fastapi_port: Port = 8002
     upstream_port: Port = 8003
     postgres_port: Port = 55432
     prometheus_port: Port = 9090
@@ -48,11 +74,6 @@ class LabSettings(BaseSettings):
     )
     bench_metrics_port: Port = Field(
         default=9647, description="Metrics of the headless Locust of a bench run or the demo."
-    )
-
-    flask_variant: str = Field(default="flask-sync", description="Variant served on flask_port.")
-    fastapi_variant: str = Field(
-        default="fastapi-async", description="Variant served on fastapi_port."
     )
 
     # The CPU plan. With two cores the service gets one and the load generator the other, so
@@ -123,13 +144,18 @@ class LabSettings(BaseSettings):
     def url(self, port: int) -> str:
         return f"http://{self.host}:{port}"
 
-    @property
-    def flask_url(self) -> str:
-        return self.url(self.flask_port)
+    def port(self, service: str) -> int:
+        """The port ``service`` (a row of asynclab/registry.py) is served on."""
+        port: int = getattr(self, get_service(service).port_setting)
+        return port
 
-    @property
-    def fastapi_url(self) -> str:
-        return self.url(self.fastapi_port)
+    def variant(self, service: str) -> str:
+        """The variant ``service`` runs when the lab starts."""
+        variant: str = getattr(self, get_service(service).variant_setting)
+        return variant
+
+    def service_url(self, service: str) -> str:
+        return self.url(self.port(service))
 
     @property
     def upstream_url(self) -> str:

@@ -14,16 +14,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from asynclab.registry import get_service
 from asynclab.settings import LabSettings
 
-Framework = Literal["flask", "fastapi"]
-Server = Literal["gunicorn", "uvicorn"]
+TIMES = "\u00d7"
+
+# A service's name: a key of asynclab.registry.SERVICES.
+Framework = str
+Server = Literal["gunicorn", "uvicorn", "granian"]
 
 GUNICORN_CONFIG = "services/gunicorn.conf.py"
-FLASK_APP = "services.flask.app:create_app()"
-FASTAPI_FACTORY = "services.fastapi.app:create_app"
 # uvicorn's httptools protocol with a deadline on the request head (slow clients).
 UVICORN_PROTOCOL = "services.fastapi.protocol:HttpToolsProtocol"
+# What granian serves: the service's app (by SERVICE_NAME) with the Server header its usual
+# server sends; ``wsgi_app`` or ``asgi_app`` by the service's interface.
+GRANIAN_APPS = "services.granian_apps"
+# gunicorn's and uvicorn's default listen backlog; granian's default is 1024.
+BACKLOG = 2048
+# Seconds a stopping server may take to answer what it holds, by the app's interface: under
+# granian, as under its usual server: gunicorn's graceful_timeout for a WSGI app
+# (services/gunicorn.conf.py), uvicorn's --timeout-graceful-shutdown for an ASGI one.
+GRACEFUL_S = {"wsgi": 10, "asgi": 5}
 
 
 @dataclass(frozen=True)
@@ -42,15 +53,54 @@ class Variant:
     def processes(self, s: LabSettings) -> int:
         return s.workers if self.multiprocess else 1
 
-    def requests_per_process(self, s: LabSettings) -> int:
-        """How many requests one process serves at once (its request slots)."""
+    def holder(self) -> str:
+        """What the report calls one process: a "worker" of several, or the one "process"."""
+        return "worker" if self.multiprocess else "process"
+
+    def handler_threads(self, s: LabSettings) -> int | None:
+        """OS threads that run one process's handlers; None where one thread interleaves
+        every request of the process (gevent's greenlets, an event loop)."""
         if self.worker_class == "sync":
             return 1
-        if self.worker_class == "gthread":
-            return s.threads
+        if self.worker_class == "gthread" or (self.server == "granian" and self.handlers == "sync"):
+            return s.threads  # gunicorn's threads, granian's blocking threads
         if self.handlers == "def":
             return s.def_threads
-        return s.gevent_connections if self.worker_class == "gevent" else 10**6
+        return None
+
+    def connections_per_process(self, s: LabSettings) -> int | None:
+        """Connections one process takes from the listen backlog at once; None: no limit.
+
+        gunicorn's ``worker_connections`` (gthread, gevent) and granian's ``--backpressure``
+        (flask-granian takes gthread's number); a sync worker takes one; uvicorn takes all.
+        """
+        if self.worker_class == "sync":
+            return 1
+        if self.worker_class in ("gthread", "gevent") or self.server == "granian":
+            return BACKLOG if self.handlers == "async" else s.gevent_connections
+        return None
+
+    def requests_per_process(self, s: LabSettings) -> int:
+        """How many requests one process serves at once (its request slots)."""
+        threads = self.handler_threads(s)
+        if threads is not None:
+            return threads
+        # Greenlets, or granian's event loop: a request per connection taken.
+        return self.connections_per_process(s) or 10**6
+
+    def request_slots_text(self, s: LabSettings) -> str:
+        """``"3 sync workers"``, ``"3 workers x 8 threads"``, ``"unbounded"`` (times sign)."""
+        p, holder = self.processes(s), self.holder()
+        if self.worker_class == "sync":
+            return plural(p, "sync worker")
+        threads = self.handler_threads(s)
+        if threads is not None:
+            return f"{plural(p, holder)} {TIMES} {threads} threads"
+        per = self.connections_per_process(s)
+        if per is None:
+            return "unbounded"
+        unit = "greenlets" if self.worker_class == "gevent" else "connections"
+        return f"{plural(p, holder)} {TIMES} {per} {unit}"
 
     def db_pool_per_process(self, s: LabSettings) -> int:
         share = max(1, s.db_pool_size // self.processes(s))
@@ -81,23 +131,54 @@ class Variant:
     def command(self, s: LabSettings, python: str, port: int, host: str | None = None) -> list[str]:
         bind = f"{host or s.host}:{port}"
         if self.server == "gunicorn":
-            app = FLASK_APP if self.framework == "flask" else FASTAPI_FACTORY + "()"
+            app = get_service(self.framework).factory + "()"
             if self.proxy == "nginx":  # nginx takes the port; gunicorn gets a Unix socket
                 gunicorn = [python, "-m", "gunicorn", "-c", GUNICORN_CONFIG, app]
                 return [python, "-m", "services.proxy", "--bind", bind, "--", *gunicorn]
             return [python, "-m", "gunicorn", "-c", GUNICORN_CONFIG, "--bind", bind, app]
+        if self.server == "granian":
+            return self._granian_command(s, python, port, host)
         # The uvicorn command line lives here and nowhere else (compose repeats it, tested).
         return [
-            python, "-m", "uvicorn", FASTAPI_FACTORY, "--factory",
+            python, "-m", "uvicorn", get_service(self.framework).factory, "--factory",
             "--host", host or s.host, "--port", str(port),
             "--loop", "uvloop", "--http", UVICORN_PROTOCOL,
             # The server names the service, as gunicorn does for Flask: cheaper than a middleware,
             # and it covers uvicorn's own refusals too.
             "--no-access-log", "--header", f"server:asynclab-{self.framework}",
+            # Nothing proxies to uvicorn here: reading X-Forwarded-* would cost every request
+            # and only let a client pose as another address (TechEmpower's FastAPI runs so too).
+            "--no-proxy-headers",
             "--timeout-graceful-shutdown", "5",
             # Slow clients: keep-alive as gunicorn's keepalive; the protocol above also closes a
             # connection whose request head is not complete within 5 s (README, contract).
             "--timeout-keep-alive", "5",
+        ]  # fmt: skip
+
+    def _granian_command(
+        self, s: LabSettings, python: str, port: int, host: str | None
+    ) -> list[str]:
+        """granian with its siblings' settings: flask-gthread's processes, threads and
+        connections for Flask, fastapi-async's one uvloop process for FastAPI."""
+        kind = get_service(self.framework).interface
+        if kind == "asgi":
+            interface = ["--interface", "asgi", "--loop", "uvloop"]
+        else:
+            interface = ["--interface", "wsgi", "--blocking-threads", str(self.handler_threads(s))]
+        return [
+            python, "-m", "granian", *interface, "--factory", f"{GRANIAN_APPS}:{kind}_app",
+            "--host", host or s.host, "--port", str(port),
+            "--workers", str(self.processes(s)),
+            # Connections a worker takes at once; the rest wait in the kernel's backlog.
+            "--backpressure", str(self.connections_per_process(s)),
+            "--backlog", str(BACKLOG),
+            "--http", "1", "--no-ws", "--no-access-log",
+            # Slow clients: a request head must be complete within 5 s of connecting or of the
+            # previous answer, as under uvicorn (services/fastapi/protocol.py) and gevent.
+            "--http1-header-read-timeout", "5000",
+            "--workers-kill-timeout", str(GRACEFUL_S[kind]),
+            # Like gunicorn's arbiter, and unlike a lone uvicorn, replace a worker that died.
+            *(["--respawn-failed-workers"] if self.multiprocess else []),
         ]  # fmt: skip
 
     def environment(
@@ -162,12 +243,25 @@ VARIANTS: dict[str, Variant] = {
                 "async", "gunicorn with uvicorn workers, async def handlers"),
         Variant("fastapi-def", "fastapi", "uvicorn", "uvicorn", False, "def",
                 "one uvicorn process, plain def handlers in FastAPI's thread pool"),
+        Variant("flask-granian", "flask", "granian", "granian", True, "sync",
+                "granian (Rust HTTP, WSGI) with flask-gthread's budget, its workers being "
+                "thread pools too: the same workers, threads (as blocking threads) and "
+                "connections per worker"),
+        Variant("fastapi-granian", "fastapi", "granian", "granian", False, "async",
+                "one granian process (Rust HTTP, ASGI on uvloop), async def handlers: "
+                "fastapi-async under another server"),
     ]
 }  # fmt: skip
 
 
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def get_variant(name: str, framework: Framework | None = None) -> Variant:
     """The variant called ``name``; with ``framework``, it must be one of that framework's."""
+    if framework is not None:
+        get_service(framework)  # ValueError naming the known services
     try:
         variant = VARIANTS[name]
     except KeyError:

@@ -1,5 +1,6 @@
 """The Locust web UI of the lab: every scenario and shape of ``loadtests/`` in the class picker,
-aimed at FastAPI by default, with both services offered in a "Target" drop-down.
+aimed at ``registry.WEB_UI_TARGET`` (FastAPI) by default, with every service offered in a
+"Target" drop-down.
 
 It runs on the generator's CPUs, like the bench: one Locust process on one CPU, Locust's own
 distributed mode (``--processes N``) on N, so that what the audience sees on stage is measured
@@ -13,6 +14,7 @@ import sys
 
 from asynclab.bench.generator import generator_plan
 from asynclab.procs import ProcessSpec, port_in_use
+from asynclab.registry import SERVICES, WEB_UI_TARGET
 from asynclab.settings import LabSettings
 
 LOCUSTFILES = "loadtests/,asynclab/locust_targets.py"
@@ -22,8 +24,10 @@ log = logging.getLogger(__name__)
 
 
 def targets_env(settings: LabSettings) -> str:
-    """``LOCUST_TARGETS`` for :mod:`asynclab.locust_targets`; the first entry is the default."""
-    return f"fastapi={settings.fastapi_url},flask={settings.flask_url}"
+    """``LOCUST_TARGETS`` for :mod:`asynclab.locust_targets`; the first entry is the default:
+    ``fastapi=http://127.0.0.1:8002,flask=http://127.0.0.1:8001``."""
+    names = [WEB_UI_TARGET, *(name for name in SERVICES if name != WEB_UI_TARGET)]
+    return ",".join(f"{name}={settings.service_url(name)}" for name in names)
 
 
 def locust_web_command(settings: LabSettings, python: str | None = None) -> list[str]:
@@ -33,7 +37,7 @@ def locust_web_command(settings: LabSettings, python: str | None = None) -> list
         "-f", LOCUSTFILES,
         "--class-picker",
         "--web-host", s.host, "--web-port", str(s.locust_port),
-        "-H", s.fastapi_url,
+        "-H", s.service_url(WEB_UI_TARGET),
         # The start form's defaults: enough users to fill every variant's slots on /io/db.
         # (Locust logs that shapes ignore them; the form still uses them.)
         "-u", "32", "-r", "32",

@@ -14,7 +14,10 @@ WORKDIR /app
 COPY pyproject.toml uv.lock README.md ./
 # Exactly the locked versions the native lab runs, without the dev group and without the
 # project itself: the sources are copied next to the venv and run in place, as natively.
-RUN uv sync --frozen --no-dev --no-install-project
+# granian (flask-granian, fastapi-granian) is a Rust server: its manylinux wheel from PyPI
+# carries it, needing only the base image's glibc and libgcc_s. Never its source, which would
+# need a Rust toolchain: a platform without a wheel fails here, saying so.
+RUN uv sync --frozen --no-dev --no-install-project --no-build-package granian
 
 FROM ${PYTHON_IMAGE}
 # nginx for flask-sync-nginx (services/proxy.py), from the base image's Debian when it lacks it.

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import os
 import shutil
@@ -38,11 +39,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from asynclab.registry import SERVICES, get_service
+
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse
 
 ROOT = Path(__file__).resolve().parent.parent
-FRAMEWORKS = ("flask", "fastapi")
 MODES = ("off", "on")
 WARMUP = 500
 BASE = 1000
@@ -61,8 +63,11 @@ def drive(framework: str, mode: str, route: str, requests: int) -> None:
     metrics.sampler_running = True
     total = WARMUP + requests
     statuses: set[int] = set()
-    if framework == "flask":
-        call = _flask_caller(config, route, statuses)
+    service = get_service(framework)
+    module, _, factory = service.factory.partition(":")
+    create_app = getattr(importlib.import_module(module), factory)
+    if service.interface == "wsgi":
+        call = _wsgi_caller(create_app(config), route, statuses)
         for i in range(total):
             call()
             if i % FLUSH_EVERY == 0:
@@ -71,7 +76,6 @@ def drive(framework: str, mode: str, route: str, requests: int) -> None:
         return
 
     from services.common.startup import freeze_startup_objects
-    from services.fastapi.app import create_app
 
     app = create_app(config)
     freeze_startup_objects()  # as the lifespan does once the pool is open (not opened here)
@@ -106,13 +110,10 @@ def _check(statuses: set[int], framework: str, route: str) -> None:
                          "pick a route that answers 200 without a database")  # fmt: skip
 
 
-def _flask_caller(config: Any, route: str, statuses: set[int]) -> Callable[[], None]:
+def _wsgi_caller(app: Any, route: str, statuses: set[int]) -> Callable[[], None]:
     """One WSGI request as gunicorn makes it: call, read the body, close it."""
     from werkzeug.test import EnvironBuilder
 
-    from services.flask.app import create_app
-
-    app = create_app(config)
     # Its pool would retry the closed port from background threads, a varying number of times
     # within a run: instructions that have nothing to do with /json.
     app.extensions["asynclab_backend"].close()
@@ -135,7 +136,7 @@ def _flask_caller(config: Any, route: str, statuses: set[int]) -> Callable[[], N
 def drive_environment(framework: str, metrics_dir: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONHASHSEED": "0", "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
             "SERVICE_NAME": framework, "SERVICE_VARIANT": f"{framework}-instructions",
-            "SERVICE_HANDLERS": "sync" if framework == "flask" else "async",
+            "SERVICE_HANDLERS": "sync" if get_service(framework).interface == "wsgi" else "async",
             # A closed port: the pools fail at once, in the background, and /json never asks.
             "SERVICE_DATABASE_URL": "postgresql://asynclab:asynclab@127.0.0.1:9/asynclab",
             "SERVICE_UPSTREAM_URL": "http://127.0.0.1:9"}  # fmt: skip
@@ -163,7 +164,7 @@ def instructions(framework: str, mode: str, requests: int, route: str, tmp: Path
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--frameworks", nargs="+", default=list(FRAMEWORKS), choices=FRAMEWORKS)
+    parser.add_argument("--frameworks", nargs="+", default=list(SERVICES), choices=SERVICES)
     parser.add_argument("--route", default="/json", help="a GET route that needs no database")
     parser.add_argument("--requests", type=int, default=10_000,
                         help="requests measured (the difference between the two runs)")  # fmt: skip

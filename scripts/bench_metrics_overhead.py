@@ -61,10 +61,10 @@ from asynclab.bench.scenarios import get_scenario
 from asynclab.bench.wrk import WrkTarget, run_wrk, run_wrk_together
 from asynclab.lab import Lab, LabError
 from asynclab.procs import cpu_plan, describe_cpu_plan, free_ports, isolated_settings, stop_process
+from asynclab.registry import SERVICES, get_service
 from asynclab.settings import ROOT
 from asynclab.variants import Framework
 
-FRAMEWORKS: tuple[Framework, ...] = ("flask", "fastapi")
 SCENARIOS = ("json", "io_db")
 MODES = ("on", "off")
 TARGET_PERCENT = 5.0  # the most the instrumentation may cost in throughput
@@ -85,7 +85,7 @@ class InvalidRun(Exception):
 
 
 def service_url(lab: Lab, framework: Framework) -> str:
-    return lab.settings.flask_url if framework == "flask" else lab.settings.fastapi_url
+    return lab.settings.service_url(framework)
 
 
 def restart(lab: Lab, framework: Framework, metrics: bool) -> None:
@@ -104,7 +104,7 @@ def check_metrics(url: str, metrics: bool) -> None:
 
 
 def variant_of(lab: Lab, framework: Framework) -> str:
-    return lab.settings.flask_variant if framework == "flask" else lab.settings.fastapi_variant
+    return lab.settings.variant(framework)
 
 
 @dataclass(frozen=True)
@@ -190,7 +190,7 @@ def measure_together(
     restart(lab, framework, lab_on)
     s = lab.settings
     twin = Lab(s.model_copy(update={
-        "state_dir": base / "twin", f"{framework}_port": free_ports(1)[0],
+        "state_dir": base / "twin", get_service(framework).port_setting: free_ports(1)[0],
         "metrics_enabled": not lab_on}))  # fmt: skip
     record = twin.start_service(framework, variant_of(lab, framework))
     try:
@@ -293,7 +293,7 @@ def main() -> int:
     parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS),
                         choices=sorted(BENCH_SCENARIOS), metavar="SCENARIO",
                         help="bench scenarios (asynclab/bench/scenarios.py)")  # fmt: skip
-    parser.add_argument("--frameworks", nargs="+", default=list(FRAMEWORKS), choices=FRAMEWORKS)
+    parser.add_argument("--frameworks", nargs="+", default=list(SERVICES), choices=SERVICES)
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "metrics_overhead.json")
     args = parser.parse_args()
     if args.design == "corun" and args.generator != "wrk":

@@ -54,10 +54,10 @@ from asynclab.bench.outage import READYZ, Sample, hammer, missed_targets, outage
 from asynclab.bench.wrk import run_wrk
 from asynclab.lab import Lab, LabError
 from asynclab.procs import cpu_plan, describe_cpu_plan, isolated_settings, parse_cpus, pinning
+from asynclab.registry import SERVICES, get_service
 from asynclab.settings import ROOT, LabSettings
 from asynclab.variants import VARIANTS, Framework, get_variant
 
-FRAMEWORKS: tuple[Framework, ...] = ("flask", "fastapi")
 LOAD_PATHS = ("/db", "/io/db?ms=10")
 READYZ_EVERY_S = 0.05
 ITEM = {"name": "widget", "price": 9.99, "quantity": 3, "tags": ["a", "b"]}
@@ -71,20 +71,18 @@ class Failed(Exception):
 
 
 def rounds(variants: list[str]) -> list[Round]:
-    """Flask and FastAPI variants side by side: each round serves one of each (when left)."""
-    by_framework = {f: [v for v in variants if get_variant(v).framework == f] for f in FRAMEWORKS}
+    """Every service's variants side by side: each round serves one of each (when left)."""
+    by_framework = {f: [v for v in variants if get_variant(v).framework == f] for f in SERVICES}
     served = []
-    for pair in zip_longest(*(by_framework[f] for f in FRAMEWORKS)):
-        served.append({f: v for f, v in zip(FRAMEWORKS, pair, strict=True) if v is not None})
+    for pair in zip_longest(*by_framework.values()):
+        served.append({f: v for f, v in zip(SERVICES, pair, strict=True) if v is not None})
     return served
 
 
 @contextlib.contextmanager
 def running_lab(state: Path, first: Round) -> Iterator[Lab]:
     settings = isolated_settings(
-        state,
-        flask_variant=first.get("flask", "flask-sync"),
-        fastapi_variant=first.get("fastapi", "fastapi-async"),
+        state, **{get_service(f).variant_setting: v for f, v in first.items()}
     )
     lab = Lab(settings)
     lab.up()
@@ -95,7 +93,7 @@ def running_lab(state: Path, first: Round) -> Iterator[Lab]:
 
 
 def service_url(settings: LabSettings, framework: Framework) -> str:
-    return settings.flask_url if framework == "flask" else settings.fastapi_url
+    return settings.service_url(framework)
 
 
 def serve(lab: Lab, served: Round) -> None:

@@ -59,7 +59,7 @@ def main() -> int:
             for name in args.variants.split(","):
                 variant = VARIANTS[name]
                 record = lab.switch(variant.framework, variant.name)
-                port = s.flask_port if variant.framework == "flask" else s.fastapi_port
+                port = s.port(variant.framework)
                 result = stop_under_load(
                     s,
                     record,

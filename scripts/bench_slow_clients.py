@@ -102,7 +102,7 @@ def attack(
 ) -> dict[str, Any]:
     record = lab.switch(variant.framework, variant.name)  # a fresh service for every attack
     s = lab.settings
-    port = s.flask_port if variant.framework == "flask" else s.fastapi_port
+    port = s.port(variant.framework)
     url = f"{s.url(port)}/json"
     head = b"GET /json HTTP/1.1\r\nHost: lab\r\n" if kind == "slowloris" else b""
     stop = threading.Event()

@@ -5,7 +5,7 @@
 #   scripts/compose.sh down                    stop and remove the containers (data kept)
 #   scripts/compose.sh clean                   down, and remove volumes and the lab's images
 #   scripts/compose.sh logs [SERVICE...]       follow the logs
-#   scripts/compose.sh switch flask flask-gthread   serve another variant on a framework's port
+#   scripts/compose.sh switch flask flask-gthread   serve another variant on a service's port
 #   scripts/compose.sh urls                    print what to open
 #   scripts/compose.sh bench [ARGS...]         asynclab bench against the compose lab
 #
@@ -84,12 +84,23 @@ without_secrets() {
   export GRAFANA_ADMIN_PASSWORD=${GRAFANA_ADMIN_PASSWORD:-unused-by-this-command}
 }
 
+# The lab's services, as asynclab/registry.py lists them: name, label, the setting of the port
+# published on this machine. tests/test_registry_files.py keeps the two lists equal.
+lab_services() {
+  cat <<'EOF'
+flask Flask ASYNCLAB_FLASK_PORT
+fastapi FastAPI ASYNCLAB_FASTAPI_PORT
+EOF
+}
+
+service_names() { lab_services | cut -d' ' -f1; }
+
 # Every variant's profile, so that down and clean also reach variants started by `switch`.
 all_profiles() {
   COMPOSE_PROFILES='' compose config --profiles | paste -sd, -
 }
 
-# The services of the framework's variants, one per line (flask-sync, flask-gthread, ...).
+# The services of a service's variants, one per line (flask-sync, flask-gthread, ...).
 variants_of() {
   COMPOSE_PROFILES='' compose config --profiles | grep "^$1-" || true
 }
@@ -102,8 +113,10 @@ remove_variants() {
 }
 
 switch() {
-  local framework=${1:?usage: scripts/compose.sh switch flask|fastapi VARIANT}
-  local variant=${2:?usage: scripts/compose.sh switch flask|fastapi VARIANT}
+  local usage
+  usage="usage: scripts/compose.sh switch $(service_names | paste -sd'|' -) VARIANT"
+  local framework=${1:?$usage}
+  local variant=${2:?$usage}
   case "$variant" in
     "$framework"-*) ;;
     *) echo "$variant is not a $framework variant" >&2; exit 2 ;;
@@ -132,8 +145,8 @@ start() {
   local wanted inactive
   wanted=${*:-$(services)}
   # The variants whose profile is not active: a `switch` or a bench may have left one on a
-  # framework's port.
-  inactive=$({ variants_of flask; variants_of fastapi; } |
+  # service's port.
+  inactive=$(for name in $(service_names); do variants_of "$name"; done |
     grep -vxF -f <(setting COMPOSE_PROFILES | tr ',' '\n' | sed 's/^ *//; s/ *$//') || true)
   # shellcheck disable=SC2086  # one service name per word
   remove_variants $inactive
@@ -152,6 +165,7 @@ urls() {
   local host service label port note wanted
   host=$(setting BIND_ADDRESS)
   echo "The compose lab is up (profiles: $(setting COMPOSE_PROFILES)):"
+  # A service's line matches each of its variants: flask-* is any Flask variant.
   while read -r service label port note; do
     if [ $# -gt 0 ]; then
       wanted=no
@@ -166,8 +180,7 @@ urls() {
 locust-master Locust ASYNCLAB_LOCUST_PORT pick a scenario and a target, start
 grafana Grafana ASYNCLAB_GRAFANA_PORT dashboards open without login; admin password in $ENV_LOCAL
 prometheus Prometheus ASYNCLAB_PROMETHEUS_PORT
-flask-* Flask ASYNCLAB_FLASK_PORT
-fastapi-* FastAPI ASYNCLAB_FASTAPI_PORT
+$(lab_services | sed 's/ /-* /')
 EOF
   echo "More Locust workers: LOCUST_WORKERS=2 make lab. Stop: make down."
 }

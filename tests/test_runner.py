@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 from click.testing import CliRunner
 from helpers import LabSettingsFactory, listening, pid_alive, poll_until, processes_mentioning
@@ -20,10 +21,12 @@ from asynclab import postgres, procs
 from asynclab.cli import main
 from asynclab.lab import Lab, LabError
 from asynclab.procs import ProcessRecord, ProcessSpec
+from asynclab.registry import SERVICES
 from asynclab.settings import LabSettings
+from asynclab.variants import Framework
 
 ASYNCLAB = str(Path(sys.executable).with_name("asynclab"))
-SERVICES = ["postgres", "upstream", "flask", "fastapi"]
+PROCESSES = ["postgres", "upstream", *SERVICES]  # in start order
 
 
 def cli(settings: LabSettings, *args: str) -> subprocess.CompletedProcess[str]:
@@ -46,7 +49,7 @@ def assert_nothing_left(settings: LabSettings, pids: list[int]) -> None:
     assert processes_mentioning(str(settings.state_dir)) == []
     assert list(settings.pids_dir.glob("*.pid")) == []
     assert not (settings.state_dir / "lab.json").exists()
-    for port in (settings.flask_port, settings.fastapi_port, settings.upstream_port):
+    for port in (*(settings.port(name) for name in SERVICES), settings.upstream_port):
         assert not procs.port_in_use(settings.host, port)
     assert not procs.port_in_use(settings.host, settings.postgres_port)
 
@@ -57,16 +60,17 @@ def test_cli_up_status_down_leaves_nothing(lab_settings_factory: LabSettingsFact
     try:
         started = cli(settings, "up")
         assert started.returncode == 0, started.stderr
-        for url in (settings.flask_url, settings.fastapi_url, settings.upstream_url):
+        urls = [settings.service_url(name) for name in SERVICES]
+        for url in (*urls, settings.upstream_url):
             assert url in started.stdout
         assert postgres.display_url(settings) in started.stdout
-        for url in (settings.flask_url, settings.fastapi_url):
+        for url in urls:
             assert get(f"{url}/readyz").json() == {"status": "ready"}
 
         status = cli(settings, "status")
         assert status.returncode == 0, status.stderr
-        rows = [line.split() for line in status.stdout.splitlines()[1:5]]
-        assert [(row[0], row[-1]) for row in rows] == [(name, "yes") for name in SERVICES]
+        rows = [line.split() for line in status.stdout.splitlines()[1 : 1 + len(PROCESSES)]]
+        assert [(row[0], row[-1]) for row in rows] == [(name, "yes") for name in PROCESSES]
         assert_password_not_shown(settings, password, [started, status])
 
         manifest = json.loads((settings.state_dir / "lab.json").read_text())
@@ -100,7 +104,7 @@ def test_second_up_says_so_and_changes_nothing(lab: Lab) -> None:
     assert any("already running: nothing to do" in line for line in said), said
     assert lab.manifest_path.read_bytes() == before
     assert all(row.alive for row in lab.status())
-    assert get(f"{lab.settings.flask_url}/readyz").status_code == 200
+    assert get(f"{lab.settings.service_url('flask')}/readyz").status_code == 200
 
 
 def test_up_with_other_settings_on_a_running_lab_changes_nothing(lab: Lab) -> None:
@@ -137,10 +141,10 @@ def test_up_restarts_a_dead_service_and_keeps_the_rest(lab: Lab) -> None:
     assert {n: p for n, p in after.items() if n != "fastapi"} == {
         n: p for n, p in before.items() if n != "fastapi"
     }
-    assert get(f"{lab.settings.fastapi_url}/readyz").json() == {"status": "ready"}
+    assert get(f"{lab.settings.service_url('fastapi')}/readyz").json() == {"status": "ready"}
     manifest = lab.manifest()
     assert manifest is not None
-    assert manifest["variants"]["fastapi"]["name"] == lab.settings.fastapi_variant
+    assert manifest["variants"]["fastapi"]["name"] == lab.settings.variant("fastapi")
     assert cli(lab.settings, "status").returncode == 0
 
 
@@ -159,28 +163,53 @@ def test_up_restarts_the_variant_that_was_served(lab: Lab) -> None:
         assert manifest is not None
         assert manifest["variants"]["flask"]["name"] == "flask-sync-nginx"
         assert manifest["processes"]["flask"]["pid"] != pid
-        assert get(f"{lab.settings.flask_url}/readyz").status_code == 200
+        assert get(f"{lab.settings.service_url('flask')}/readyz").status_code == 200
     finally:
-        lab.switch("flask", lab.settings.flask_variant)
+        lab.switch("flask", lab.settings.variant("flask"))
+
+
+@pytest.mark.parametrize("variant", ["flask-granian", "fastapi-granian"])
+def test_up_stops_the_workers_a_killed_granian_left(lab: Lab, variant: str) -> None:
+    """granian's workers outlive its killed main process and keep the port (each listens on
+    its own SO_REUSEPORT socket, where a new granian would bind beside them): up stops them
+    before it starts the service again, and a switch away leaves none of them either."""
+    framework: Framework = "flask" if variant.startswith("flask") else "fastapi"
+    record = lab.switch(framework, variant)
+    try:
+        workers = poll_until(lambda: psutil.Process(record.pid).children(), "granian's workers")
+        os.kill(record.pid, signal.SIGKILL)  # the main process only
+        poll_until(lambda: not pid_alive(record.pid), "granian's main process to die")
+        assert all(w.is_running() for w in workers)  # orphans, still serving the port
+        Lab(lab.settings).up()
+        assert not [w.pid for w in workers if pid_alive(w.pid)]
+        manifest = lab.manifest()
+        assert manifest is not None
+        assert manifest["variants"][framework]["name"] == variant
+        base = lab.settings.service_url(framework)
+        assert get(f"{base}/readyz").status_code == 200
+        main = manifest["processes"][framework]["pid"]
+        started = [main, *(w.pid for w in psutil.Process(main).children())]
+    finally:
+        lab.switch(framework, getattr(lab.settings, f"{framework}_variant"))
+    assert not [pid for pid in started if pid_alive(pid)]
 
 
 def test_status_lists_every_process(lab: Lab) -> None:
-    rows = lab.status()[: len(SERVICES)]  # monitoring follows, when it is installed
-    assert [row.name for row in rows] == SERVICES
+    rows = lab.status()[: len(PROCESSES)]  # monitoring follows, when it is installed
+    assert [row.name for row in rows] == PROCESSES
     assert all(row.alive and row.pid > 0 for row in rows)
     assert {row.name: row.port for row in rows} == {
         "postgres": lab.settings.postgres_port,
         "upstream": lab.settings.upstream_port,
-        "flask": lab.settings.flask_port,
-        "fastapi": lab.settings.fastapi_port,
+        **{name: lab.settings.port(name) for name in SERVICES},
     }
 
 
 def test_manifest_records_variants_and_cpu_plan(lab: Lab) -> None:
     manifest = lab.manifest()
     assert manifest is not None
-    assert manifest["variants"]["flask"]["name"] == lab.settings.flask_variant
-    assert manifest["variants"]["fastapi"]["name"] == lab.settings.fastapi_variant
+    for name in SERVICES:
+        assert manifest["variants"][name]["name"] == lab.settings.variant(name)
     assert manifest["cpu_plan"]["service_cpus"] == lab.settings.service_cpus
     if manifest["cpu_plan"]["services_pinned"]:
         assert manifest["processes"]["flask"]["argv"][:2] == ["taskset", "-c"]
@@ -190,15 +219,15 @@ def test_switch_restarts_one_framework_with_another_variant(lab: Lab) -> None:
     old_pid = lab.status()[2].pid
     try:
         record = lab.switch("flask", "flask-gthread")
-        assert get(f"{lab.settings.flask_url}/readyz").status_code == 200
+        assert get(f"{lab.settings.service_url('flask')}/readyz").status_code == 200
         manifest = lab.manifest()
         assert manifest is not None
         assert manifest["variants"]["flask"]["worker_class"] == "gthread"
         assert manifest["processes"]["flask"]["pid"] == record.pid != old_pid
         assert not pid_alive(old_pid)
     finally:
-        lab.switch("flask", lab.settings.flask_variant)
-    assert get(f"{lab.settings.flask_url}/readyz").status_code == 200
+        lab.switch("flask", lab.settings.variant("flask"))
+    assert get(f"{lab.settings.service_url('flask')}/readyz").status_code == 200
 
 
 def test_switch_refuses_a_variant_of_the_other_framework(lab: Lab) -> None:
@@ -257,15 +286,16 @@ def test_ctrl_c_during_up_stops_what_was_started(
 ) -> None:
     settings = lab_settings_factory()
     pids: list[int] = []
+    *first, last = SERVICES  # Ctrl-C as the last service starts, the others running
 
     def press_ctrl_c(line: str) -> None:
-        if line.startswith("starting fastapi"):
+        if line.startswith(f"starting {last}"):
             pids.extend(r.pid for r in procs.read_pid_files(settings))
             raise KeyboardInterrupt
 
     with pytest.raises(LabError, match="interrupted"):
         Lab(settings, echo=press_ctrl_c).up()
-    assert len(pids) == 3  # postgres, the upstream and flask were running
+    assert len(pids) == 2 + len(first)  # postgres, the upstream and the first services ran
     assert_nothing_left(settings, pids)
 
 
@@ -308,7 +338,7 @@ def test_process_that_exits_while_starting_is_reported_with_its_log(
     spec = ProcessSpec(
         name="broken",
         argv=[sys.executable, "-c", "print('cannot import app'); raise SystemExit(3)"],
-        ready_url=f"{settings.flask_url}/readyz",
+        ready_url=f"{settings.service_url('flask')}/readyz",
         port=settings.flask_port,
     )
     with pytest.raises(LabError, match="broken exited while starting") as error:

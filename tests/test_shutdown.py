@@ -13,6 +13,7 @@ import pytest
 
 from asynclab.inflight import stop_under_load, surely_in_service
 from asynclab.lab import Lab
+from asynclab.registry import SERVICES
 from asynclab.variants import VARIANTS, Framework, Variant
 
 IN_FLIGHT = 10
@@ -25,10 +26,7 @@ WAIT_MS = 500
 @pytest.fixture(scope="module")
 def defaults_restored(lab: Lab) -> Iterator[None]:
     yield
-    defaults: dict[Framework, str] = {
-        "flask": lab.settings.flask_variant,
-        "fastapi": lab.settings.fastapi_variant,
-    }
+    defaults: dict[Framework, str] = {name: lab.settings.variant(name) for name in SERVICES}
     for framework, name in defaults.items():
         lab.switch(framework, name)
 
@@ -39,7 +37,7 @@ def test_sigterm_answers_every_request_in_flight(
 ) -> None:
     s = lab.settings
     record = lab.switch(variant.framework, variant.name)
-    port = s.flask_port if variant.framework == "flask" else s.fastapi_port
+    port = s.port(variant.framework)
     result = stop_under_load(
         s,
         record,

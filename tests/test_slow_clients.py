@@ -1,7 +1,7 @@
 """Slow clients: connections that send nothing, or their request head a byte at a time.
 
-Every variant that multiplexes connections (gevent, uvicorn) or buffers them (nginx in front of
-flask-sync) closes such a connection once its request head is not complete within 5 s, and
+Every variant that multiplexes connections (gevent, uvicorn, granian) or buffers them (nginx in
+front of flask-sync) closes such a connection once its request head is not complete within 5 s, and
 serves other clients meanwhile. flask-sync and flask-gthread read with blocking calls and are
 held by slow clients: that is their model, measured by ``scripts/bench_slow_clients.py`` and
 explained in the README, not tested here.
@@ -18,20 +18,18 @@ import pytest
 from helpers import poll_until
 
 from asynclab.lab import Lab
+from asynclab.registry import SERVICES
 from asynclab.variants import VARIANTS, Framework, Variant
 
 SLOW_CLIENT_SAFE = ["flask-gevent", "flask-sync-nginx", "fastapi-async", "fastapi-workers",
-                    "fastapi-def"]  # fmt: skip
+                    "fastapi-def", "flask-granian", "fastapi-granian"]  # fmt: skip
 CONNECTIONS = 20  # of each kind: well within gevent's 100 connections per worker
 
 
 @pytest.fixture(scope="module")
 def defaults_restored(lab: Lab) -> Iterator[None]:
     yield
-    defaults: dict[Framework, str] = {
-        "flask": lab.settings.flask_variant,
-        "fastapi": lab.settings.fastapi_variant,
-    }
+    defaults: dict[Framework, str] = {name: lab.settings.variant(name) for name in SERVICES}
     for framework, name in defaults.items():
         lab.switch(framework, name)
 
@@ -42,7 +40,7 @@ def port(request: pytest.FixtureRequest, lab: Lab, defaults_restored: None) -> i
     variant: Variant = VARIANTS[request.param]
     lab.switch(variant.framework, variant.name)
     s = lab.settings
-    return s.flask_port if variant.framework == "flask" else s.fastapi_port
+    return s.port(variant.framework)
 
 
 def closed_by_server(sock: socket.socket) -> bool:

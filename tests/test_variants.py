@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from asynclab.settings import LabSettings
@@ -20,6 +23,9 @@ SETTINGS = LabSettings(workers=3, threads=8, db_pool_size=30, http_pool_size=90,
         ("fastapi-async", 1, None, 30, 1),
         ("fastapi-workers", 3, None, 30, 3),
         ("fastapi-def", 1, 40, 30, 40),
+        ("flask-granian", 3, 24, 24, 24),
+        # One event loop: a request for every connection granian takes (its backpressure).
+        ("fastapi-granian", 1, 2048, 30, 1),
     ],
 )
 def test_slots(
@@ -80,3 +86,87 @@ def test_flask_sync_nginx_is_flask_sync_behind_nginx() -> None:
         if k != "SERVICE_VARIANT"
     }
     assert proxied.config(SETTINGS)["proxy"] == "nginx"
+
+
+# Each granian variant and the sibling whose budget it has (README, variants table).
+GRANIAN_SIBLINGS = {"flask-granian": "flask-gthread", "fastapi-granian": "fastapi-async"}
+
+
+@pytest.mark.parametrize(("name", "sibling"), GRANIAN_SIBLINGS.items())
+def test_granian_has_its_siblings_budget(name: str, sibling: str) -> None:
+    """Only the server differs: processes, handler threads, pools and slots are the sibling's."""
+    granian, other = get_variant(name), get_variant(sibling)
+    for figure in ("processes", "handler_threads", "db_pool_per_process", "http_pool_per_process",
+                   "db_slots", "upstream_slots", "blocking_slots"):  # fmt: skip
+        assert getattr(granian, figure)(SETTINGS) == getattr(other, figure)(SETTINGS), figure
+    assert granian.handlers == other.handlers
+    mine = granian.environment(SETTINGS, "db", "up", "/m")
+    theirs = other.environment(SETTINGS, "db", "up", "/m")
+    assert mine.pop("SERVICE_VARIANT") == name
+    assert mine == {
+        k: v for k, v in theirs.items() if k != "SERVICE_VARIANT" and not k.startswith("GUNICORN_")
+    }
+
+
+def option(argv: list[str], name: str) -> str:
+    return argv[argv.index(name) + 1]
+
+
+def test_flask_granian_runs_gthreads_workers_threads_and_connections() -> None:
+    argv = get_variant("flask-granian").command(SETTINGS, "python", 8001)
+    env = get_variant("flask-gthread").environment(SETTINGS, "db", "up", "/m")
+    assert argv[:3] == ["python", "-m", "granian"]
+    assert option(argv, "--interface") == "wsgi"
+    assert option(argv, "--workers") == env["GUNICORN_WORKERS"] == "3"
+    assert option(argv, "--blocking-threads") == env["GUNICORN_THREADS"] == "8"
+    assert option(argv, "--backpressure") == env["GUNICORN_WORKER_CONNECTIONS"]
+    assert option(argv, "--factory") == "services.granian_apps:wsgi_app"
+    assert "--respawn-failed-workers" in argv  # as gunicorn's arbiter replaces a dead worker
+
+
+def test_fastapi_granian_is_one_uvloop_process_like_uvicorns() -> None:
+    granian = get_variant("fastapi-granian").command(SETTINGS, "python", 8002)
+    uvicorn = get_variant("fastapi-async").command(SETTINGS, "python", 8002)
+    assert option(granian, "--interface") == "asgi"
+    assert option(granian, "--workers") == "1"
+    assert option(granian, "--loop") == option(uvicorn, "--loop") == "uvloop"
+    assert option(granian, "--factory") == "services.granian_apps:asgi_app"
+    assert "--respawn-failed-workers" not in granian  # a lone uvicorn is not replaced either
+    assert option(granian, "--workers-kill-timeout") == option(
+        uvicorn, "--timeout-graceful-shutdown"
+    )
+
+
+@pytest.mark.parametrize("name", GRANIAN_SIBLINGS)
+def test_granian_speaks_http1_only_with_a_head_deadline(name: str) -> None:
+    argv = get_variant(name).command(SETTINGS, "python", 8001, host="0.0.0.0")
+    assert (option(argv, "--host"), option(argv, "--port")) == ("0.0.0.0", "8001")
+    assert option(argv, "--http") == "1"
+    assert "--no-ws" in argv
+    assert "--no-access-log" in argv
+    # 5 s for a request head, in milliseconds: uvicorn's and gevent's deadline.
+    assert option(argv, "--http1-header-read-timeout") == "5000"
+    assert option(argv, "--backlog") == "2048"
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("flask-sync", "3 sync workers"),
+        ("flask-gthread", "3 workers \u00d7 8 threads"),
+        ("flask-granian", "3 workers \u00d7 8 threads"),
+        ("flask-gevent", "3 workers \u00d7 100 greenlets"),
+        ("fastapi-def", "1 process \u00d7 40 threads"),
+        ("fastapi-async", "unbounded"),
+        ("fastapi-workers", "unbounded"),
+        ("fastapi-granian", "1 process \u00d7 2048 connections"),
+    ],
+)
+def test_request_slots_say_what_they_are(name: str, text: str) -> None:
+    assert get_variant(name).request_slots_text(SETTINGS) == text
+
+
+def test_the_readme_table_lists_every_variant() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Service variants and the CPU budget", 1)[1].split("\n## ", 1)[0]
+    assert re.findall(r"^\| `([a-z-]+)` \|", section, re.M) == list(VARIANTS)

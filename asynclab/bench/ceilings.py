@@ -18,9 +18,8 @@ from typing import Any, Literal
 
 from asynclab.bench.scenarios import Scenario
 from asynclab.settings import LabSettings
-from asynclab.variants import Variant
-
-TIMES = "\u00d7"
+from asynclab.variants import TIMES, Variant
+from asynclab.variants import plural as _plural
 
 
 @dataclass(frozen=True)
@@ -33,29 +32,9 @@ class Ceiling:
         return asdict(self)
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
 def _pool(variant: Variant, s: LabSettings, per: int, unit: str) -> str:
     """``"3 workers x 1 connection"`` or ``"1 process x 16 connections"`` (with a times sign)."""
-    processes = variant.processes(s)
-    holder = "worker" if variant.server == "gunicorn" else "process"
-    return f"{_plural(processes, holder)} {TIMES} {_plural(per, unit)}"
-
-
-def _request_slots(variant: Variant, s: LabSettings) -> tuple[int | None, str]:
-    slots = variant.request_slots(s)
-    p = variant.processes(s)
-    if variant.worker_class == "sync":
-        return slots, _plural(p, "sync worker")
-    if variant.worker_class == "gthread":
-        return slots, f"{_plural(p, 'worker')} {TIMES} {s.threads} threads"
-    if variant.handlers == "def":
-        return slots, f"{_plural(p, 'process')} {TIMES} {s.def_threads} threads"
-    if variant.worker_class == "gevent":
-        return slots, f"{_plural(p, 'worker')} {TIMES} {s.gevent_connections} greenlets"
-    return slots, "unbounded"
+    return f"{_plural(variant.processes(s), variant.holder())} {TIMES} {_plural(per, unit)}"
 
 
 def held_slots(scenario: Scenario, variant: Variant, s: LabSettings) -> tuple[float, float, str]:
@@ -70,9 +49,9 @@ def held_slots(scenario: Scenario, variant: Variant, s: LabSettings) -> tuple[fl
     if scenario.bound == "blocking":
         if variant.handlers == "async":
             return variant.blocking_slots(s), wait_s, _plural(variant.processes(s), "event loop")
-        return variant.blocking_slots(s), wait_s, _request_slots(variant, s)[1]
+        return variant.blocking_slots(s), wait_s, variant.request_slots_text(s)
     if scenario.bound == "fanout":
-        requests, text = _request_slots(variant, s)
+        requests, text = variant.request_slots(s), variant.request_slots_text(s)
         upstream = variant.upstream_slots(s)
         if variant.handlers == "async":
             # Concurrent calls: a request needs `calls` connections for one wait, so the pool
@@ -110,13 +89,14 @@ def slot_ceiling(
 def usable_cores(scenario: Scenario, variant: Variant, s: LabSettings, service_cpus: int) -> int:
     """Cores the service can keep busy: one per process for GIL-holding Python.
 
-    PBKDF2 releases the GIL, so OS threads (gthread workers, FastAPI's ``def`` pool) run it in
-    parallel; gevent's greenlets share one OS thread per worker and gain nothing from it.
+    PBKDF2 releases the GIL, so OS threads (gthread workers, granian's blocking threads,
+    FastAPI's ``def`` pool) run it in parallel; gevent's greenlets share one OS thread per
+    worker and gain nothing from it.
     """
     parallel = variant.processes(s)
-    threaded = variant.worker_class == "gthread" or variant.handlers == "def"
-    if scenario.name == "cpu_native" and threaded:
-        parallel *= variant.requests_per_process(s)
+    threads = variant.handler_threads(s)
+    if scenario.name == "cpu_native" and threads is not None:
+        parallel *= threads
     return max(1, min(service_cpus, parallel))
 
 

@@ -26,6 +26,9 @@ VARIANT_STYLE: dict[str, tuple[str, str]] = {
     "flask-gthread": ("#E69F00", "D"),
     "flask-gevent": ("#CC79A7", "v"),
     "fastapi-workers": ("#56B4E9", "P"),
+    # The two granian variants share a colour, as both are the same server; markers differ.
+    "flask-granian": ("#000000", "X"),
+    "fastapi-granian": ("#000000", "*"),
 }
 DPI = 144
 SIZE = (1920 / DPI, 1080 / DPI)  # a full-HD slide; SVG keeps the same 16:9 proportions

@@ -36,7 +36,8 @@ def _ints(text: str | None) -> list[int] | None:
     type=click.Choice(list(PROFILES)),
     default="quick",
     show_default=True,
-    help="quick: the demo (<4 min); full: every scenario, 3 reps.",
+    help="quick: the demo (<4 min); full: every scenario, 3 reps; servers: gunicorn, uvicorn "
+    "and granian on /json, /db, /io/db.",
 )
 @click.option("--scenarios", help="Comma-separated scenarios instead of the profile's.")
 @click.option("--variants", help="Comma-separated variants instead of the profile's.")

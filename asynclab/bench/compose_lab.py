@@ -28,20 +28,21 @@ from dotenv import dotenv_values
 from asynclab.bench.generator import GeneratorPlan
 from asynclab.bench.locust_run import LoadSpec, locust_command
 from asynclab.procs import LabError, http_ok
+from asynclab.registry import SERVICES
 from asynclab.settings import LabSettings
 from asynclab.variants import VARIANTS, Framework, get_variant
 
 SCRIPT = Path("scripts") / "compose.sh"
-FRAMEWORKS: tuple[Framework, ...] = ("flask", "fastapi")
 # What a published port bound to every address is reached at from this machine.
 ANY_ADDRESS = {"", "0.0.0.0", "::"}
 SERVICE_CPU_NOTE = (
     "compose mode: the services run in containers whose processes the bench does not sample, "
     "so service CPU per request and the CPU ceiling are null"
 )
-# Where the generator container reaches each service: compose's names and the fixed ports
-# inside the containers (compose.yaml), whatever is published on this machine.
-LOAD_URLS: dict[Framework, str] = {"flask": "http://flask:8001", "fastapi": "http://fastapi:8002"}
+# Where the generator container reaches each service: its name, a network alias of each of its
+# variants, and its default port, the one inside the containers (compose.yaml), whatever is
+# published on this machine.
+LOAD_URLS: dict[Framework, str] = {s.name: f"http://{s.name}:{s.port}" for s in SERVICES.values()}
 # The generator's metrics port inside its container, scraped as locust-bench:9647.
 GENERATOR_METRICS_PORT = "9647"
 CONTAINER_OUT = Path("/out")
@@ -161,12 +162,11 @@ class ComposeLab:
         return served
 
     def url(self, framework: Framework) -> str:
-        s = self.settings
-        return s.url(s.flask_port if framework == "flask" else s.fastapi_port)
+        return self.settings.service_url(framework)
 
     def manifest(self) -> dict[str, Any] | None:
         """What the bench needs to know of the lab, or None when a service does not answer."""
-        urls = {f: self.url(f) for f in FRAMEWORKS}
+        urls = {f: self.url(f) for f in SERVICES}
         if not all(http_ok(f"{url}/readyz") for url in urls.values()):
             return None
         s = self.settings
@@ -230,7 +230,7 @@ class ComposeLab:
     def up(self) -> None:
         raise LabError(
             "the compose lab is not up (its services do not answer on "
-            f"{', '.join(self.url(f) for f in FRAMEWORKS)}): start it with `make lab` or "
+            f"{', '.join(self.url(f) for f in SERVICES)}): start it with `make lab` or "
             "`scripts/compose.sh up`; `make bench` in compose mode does both"
         )
 

@@ -14,12 +14,18 @@ from typing import Any, Protocol
 from asynclab.bench.compose_lab import ComposeLab
 from asynclab.lab import Lab
 from asynclab.procs import LabError
+from asynclab.registry import SERVICES
 from asynclab.settings import LabSettings
 from asynclab.variants import Framework
 
 # Settings that change nothing a running lab measures: the bench picks the variants itself, and
 # these others concern only the bench or starting a lab.
-BENCH_ONLY = {"flask_variant", "fastapi_variant", "bench_metrics_port", "start_timeout_s", "lab"}
+BENCH_ONLY = {
+    *(s.variant_setting for s in SERVICES.values()),
+    "bench_metrics_port",
+    "start_timeout_s",
+    "lab",
+}
 
 
 class BenchLab(Protocol):

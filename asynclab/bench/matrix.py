@@ -41,6 +41,7 @@ from asynclab.bench.sampler import infra_pids
 from asynclab.bench.scenarios import get_scenario
 from asynclab.lab import Lab
 from asynclab.procs import http_ok, port_in_use
+from asynclab.registry import SERVICES, get_service
 from asynclab.settings import LabSettings
 from asynclab.variants import Framework, get_variant
 
@@ -105,16 +106,8 @@ class Bench:
         if self.lab.manifest() is None:
             if isinstance(self.lab, Lab):
                 first = {get_variant(v).framework: v for v in reversed(self.profile.variants)}
-                s = self.lab.settings
-                self.lab = Lab(
-                    s.model_copy(
-                        update={
-                            "flask_variant": first.get("flask", s.flask_variant),
-                            "fastapi_variant": first.get("fastapi", s.fastapi_variant),
-                        }
-                    ),
-                    echo=self.echo,
-                )
+                update = {get_service(f).variant_setting: v for f, v in first.items()}
+                self.lab = Lab(self.lab.settings.model_copy(update=update), echo=self.echo)
                 self.echo("the lab is not running: starting it")
             self.lab.up()
             self.started_lab = True
@@ -161,7 +154,7 @@ class Bench:
             for framework, name in self.original.items():
                 if manifest["variants"].get(framework, {}).get("name") != name:
                     self.echo(f"restoring {framework} to {name}")
-                    self.lab.switch(framework, name)  # type: ignore[arg-type]
+                    self.lab.switch(framework, name)
 
     # --- the matrix -------------------------------------------------------------------------
 
@@ -281,7 +274,7 @@ class Bench:
 
     def _service_urls(self) -> list[str]:
         urls = self._serving()["urls"]
-        return [urls[f] for f in ("flask", "fastapi") if f in urls]
+        return [urls[f] for f in SERVICES if f in urls]
 
     def _warmup_s(self, run: Run) -> float:
         scenario, variant = get_scenario(run.scenario), get_variant(run.variant)

@@ -1,7 +1,8 @@
 """Bench profiles: which scenarios, variants, concurrency levels and repetitions make a matrix.
 
 ``quick`` is the demo (three lessons, under four minutes on two cores); ``full`` covers every
-scenario and variant with three repetitions (hours, not minutes); ``smoke`` is for tests.
+scenario and variant with three repetitions (hours, not minutes); ``servers`` is the servers
+and frameworks lesson alone (about ten minutes); ``smoke`` is for tests.
 """
 
 from __future__ import annotations
@@ -9,9 +10,11 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from itertools import zip_longest
 from typing import Any, Literal
 
 from asynclab.bench.scenarios import get_scenario
+from asynclab.registry import SERVICES
 from asynclab.variants import VARIANTS, get_variant
 
 Tool = Literal["locust", "wrk"]
@@ -78,9 +81,9 @@ class Profile:
     def runs(self) -> list[Run]:
         """Every run, in the order the bench makes them.
 
-        A Flask and a FastAPI variant are served side by side on their own ports, so the bench
-        takes them in pairs and alternates between the two at every step: whatever else slows
-        the machine down then hits both alike. Pairs change as rarely as possible.
+        A variant of each service (Flask, FastAPI) is served side by side on its service's port,
+        so the bench takes them in pairs and alternates between them at every step: whatever
+        else slows the machine down then hits all alike. Pairs change as rarely as possible.
         """
         runs: list[Run] = []
         most = max([self.repetitions, *(c.repetitions or 0 for c in self.cells)])
@@ -98,13 +101,19 @@ class Profile:
 
     def pairs(self) -> list[tuple[str, ...]]:
         """``("flask-sync", "flask-gthread", "fastapi-async")`` -> ``[("flask-sync",
-        "fastapi-async"), ("flask-gthread",)]``."""
-        flask = [v for v in self.variants if get_variant(v).framework == "flask"]
-        fastapi = [v for v in self.variants if get_variant(v).framework == "fastapi"]
-        pairs = []
-        for i in range(max(len(flask), len(fastapi))):
-            pairs.append(tuple(group[i] for group in (flask, fastapi) if i < len(group)))
-        return pairs
+        "fastapi-async"), ("flask-gthread",)]``: one variant of each service, in the registry's
+        order."""
+
+        # A server that runs every framework alike (granian) pairs its variants first, so that
+        # the same server with two frameworks is measured in lock step.
+        def key(name: str) -> bool:
+            return get_variant(name).server != "granian"
+
+        groups = [
+            sorted((v for v in self.variants if get_variant(v).framework == s), key=key)
+            for s in SERVICES
+        ]
+        return [tuple(v for v in row if v is not None) for row in zip_longest(*groups)]
 
 
 WRK_CHECK = ("cpu_python", "io_db")
@@ -147,6 +156,16 @@ PROFILES: dict[str, Profile] = {
         warmup_s=5,
         duration_s=15,
         wrk_check=WRK_CHECK,
+    ),
+    # Servers and frameworks (verdicts.SERVER_LESSONS): each framework on its usual server and
+    # on granian, with the same budget.
+    "servers": Profile(
+        name="servers",
+        variants=("flask-gthread", "flask-granian", "fastapi-async", "fastapi-granian"),
+        cells=tuple(ScenarioLevels(name, (64,)) for name in ("json", "db", "io_db")),
+        repetitions=3,
+        warmup_s=3,
+        duration_s=10,
     ),
     "smoke": Profile(
         name="smoke",

@@ -16,11 +16,22 @@ from asynclab.bench.document import Block, Heading, Image, Para, Table, html_pag
 from asynclab.bench.results import MANIFEST, SUMMARY, read_json, write_json
 from asynclab.bench.rows import FLAG_TEXT
 from asynclab.bench.targets import WRK_AGREEMENT, targets
-from asynclab.bench.verdicts import LESSONS, TIMES, WORDS, Cell, Verdict, cells, verdicts
+from asynclab.bench.verdicts import (
+    ALL_LESSONS,
+    LESSONS,
+    SERVER_LESSONS,
+    TIMES,
+    Cell,
+    Verdict,
+    cells,
+    verdicts,
+)
 from asynclab.files import write_atomic
+from asynclab.registry import SERVICES
 
-KEY_PACKAGES = ("locust", "flask", "fastapi", "starlette", "uvicorn", "gunicorn", "gevent",
-                "asyncpg", "psycopg", "httpx", "uvloop", "pydantic")  # fmt: skip
+KEY_PACKAGES = ("locust", *(p for s in SERVICES.values() for p in s.packages),
+                "uvicorn", "gunicorn", "granian", "gevent", "asyncpg", "psycopg", "httpx",
+                "uvloop", "pydantic")  # fmt: skip
 
 UNPINNED_INFRA = (
     "Postgres and the upstream are not pinned: they share the machine's cores with the "
@@ -51,6 +62,17 @@ SLOW_CLIENTS = (
     "same service CPUs); gevent and uvicorn close a connection whose request head is not "
     "complete within 5 s and serve everyone else meanwhile. scripts/bench_slow_clients.py "
     "measures every variant under idle and slowloris connections (README, Slow clients)."
+)
+
+
+SERVERS = (
+    "Each framework on its usual server and on granian (a Rust HTTP server), with the same "
+    "budget: flask-granian has flask-gthread's workers, threads (granian's blocking threads) "
+    "and connections per worker, fastapi-granian is fastapi-async's one process and database "
+    "pool. Beside them, so the server's cost shows apart from the framework's: the same "
+    "framework on two servers, and the same server with both frameworks. On the 50 ms "
+    "database wait the budgets decide (Little's law), not the server; on /json and /db the "
+    "CPU that each request costs does."
 )
 
 
@@ -117,16 +139,22 @@ def build_report(set_dir: Path) -> ReportOutputs:
     charts_dir.mkdir(exist_ok=True)
 
     all_cells = cells(rows)
-    found = verdicts(rows, titles)
-    by_lesson = {v.lesson.scenario: v for v in found}
+    found = verdicts(rows, titles, ALL_LESSONS)
+    # A chart is titled with its scenario's first lesson (async before servers).
+    by_lesson: dict[str, Verdict] = {}
+    for v in found:
+        by_lesson.setdefault(v.lesson.scenario, v)
 
     blocks: list[Block] = [Heading(f"asynclab bench: {summary.get('profile', '?')} profile", 1)]
     blocks += _header(summary, manifest)
     blocks.append(Heading("Lessons"))
     if not found:
         blocks.append(Para("No lesson could be judged: the set lacks the variants it compares."))
+    servers = [v for v in found if v.lesson in SERVER_LESSONS]
     for v in found:
-        expected = WORDS[v.lesson.expect]
+        if v is (servers[0] if servers else None):
+            blocks += [Heading("Servers and frameworks", 3), Para(SERVERS, "note")]
+        expected = v.lesson.words(v.lesson.expect)
         blocks.append(Para(f"{v.lesson.title} (expected: {expected}): {v.text()}", "verdict"))
 
     outputs = ReportOutputs(set_dir / "report.html", set_dir / "report.md")
@@ -173,8 +201,8 @@ def _chart_title(scenario_title: str, v: Verdict | None) -> str:
     if not v.judged:
         return f"{scenario_title}: not judged (flagged runs) at {v.users} users"
     return (
-        f"{scenario_title}: {WORDS[v.outcome]}, {v.challenger.variant} {TIMES}{v.ratio:.2f} "
-        f"vs {v.baseline.variant} at {v.users} users"
+        f"{scenario_title}: {v.lesson.words(v.outcome)}, {v.challenger.variant} "
+        f"{TIMES}{v.ratio:.2f} vs {v.baseline.variant} at {v.users} users"
     )
 
 

@@ -27,6 +27,8 @@ TIMES = "\u00d7"
 # shared two-core machine can flip the order.
 TIE_TOLERANCE = 0.15
 
+WORDS: dict[Outcome, str] = {"tie": "a tie", "win": "async wins", "loss": "async loses"}
+
 
 @dataclass(frozen=True)
 class Lesson:
@@ -36,8 +38,22 @@ class Lesson:
     challenger: str
     baseline: str
     expect: Outcome
+    # What the challenger stands for in the verdict's words: "async wins", "granian loses".
+    subject: str = "async"
+    # Name each side's service CPU per request: where a server's cost shows when no ceiling
+    # (or the same one) explains the ratio.
+    cpu_per_request: bool = False
+
+    def words(self, outcome: Outcome) -> str:
+        """``"a tie"``, ``"async wins"``, ``"granian loses"``."""
+        return WORDS[outcome] if self.subject == "async" else _words(outcome, self.subject)
 
 
+def _words(outcome: Outcome, subject: str) -> str:
+    return {"tie": "a tie", "win": f"{subject} wins", "loss": f"{subject} loses"}[outcome]
+
+
+# Async against sync: the lab's three lessons (the quick profile and the demo).
 LESSONS: tuple[Lesson, ...] = (
     Lesson("cpu", "CPU-bound pure Python", "cpu_python",
            "fastapi-async", "flask-sync", "tie"),
@@ -46,6 +62,46 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson("pitfall", "Blocking call inside async def", "pitfall",
            "fastapi-async", "flask-sync", "loss"),
 )  # fmt: skip
+
+
+def _versus(
+    key: str,
+    title: str,
+    challenger: str,
+    baseline: str,
+    subject: str,
+    **expects: Outcome,
+) -> tuple[Lesson, ...]:
+    """One pair of variants on each scenario of ``expects``, and what each should show."""
+    return tuple(
+        Lesson(f"{key}-{scenario}", title, scenario, challenger, baseline, expect, subject, True)
+        for scenario, expect in expects.items()
+    )
+
+
+# The server's cost apart from the framework's: each framework on its usual server and on
+# granian with the same budget (flask-granian has flask-gthread's workers, threads and
+# connections; fastapi-granian is fastapi-async's one process and pool), and both frameworks
+# on granian. On /io/db the budgets decide (Little's law): the two servers tie, and FastAPI's
+# 30 pooled connections beat Flask's 3 x 8. On /json and /db the CPU each request costs
+# decides: gunicorn parses HTTP in Python and hands each request to a thread, granian does so
+# in Rust (Flask's server cost shrinks), while uvicorn already parses in C on uvloop (a tie).
+# Between the frameworks on granian: /json is CPU-bound pure Python on both (a tie, as
+# async vs sync on CPU), /db costs FastAPI less CPU per query with asyncpg on one event loop
+# than Flask with psycopg across threads and processes.
+SERVER_LESSONS: tuple[Lesson, ...] = (
+    *_versus("flask-servers", "Same framework, two servers: Flask on gunicorn (gthread) or "
+             "granian", "flask-granian", "flask-gthread", "granian",
+             json="win", db="win", io_db="tie"),
+    *_versus("fastapi-servers", "Same framework, two servers: FastAPI on uvicorn or granian",
+             "fastapi-granian", "fastapi-async", "granian",
+             json="tie", db="tie", io_db="tie"),
+    *_versus("granian-frameworks", "Same server, two frameworks: Flask or FastAPI on granian",
+             "fastapi-granian", "flask-granian", "FastAPI",
+             json="tie", db="win", io_db="win"),
+)  # fmt: skip
+
+ALL_LESSONS = LESSONS + SERVER_LESSONS
 
 
 @dataclass(frozen=True)
@@ -95,6 +151,7 @@ class Cell:
     judged: bool = True  # False: every run was flagged
     slot_ceiling_rps: float | None = None  # the Little's-law ceiling alone
     infra_cpu: float | None = None  # Postgres + upstream, cores
+    cpu_ms: float | None = None  # the service's CPU per successful request, milliseconds
 
     @property
     def ceiling_share(self) -> float | None:
@@ -154,6 +211,7 @@ def _cell(key: tuple[str, str, int, str], group: list[dict[str, Any]]) -> Cell:
         judged=bool(clean),
         slot_ceiling_rps=_median(r.get("slot_ceiling_rps") for r in used),
         infra_cpu=_median(r.get("infra_cpu") for r in used),
+        cpu_ms=_median(r.get("service_cpu_ms_per_request") for r in used),
     )
 
 
@@ -173,9 +231,6 @@ def classify(ratio: float, tolerance: float = TIE_TOLERANCE) -> Outcome:
     if ratio <= 1 / (1 + tolerance):
         return "loss"
     return "tie"
-
-
-WORDS: dict[Outcome, str] = {"tie": "a tie", "win": "async wins", "loss": "async loses"}
 
 
 @dataclass(frozen=True)
@@ -228,13 +283,21 @@ class Verdict:
             return (
                 f"{head}not judged: {self.not_judged_reason}. Measured anyway: {self._figures()}."
             )
-        line = f"{head}{self._figures()}: {WORDS[self.outcome]}" + (
-            "" if self.as_expected else f" (expected {WORDS[self.lesson.expect]})"
+        line = f"{head}{self._figures()}: {self.lesson.words(self.outcome)}" + (
+            "" if self.as_expected else f" (expected {self.lesson.words(self.lesson.expect)})"
         )
-        if c.ceiling_note and b.ceiling_note:
+        if c.ceiling_note and c.ceiling_note == b.ceiling_note and not c.ceiling_rps:
+            line += f". Ceiling of both: {c.ceiling_note}"
+        elif c.ceiling_note and b.ceiling_note:
             line += f". Ceilings: {c.ceiling_note} vs {b.ceiling_note}"
             if self.ceiling_ratio:
                 line += f" ({TIMES}{self.ceiling_ratio:.2f})"
+        said = c.ceiling_kind == b.ceiling_kind == "cpu"  # the ceilings name the CPU already
+        if self.lesson.cpu_per_request and c.cpu_ms and b.cpu_ms and not said:
+            line += (
+                f". Service CPU per request: {c.cpu_ms:.3f} ms vs {b.cpu_ms:.3f} ms "
+                f"({TIMES}{c.cpu_ms / b.cpu_ms:.2f})"
+            )
         if self.flags:
             what = ", ".join(f"{FLAG_TEXT.get(f, f)} in {_runs(n)}" for f, n in self.flags.items())
             line += f". Flagged runs, left out: {what}"

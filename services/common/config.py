@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The registry alone, which imports nothing but the standard library: not the lab's runner.
+from asynclab.registry import get_service
 
 
 class ServiceConfig(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SERVICE_", extra="ignore")
 
-    name: Literal["flask", "fastapi"]
+    name: str  # a row of asynclab/registry.py
     variant: str
     handlers: Literal["sync", "async", "def"] = "sync"
     database_url: str
@@ -22,6 +25,11 @@ class ServiceConfig(BaseSettings):
     statement_timeout_ms: int = Field(default=30_000, ge=100)
     connect_timeout_s: float = Field(default=3.0, gt=0)
     metrics_enabled: bool = True
+
+    @field_validator("name")
+    @classmethod
+    def _known_service(cls, name: str) -> str:
+        return get_service(name).name
 
 
 def load_config() -> ServiceConfig:

@@ -1,10 +1,10 @@
 """The metrics both services export, with the names and labels fixed by docs/contract.md.
 
-Under gunicorn every worker writes its samples to files in ``PROMETHEUS_MULTIPROC_DIR``
-(prometheus_client's multiprocess mode) and whichever worker answers ``/metrics`` adds them up,
-so the figures describe the whole service, not the one worker that happened to be scraped. The
-runner always sets that variable; without it (a bare uvicorn, say) the same metrics live in one
-process's registry.
+Under gunicorn or granian every worker writes its samples to files in
+``PROMETHEUS_MULTIPROC_DIR`` (prometheus_client's multiprocess mode) and whichever worker answers
+``/metrics`` adds them up, so the figures describe the whole service, not the one worker that
+happened to be scraped. The runner always sets that variable; without it (a bare uvicorn, say)
+the same metrics live in one process's registry.
 
 Labels ``service`` and ``variant`` come from ``SERVICE_NAME`` and ``SERVICE_VARIANT``.
 """
@@ -204,14 +204,41 @@ def start_sampler() -> None:
     threading.Thread(target=run, name="metrics-sampler", daemon=True).start()
 
 
+# Loaded in a worker that a server's main process forked or spawned: gunicorn's arbiter (its
+# workers import this module), granian's main process (its workers run granian's worker loop).
+_SUPERVISED_BY = ("gunicorn.arbiter", "granian.server.common")
+
+
 def _service_processes() -> list[psutil.Process]:
-    """This process, or the gunicorn arbiter, with every process below it."""
+    """This process, or the server's main process, with every process below it."""
     me = psutil.Process()
     root = me
-    if "gunicorn.arbiter" in sys.modules:  # a gunicorn worker: the arbiter is our parent
+    if any(name in sys.modules for name in _SUPERVISED_BY):  # a worker: the main is our parent
         parent = me.parent()
         root = parent if parent is not None else me
     return [root, *root.children(recursive=True)]
+
+
+_LIVE_GAUGE_FILE = re.compile(r"gauge_live[a-z]+_(\d+)\.db")
+
+
+def forget_dead_workers(directory: str, live: Iterable[int]) -> list[int]:
+    """Drop the live-gauge files of processes not in ``live``; return their pids.
+
+    gunicorn tells us when a worker dies (``child_exit`` in services/gunicorn.conf.py); granian
+    replaces a dead worker without a hook. Either way a dead worker's in-flight requests and
+    pool must stop counting (``livesum``), so every scrape checks the files against the
+    service's processes. Counters and histograms stay: what the dead worker served happened.
+    """
+    alive = set(live)
+    dead = set()
+    for name in os.listdir(directory):
+        match = _LIVE_GAUGE_FILE.fullmatch(name)
+        if match and int(match.group(1)) not in alive:
+            dead.add(int(match.group(1)))
+    for pid in dead:
+        multiprocess.mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
+    return sorted(dead)
 
 
 class ServiceProcessCollector(Collector):
@@ -220,9 +247,13 @@ class ServiceProcessCollector(Collector):
     Read with psutil at scrape time, so every worker counts even though only one answers.
     """
 
+    def __init__(self, processes: list[psutil.Process] | None = None) -> None:
+        # The service's processes at this scrape; None: look them up when collecting.
+        self.processes = processes
+
     def collect(self) -> Iterable[Metric]:
         cpu = rss = fds = 0.0
-        for proc in _service_processes():
+        for proc in self.processes or _service_processes():
             try:
                 with proc.oneshot():
                     times = proc.cpu_times()
@@ -254,7 +285,10 @@ def render() -> tuple[bytes, str]:
     flush()  # this process's own requests are never stale
     registry = _registry
     if registry is None:
+        processes = _service_processes()
+        directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+        forget_dead_workers(directory, (p.pid for p in processes))
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        registry.register(ServiceProcessCollector())
+        registry.register(ServiceProcessCollector(processes))
     return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -9,8 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from types import TracebackType
 from typing import Any
 
 import asyncpg
@@ -38,6 +37,7 @@ class AsyncBackend:
         self.config = config
         self.pool: asyncpg.Pool | None = None
         self.waiting = 0
+        self.reserved = 0  # connections handed out, and slots promised to requests
         self.http = httpx.AsyncClient(**client_options(config))
 
     async def open(self) -> None:
@@ -56,7 +56,7 @@ class AsyncBackend:
         )
         for conn in conns:
             if not isinstance(conn, BaseException):
-                await self.pool.release(conn)
+                await self._release(conn)
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -71,28 +71,40 @@ class AsyncBackend:
 
     async def _acquire(self) -> Any:
         assert self.pool is not None
+        if self.reserved < self.config.db_pool_size:
+            # A free slot waits in the pool's queue, so acquire takes it at once (a connect it
+            # may need is bounded by the pool's connect timeout): no timer for this request.
+            # Reserved before the await, so that two requests cannot count on the same slot.
+            self.reserved += 1
+            try:
+                return await self.pool.acquire()
+            except BaseException:
+                self.reserved -= 1
+                raise
         self.waiting += 1
         try:
-            return await self.pool.acquire(timeout=self.config.connect_timeout_s)
+            # asyncio.timeout, not acquire(timeout=...): on Python 3.11 asyncpg bounds the wait
+            # with asyncio.wait_for, which creates a task.
+            async with asyncio.timeout(self.config.connect_timeout_s):
+                conn = await self.pool.acquire()
         finally:
             self.waiting -= 1
+        self.reserved += 1
+        return conn
 
-    @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[Any]:
+    async def _release(self, conn: Any) -> None:
         assert self.pool is not None
         try:
-            conn = await self._acquire()
-        except DB_ERRORS:
-            raise errors.database_unavailable() from None
-        try:
-            yield conn
-        except DB_ERRORS:
-            raise errors.database_unavailable() from None
-        finally:
             # A lost connection fails its reset on release; asyncpg has then terminated it, and
-            # the request's own answer (its 503, or its result) must stand.
+            # the request's own answer (its 503, or its result) must stand. Bounded as the
+            # wait for a connection is: the reset is a round trip to the server.
             with contextlib.suppress(*DB_ERRORS):
-                await self.pool.release(conn)
+                await self.pool.release(conn, timeout=self.config.connect_timeout_s)
+        finally:
+            self.reserved -= 1
+
+    def _connection(self) -> _Connection:
+        return _Connection(self)
 
     async def ping(self) -> dict[str, str]:
         async with self._connection() as conn:
@@ -158,3 +170,31 @@ class AsyncBackend:
         await asyncio.gather(*(self.upstream(ms) for _ in range(calls)))
         elapsed = (time.perf_counter() - start) * 1000
         return {"calls": calls, "ms": ms, "mode": "concurrent", "elapsed_ms": round(elapsed, 3)}
+
+
+class _Connection:
+    """``async with backend._connection() as conn``: a pooled connection; errors become 503.
+
+    A class rather than ``@asynccontextmanager``, whose generator costs more on every request.
+    """
+
+    __slots__ = ("backend", "conn")
+
+    def __init__(self, backend: AsyncBackend) -> None:
+        self.backend = backend
+
+    async def __aenter__(self) -> Any:
+        try:
+            self.conn = await self.backend._acquire()
+        except DB_ERRORS:
+            raise errors.database_unavailable() from None
+        return self.conn
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            if isinstance(exc, DB_ERRORS):
+                raise errors.database_unavailable() from None
+        finally:
+            await self.backend._release(self.conn)

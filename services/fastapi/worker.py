@@ -9,11 +9,13 @@ from uvicorn_worker import UvicornWorker
 
 class Worker(UvicornWorker):
     # Mirrors the uvicorn command line in asynclab/variants.py: uvloop, httptools with a deadline
-    # on the request head, the Server header; keep-alive is gunicorn's keepalive (5 s).
+    # on the request head, the Server header, no proxy headers; keep-alive is gunicorn's
+    # keepalive (5 s).
     CONFIG_KWARGS: ClassVar[dict[str, Any]] = {
         "loop": "uvloop",
         "http": "services.fastapi.protocol:HttpToolsProtocol",  # UVICORN_PROTOCOL
         # Replaces uvicorn's own Server header (uvicorn.config.Config.load).
         "headers": [("server", "asynclab-fastapi")],
         "access_log": False,
+        "proxy_headers": False,
     }

@@ -83,8 +83,9 @@ def test_gil_bound_single_process_uses_one_core() -> None:
 
 @pytest.mark.parametrize(
     ("variant", "cores"),
-    [("flask-gthread", 2), ("fastapi-def", 2), ("flask-gevent", 1), ("fastapi-async", 1)],
-)
+    [("flask-gthread", 2), ("fastapi-def", 2), ("flask-gevent", 1), ("fastapi-async", 1),
+     ("flask-granian", 2), ("fastapi-granian", 1)],
+)  # fmt: skip
 def test_gil_releasing_work_scales_with_os_threads_only(variant: str, cores: int) -> None:
     # One worker: only OS threads can run PBKDF2 side by side; greenlets share one thread.
     one_worker = S.model_copy(update={"workers": 1})
@@ -104,3 +105,36 @@ def test_the_lowest_ceiling_binds() -> None:
     assert binding(slots, cpu) is cpu
     assert binding(slots, None) is slots
     assert binding(None, None) is None
+
+
+WAITING = [name for name, s in SCENARIOS.items() if s.bound in ("db", "upstream", "blocking",
+                                                                "fanout")]  # fmt: skip
+GRANIAN_SIBLINGS = [("flask-granian", "flask-gthread"), ("fastapi-granian", "fastapi-async")]
+
+
+@pytest.mark.parametrize(("granian", "sibling"), GRANIAN_SIBLINGS)
+@pytest.mark.parametrize("users", [2, 64, 256])
+@pytest.mark.parametrize("scenario", WAITING)
+def test_granian_has_its_siblings_slot_ceilings(
+    scenario: str, users: int, granian: str, sibling: str
+) -> None:
+    """Same budget, same Little's-law ceiling in the same words: only the server differs, and
+    that shows in the measured figures, never in the prediction."""
+    mine = slot_ceiling(SCENARIOS[scenario], VARIANTS[granian], S, users)
+    assert mine == slot_ceiling(SCENARIOS[scenario], VARIANTS[sibling], S, users)
+
+
+@pytest.mark.parametrize(("granian", "sibling"), GRANIAN_SIBLINGS)
+@pytest.mark.parametrize("cpus", [1, 2])
+@pytest.mark.parametrize("scenario", ["cpu_python", "cpu_native"])
+def test_granian_uses_as_many_cores_as_its_sibling(
+    scenario: str, cpus: int, granian: str, sibling: str
+) -> None:
+    mine = cpu_ceiling(SCENARIOS[scenario], VARIANTS[granian], S, 0.01, cpus)
+    assert mine == cpu_ceiling(SCENARIOS[scenario], VARIANTS[sibling], S, 0.01, cpus)
+
+
+def test_granian_ceiling_note_names_its_workers() -> None:
+    ceiling = slot_ceiling(SCENARIOS["io_db"], VARIANTS["flask-granian"], S, 256)
+    assert ceiling is not None
+    assert ceiling.note == "3 workers \u00d7 5 connections ÷ 0.05 s = 300 rps"

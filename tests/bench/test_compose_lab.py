@@ -19,16 +19,18 @@ from click.testing import CliRunner
 from helpers import free_ports
 
 from asynclab.bench.cli import bench as bench_command
-from asynclab.bench.compose_lab import ComposeLab, compose_values
+from asynclab.bench.compose_lab import LOAD_URLS, ComposeLab, compose_values
 from asynclab.bench.matrix import Bench
 from asynclab.bench.profiles import customise, get_profile
 from asynclab.lab import Lab
 from asynclab.procs import LabError
+from asynclab.registry import SERVICES
 from asynclab.settings import LabSettings
 
 STAND_IN = """#!{python}
 import json, os, signal, sys
 from pathlib import Path
+from asynclab.bench.compose_lab import LOAD_URLS
 from asynclab.lab import Lab
 from asynclab.settings import LabSettings
 
@@ -45,8 +47,8 @@ elif sys.argv[1:2] == ["generator"]:
     split = rest.index("--")
     env = dict(os.environ, **dict(kv.split("=", 1) for kv in rest[:split]))
     env["LOCUST_METRICS_PORT"] = "0"  # not the container's port on this machine
-    names = {{"/out": out, "http://flask:8001": settings.flask_url,
-              "http://fastapi:8002": settings.fastapi_url, "python": sys.executable}}
+    names = {{"/out": out, "python": sys.executable,
+              **{{url: settings.service_url(name) for name, url in LOAD_URLS.items()}}}}
     argv = [arg for arg in rest[split + 1:]]
     for inside, here in names.items():
         argv = [here + a[len(inside):] if a.startswith(inside) else a for a in argv]
@@ -67,12 +69,16 @@ elif sys.argv[1:2] == ["generator-stop"]:
 """
 
 
+def port_lines(ports: list[int]) -> str:
+    """``ASYNCLAB_FLASK_PORT=<port>`` and the like, one line per service."""
+    return "".join(f"{s.port_env}={p}\n" for s, p in zip(SERVICES.values(), ports, strict=True))
+
+
 def write_env(directory: Path, settings: LabSettings, **extra: str) -> None:
     lines = {
-        "COMPOSE_PROFILES": "flask-sync,fastapi-async",
+        "COMPOSE_PROFILES": ",".join(s.variant for s in SERVICES.values()),
         "BIND_ADDRESS": "127.0.0.1",
-        "ASYNCLAB_FLASK_PORT": str(settings.flask_port),
-        "ASYNCLAB_FASTAPI_PORT": str(settings.fastapi_port),
+        **{s.port_env: str(settings.port(s.name)) for s in SERVICES.values()},
         "ASYNCLAB_WORKERS": str(settings.workers),
         "SERVICE_CPUS": "1.0",
         **extra,
@@ -107,16 +113,15 @@ def test_values_follow_compose_precedence(tmp_path: Path) -> None:
 
 
 def test_settings_come_from_env_and_nothing_is_started(tmp_path: Path) -> None:
-    flask, fastapi = free_ports(2)
+    ports = free_ports(len(SERVICES))
     (tmp_path / ".env").write_text(
-        f"ASYNCLAB_FLASK_PORT={flask}\nASYNCLAB_FASTAPI_PORT={fastapi}\nASYNCLAB_WORKERS=2\n"
+        port_lines(ports) + "ASYNCLAB_WORKERS=2\n"
         "BIND_ADDRESS=0.0.0.0\nCOMPOSE_PROFILES=flask-gthread,fastapi-def,postgres\n"
     )
     lab = ComposeLab(LabSettings(), env_dir=tmp_path, environ={}, script=["false"])
     s = lab.settings
-    assert (s.flask_port, s.fastapi_port, s.workers, s.host, s.lab) == (
-        flask, fastapi, 2, "127.0.0.1", "compose"
-    )  # fmt: skip
+    assert [s.port(name) for name in SERVICES] == ports
+    assert (s.workers, s.host, s.lab) == (2, "127.0.0.1", "compose")
     assert lab.served == {"flask": "flask-gthread", "fastapi": "fastapi-def"}
     # Nothing answers on those ports: the bench is told how to start the compose lab.
     assert lab.manifest() is None
@@ -130,7 +135,7 @@ def test_manifest_and_switch(lab: Lab, tmp_path: Path) -> None:
     compose = ComposeLab(LabSettings(), env_dir=tmp_path, environ={}, script=script)
     manifest = compose.manifest()
     assert manifest is not None
-    assert manifest["urls"]["flask"] == lab.settings.flask_url
+    assert manifest["urls"] == {name: lab.settings.service_url(name) for name in SERVICES}
     assert manifest["processes"] == {}  # no pid to sample, so no CPU figure can be wrong
     assert manifest["variants"]["flask"]["name"] == "flask-sync"
     assert manifest["cpu_plan"]["services_pinned"] is False
@@ -168,7 +173,7 @@ def test_bench_in_compose_mode(lab: Lab, tmp_path: Path) -> None:
         name, out, *rest = call[1:]
         command = rest[rest.index("--") + 1 :]
         assert command[:3] == ["python", "-m", "locust"]
-        assert command[command.index("-H") + 1] in ("http://flask:8001", "http://fastapi:8002")
+        assert command[command.index("-H") + 1] in LOAD_URLS.values()
         assert command[command.index("--csv") + 1] == "/out/locust"
         assert (Path(out) / "locust_stats.csv").is_file()
         assert "LOCUST_METRICS_PORT=9647" in rest
@@ -194,9 +199,8 @@ def test_bench_in_compose_mode(lab: Lab, tmp_path: Path) -> None:
 def test_the_generator_runs_in_its_container_under_generator_cpus(
     tmp_path: Path, limit: str, cores: int
 ) -> None:
-    flask, fastapi = free_ports(2)
     (tmp_path / ".env").write_text(
-        f"ASYNCLAB_FLASK_PORT={flask}\nASYNCLAB_FASTAPI_PORT={fastapi}\nGENERATOR_CPUS={limit}\n"
+        port_lines(free_ports(len(SERVICES))) + f"GENERATOR_CPUS={limit}\n"
     )
     compose = ComposeLab(LabSettings(), env_dir=tmp_path, environ={}, script=["false"])
     lines: list[str] = []
@@ -213,10 +217,9 @@ def test_the_generator_runs_in_its_container_under_generator_cpus(
 
 
 def test_cli_says_when_the_compose_lab_is_down(tmp_path: Path) -> None:
-    flask, fastapi = free_ports(2)
     env_dir = tmp_path / "project"
     env_dir.mkdir()
-    (env_dir / ".env").write_text(f"ASYNCLAB_FLASK_PORT={flask}\nASYNCLAB_FASTAPI_PORT={fastapi}\n")
+    (env_dir / ".env").write_text(port_lines(free_ports(len(SERVICES))))
     result = CliRunner().invoke(
         bench_command,
         ["--profile", "smoke", "--results-dir", str(tmp_path / "results"), "--no-report"],

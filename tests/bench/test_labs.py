@@ -12,7 +12,9 @@ from asynclab.bench.matrix import Bench
 from asynclab.bench.profiles import get_profile
 from asynclab.lab import Lab
 from asynclab.procs import LabError
+from asynclab.registry import SERVICES
 from asynclab.settings import LabSettings
+from asynclab.variants import VARIANTS
 
 
 def recorded(**changes: object) -> dict[str, object]:
@@ -37,9 +39,15 @@ def test_a_differing_password_is_named_not_shown() -> None:
 
 
 def test_equal_settings_and_bench_only_settings_pass() -> None:
-    requested = LabSettings(workers=2, bench_metrics_port=9700, flask_variant="flask-gthread")
+    # The bench picks each service's variant itself: a variant setting never conflicts.
+    variants = {
+        s.variant_setting: [v for v in VARIANTS.values() if v.framework == s.name][-1].name
+        for s in SERVICES.values()
+    }
+    requested = LabSettings(workers=2, bench_metrics_port=9700, **variants)
     lab = running_settings(requested, recorded(workers=2))
-    assert (lab.workers, lab.bench_metrics_port, lab.flask_variant) == (2, 9700, "flask-gthread")
+    assert (lab.workers, lab.bench_metrics_port) == (2, 9700)
+    assert {s.variant_setting: lab.variant(s.name) for s in SERVICES.values()} == variants
 
 
 def test_compose_setting_selects_the_compose_lab(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from asynclab.bench.locust_run import LoadSpec, locust_command
 from asynclab.bench.scenarios import SCENARIOS
 from asynclab.bench.steps import parse_levels, step_at
 from asynclab.lab import Lab
+from asynclab.registry import SERVICES
 from asynclab.settings import ROOT, LabSettings
 
 LOADTESTS = ROOT / "loadtests"
@@ -44,13 +45,13 @@ def test_every_scenario_class_is_listed() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("service", ["flask", "fastapi"])
+@pytest.mark.parametrize("service", SERVICES)
 def test_every_scenario_gets_right_answers(lab: Lab, tmp_path: Path, service: str) -> None:
     """One user per class (Mixed included) until every scenario's route was answered: every
     request passes its answer check, on both services."""
     classes = sorted({s.user_class for s in SCENARIOS.values()})
     files = ",".join([*(str(p.relative_to(ROOT)) for p in SCENARIO_FILES), PROBE])
-    url = lab.settings.flask_url if service == "flask" else lab.settings.fastapi_url
+    url = lab.settings.service_url(service)
     routes = ",".join(s.route for s in SCENARIOS.values() if s.name != "mixed")
     done = locust("-f", files, *classes, "--headless", "-u", str(len(classes)),
                   "-r", str(len(classes)), "-t", f"{BOUND_S}s", "-H", url,
@@ -83,7 +84,7 @@ def test_step_ramp_runs_in_locust(lab: Lab, tmp_path: Path) -> None:
     levels = tmp_path / "levels.jsonl"
     # Locust asks the shape for its level once a second: a hold of 3 s gives each level a few
     # asks, so that a busy machine that delays one does not skip the level.
-    done = locust("-f", files, "Json", "--headless", "-H", lab.settings.fastapi_url,
+    done = locust("-f", files, "Json", "--headless", "-H", lab.settings.service_url("fastapi"),
                   "--step-levels", "1,2", "--step-hold", "3", "--only-summary",
                   LOCUST_PROBE_FILE=str(levels))  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]

@@ -43,7 +43,7 @@ def test_warmup_is_cut_from_the_counted_requests(lab: Lab, tmp_path: Path) -> No
     assert manifest is not None
     scenario = SCENARIOS["io_db"]
     variant = get_variant(manifest["variants"]["fastapi"]["name"])
-    url = lab.settings.fastapi_url
+    url = lab.settings.service_url("fastapi")
     served_before = value(url, "http_requests_total", route=scenario.route)
     spec = LoadSpec(
         scenario, url, USERS, warmup_s=2, duration_s=3, out_dir=tmp_path,

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from asynclab.bench.profiles import PROFILES, customise, get_profile
 from asynclab.bench.scenarios import FANOUT_CALLS, SCENARIOS, WAIT_MS
+from asynclab.bench.verdicts import SERVER_LESSONS
 from asynclab.variants import VARIANTS
 from services.common.errors import parse_params, within_wait_budget
 from services.common.models import Fanout, Wait, WorkNative, WorkPython
@@ -35,6 +36,29 @@ def test_pairs_keep_one_variant_per_framework() -> None:
     pairs = PROFILES["full"].pairs()
     assert all(len({VARIANTS[v].framework for v in pair}) == len(pair) for pair in pairs)
     assert sorted(v for pair in pairs for v in pair) == sorted(VARIANTS)
+
+
+def test_granian_variants_of_both_frameworks_are_measured_side_by_side() -> None:
+    """Same server, two frameworks: one pair, so whatever slows the machine hits both alike."""
+    for name in ("full", "servers"):
+        pairs = PROFILES[name].pairs()
+        assert ("flask-granian", "fastapi-granian") in pairs, name
+    # The other pairs keep their order.
+    assert PROFILES["full"].pairs()[1:4] == [
+        ("flask-sync", "fastapi-async"),
+        ("flask-gthread", "fastapi-workers"),
+        ("flask-gevent", "fastapi-def"),
+    ]
+
+
+def test_servers_profile_holds_every_server_lesson() -> None:
+    servers = PROFILES["servers"]
+    planned = {(c.scenario, v) for c in servers.cells for v in servers.variants}
+    for lesson in SERVER_LESSONS:
+        assert (lesson.scenario, lesson.challenger) in planned, lesson.key
+        assert (lesson.scenario, lesson.baseline) in planned, lesson.key
+    full = PROFILES["full"]
+    assert {lesson.scenario for lesson in SERVER_LESSONS} <= {c.scenario for c in full.cells}
 
 
 def test_overrides() -> None:

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from asynclab.bench.cli import report
 from asynclab.bench.report import build_report
+from asynclab.bench.verdicts import SERVER_LESSONS
 
 DATA = Path(__file__).parent / "data"
 
@@ -144,3 +145,41 @@ def test_a_set_that_predates_the_record_says_so(result_set: Path) -> None:
     page = build_report(result_set).html.read_text()
     assert "TechEmpower updates (20) (synchronous_commit=not recorded)" in page
     assert "synchronous_commit was not recorded for this set" in page
+
+
+@pytest.fixture
+def servers_set(tmp_path: Path) -> Path:
+    """A set recorded with ``asynclab bench --profile servers`` on this busy machine."""
+    set_dir = tmp_path / "20261202-052506"
+    set_dir.mkdir()
+    for name in ("summary.json", "manifest.json"):
+        shutil.copy(DATA / "servers" / name, set_dir / name)
+    return set_dir
+
+
+def test_report_renders_the_servers_lesson_from_a_recorded_set(servers_set: Path) -> None:
+    out = build_report(servers_set)
+    verdicts = json.loads((servers_set / "verdicts.json").read_text())
+    assert [v["lesson"] for v in verdicts] == [lesson.key for lesson in SERVER_LESSONS]
+    by_key = {v["lesson"]: v for v in verdicts}
+    # Computed from the rows, like every verdict: medians of three runs, ratio and outcome.
+    flask_json = by_key["flask-servers-json"]
+    assert (flask_json["challenger"], flask_json["baseline"]) == ("flask-granian", "flask-gthread")
+    assert flask_json["ratio"] == pytest.approx(2301.2 / 1391.0, rel=1e-3)
+    assert flask_json["outcome"] == "win"
+    assert flask_json["text"].endswith("(\u00d72.15).")  # the measured CPU capacities explain it
+    io = by_key["granian-frameworks-io_db"]
+    assert (io["outcome"], io["ceiling_ratio"]) == ("win", 1.25)  # 30 connections vs 3 x 8
+    assert all(v["judged"] for v in verdicts)
+
+    markdown = out.markdown.read_text()
+    page = out.html.read_text()
+    for text in ("### Servers and frameworks", "granian wins", "FastAPI wins",
+                 "Service CPU per request: 0.383 ms vs 0.610 ms (\u00d70.63)"):  # fmt: skip
+        assert text in markdown
+    assert "Servers and frameworks" in page
+    assert "async wins" not in markdown  # the server lessons speak of servers and frameworks
+    assert "granian 2.8.9" in markdown  # the environment names the server's version
+    assert {p.name for p in out.charts if p.suffix == ".png"} == {
+        f"{kind}_{s}.png" for kind in ("throughput", "latency") for s in ("json", "db", "io_db")
+    }

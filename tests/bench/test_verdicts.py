@@ -7,7 +7,15 @@ from typing import Any
 import pytest
 
 from asynclab.bench.rows import flags, run_generator_ceiling
-from asynclab.bench.verdicts import LESSONS, TIMES, Spread, cells, classify, verdicts
+from asynclab.bench.verdicts import (
+    ALL_LESSONS,
+    SERVER_LESSONS,
+    TIMES,
+    Spread,
+    cells,
+    classify,
+    verdicts,
+)
 
 TITLES = {"cpu_python": "CPU", "io_db": "I/O wait", "pitfall": "Blocking"}
 
@@ -20,7 +28,7 @@ def row(scenario: str, variant: str, users: int, rps: float, rep: int = 1,
 
 
 def lesson(key: str) -> Any:
-    return next(x for x in LESSONS if x.key == key)
+    return next(x for x in ALL_LESSONS if x.key == key)
 
 
 def test_tie_win_and_loss() -> None:
@@ -143,6 +151,42 @@ def test_ceiling_number_and_note_come_from_the_same_run() -> None:
     ]
     [cell] = cells(rows).values()
     assert (cell.ceiling_rps, cell.ceiling_note) == (120, "note 120")
+
+
+def test_server_lessons_compare_servers_and_frameworks_on_three_routes() -> None:
+    """Same framework on two servers, and the same server with both frameworks."""
+    pairs = {(x.challenger, x.baseline) for x in SERVER_LESSONS}
+    assert pairs == {("flask-granian", "flask-gthread"), ("fastapi-granian", "fastapi-async"),
+                     ("fastapi-granian", "flask-granian")}  # fmt: skip
+    for pair in pairs:
+        routes = {x.scenario for x in SERVER_LESSONS if (x.challenger, x.baseline) == pair}
+        assert routes == {"json", "db", "io_db"}, pair
+    assert len({x.key for x in ALL_LESSONS}) == len(ALL_LESSONS)
+
+
+def test_a_server_lesson_is_judged_like_the_others_in_its_own_words() -> None:
+    titles = {"json": "TechEmpower json", "io_db": "I/O wait"}
+    rows = [
+        *(row("json", "flask-gthread", 64, r, i) for i, r in enumerate([1000, 1100, 1050])),
+        *(row("json", "flask-granian", 64, r, i) for i, r in enumerate([2000, 2200, 2100])),
+        row("io_db", "flask-gthread", 64, 470, ceiling_rps=480, ceiling_note="3 workers x 8"),
+        row("io_db", "flask-granian", 64, 300, ceiling_rps=480, ceiling_note="3 workers x 8"),
+    ]
+    found = {v.lesson.key: v for v in verdicts(rows, titles, ALL_LESSONS)}
+    assert set(found) == {"flask-servers-json", "flask-servers-io_db"}
+    json_ = found["flask-servers-json"]
+    assert (json_.outcome, json_.as_expected) == ("win", True)
+    assert json_.ratio == pytest.approx(2100 / 1050)
+    assert json_.text().startswith(
+        "TechEmpower json, 64 users: flask-granian 2,100 rps (2,000-2,200, CV 4.8%, 3 runs) vs "
+        "flask-gthread 1,050 rps"
+    )
+    assert json_.text().endswith(": granian wins.")
+    io = found["flask-servers-io_db"]
+    # Same slots, same ceiling: a loss here is named as unexpected, with the ceilings beside.
+    assert (io.outcome, io.as_expected, io.ceiling_ratio) == ("loss", False, 1.0)
+    assert "granian loses (expected a tie). Ceilings: 3 workers x 8 vs 3 workers x 8" in io.text()
+    assert "async" not in io.text()
 
 
 def test_missing_variant_gives_no_verdict() -> None:

@@ -41,8 +41,8 @@ def column(page: Page, header: str) -> float:
 def test_speaker_runs_one_scenario_against_flask(
     lab: Lab, locust_ui: str, page: Page, artifacts: Path
 ) -> None:
-    s = lab.settings
-    before = served(s.flask_url, ROUTE), served(s.fastapi_url, ROUTE)
+    flask_url, fastapi_url = lab.settings.service_url("flask"), lab.settings.service_url("fastapi")
+    before = served(flask_url, ROUTE), served(fastapi_url, ROUTE)
     page.goto(locust_ui)
 
     # The start form offers every scenario and shape, aimed at FastAPI unless told otherwise.
@@ -50,7 +50,7 @@ def test_speaker_runs_one_scenario_against_flask(
     for name in ("CpuPython", "IoDb", "PitfallBlocking", "Fanout", "Mixed", "Json"):
         assert picker.get_by_role("cell", name=name, exact=True).count() == 1, name
     assert "StepRamp" in page.locator("select#shapeClass").inner_text()
-    assert page.locator("input[name=host]").input_value() == s.fastapi_url
+    assert page.locator("input[name=host]").input_value() == fastapi_url
 
     # One scenario (untick all, tick one), a few users, the Flask service as the target.
     picker.locator("thead input[type=checkbox]").uncheck()
@@ -60,21 +60,19 @@ def test_speaker_runs_one_scenario_against_flask(
     page.locator("input[name=userCount]").fill("2")
     page.locator("input[name=spawnRate]").fill("2")
     page.get_by_text("Custom parameters").click()
-    page.locator("select#target").select_option(label=f"flask {s.flask_url}")
+    page.locator("select#target").select_option(label=f"flask {flask_url}")
     page.get_by_role("button", name="Start").click()
 
     poll_until(lambda: column(page, "# Requests") > 0, "the request count to rise above zero")
     poll_until(lambda: column(page, "Current RPS") > 0, "the current RPS to show")
-    page.get_by_text(s.flask_url).first.wait_for()  # the header names the URL under load
+    page.get_by_text(flask_url).first.wait_for()  # the header names the URL under load
     page.screenshot(path=str(artifacts / "locust-ui-running.png"))
     page.get_by_role("button", name="Stop").click()
     page.get_by_text("STOPPED", exact=False).first.wait_for()
 
     # Each worker publishes its requests within 0.5 s (services/common/tally.py): wait for them.
     poll_until(
-        lambda: served(s.flask_url, ROUTE) > before[0],
+        lambda: served(flask_url, ROUTE) > before[0],
         "Flask, the chosen target, to count requests",
     )
-    assert served(s.fastapi_url, ROUTE) == before[1], (
-        "FastAPI got requests although Flask was chosen"
-    )
+    assert served(fastapi_url, ROUTE) == before[1], "FastAPI got requests although Flask was chosen"

@@ -21,6 +21,7 @@ from pydantic.fields import FieldInfo
 from asynclab.bench.compose_lab import GENERATOR_METRICS_PORT, LOAD_URLS
 from asynclab.lab import Lab, upstream_command
 from asynclab.observability import native_targets
+from asynclab.registry import SERVICES
 from asynclab.serve import serve_plan
 from asynclab.settings import LabSettings
 from asynclab.variants import GUNICORN_CONFIG, VARIANTS, Variant
@@ -41,7 +42,7 @@ def env_settings() -> LabSettings:
 
 
 def port_inside(variant: Variant) -> int:
-    return INSIDE.flask_port if variant.framework == "flask" else INSIDE.fastapi_port
+    return INSIDE.port(variant.framework)
 
 
 def volume_sources(service: dict[str, Any]) -> dict[str, str]:
@@ -254,8 +255,7 @@ def test_scrape_targets_are_the_native_ones_by_container_name(
     native = native_targets(INSIDE, node=False)
     names = {
         f"{INSIDE.host}:{INSIDE.prometheus_port}": "prometheus",
-        f"{INSIDE.host}:{INSIDE.flask_port}": "flask",
-        f"{INSIDE.host}:{INSIDE.fastapi_port}": "fastapi",
+        **{f"{INSIDE.host}:{INSIDE.port(name)}": name for name in SERVICES},
         f"{INSIDE.host}:{INSIDE.locust_metrics_port}": "locust",
         f"{INSIDE.host}:{INSIDE.bench_metrics_port}": "locust-bench",
         f"{INSIDE.host}:{INSIDE.postgres_exporter_port}": "postgres-exporter",
@@ -289,10 +289,7 @@ def test_each_locust_serves_its_metrics_where_prometheus_scrapes(
 
 
 def test_the_bench_generator_loads_the_services_by_container_name() -> None:
-    assert {
-        "flask": f"http://flask:{INSIDE.flask_port}",
-        "fastapi": f"http://fastapi:{INSIDE.fastapi_port}",
-    } == LOAD_URLS
+    assert {name: f"http://{name}:{INSIDE.port(name)}" for name in SERVICES} == LOAD_URLS
 
 
 def test_grafana_uses_the_shared_provisioning(services: dict[str, dict[str, Any]]) -> None:
@@ -321,11 +318,7 @@ def test_locust_master_is_the_native_web_ui(services: dict[str, dict[str, Any]])
     assert role == "--master"
     # Natively every address is settings.host; in compose each is the container's name.
     at = INSIDE.model_copy(update={"host": "HOST"})
-    in_compose = {
-        "0.0.0.0": "HOST",
-        "http://fastapi:": "http://HOST:",
-        "http://flask:": "http://HOST:",
-    }
+    in_compose = {"0.0.0.0": "HOST", **{f"http://{name}:": "http://HOST:" for name in SERVICES}}
 
     def native_names(text: str) -> str:
         for compose_name, native_name in in_compose.items():
@@ -359,8 +352,7 @@ def published(settings: LabSettings) -> dict[str, tuple[int, int]]:
         "postgres-exporter": (settings.postgres_exporter_port, INSIDE.postgres_exporter_port),
     }
     for name, variant in VARIANTS.items():
-        outside = settings.flask_port if variant.framework == "flask" else settings.fastapi_port
-        pairs[name] = (outside, port_inside(variant))
+        pairs[name] = (settings.port(variant.framework), port_inside(variant))
     return pairs
 
 
@@ -387,7 +379,7 @@ def test_ports_changed_in_the_shell_change_only_the_published_side() -> None:
 def test_default_profiles_run_the_native_default_variants() -> None:
     default = LabSettings.model_construct()  # the defaults, whatever the environment says
     profiles = model.env_file()["COMPOSE_PROFILES"].split(",")
-    assert profiles == [default.flask_variant, default.fastapi_variant]
+    assert profiles == [default.variant(name) for name in SERVICES]
 
 
 def test_env_file_settings_are_the_native_defaults(settings: LabSettings) -> None:

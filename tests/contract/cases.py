@@ -10,7 +10,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-FRAMEWORKS = ["flask", "fastapi"]
+from asynclab.registry import SERVICES
+
+FRAMEWORKS = list(SERVICES)
 MAX_BODY = 65536
 VALID_ITEM: dict[str, Any] = {"name": "widget", "price": 9.99, "quantity": 3, "tags": ["a", "b"]}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -9,7 +10,8 @@ import httpx
 import psycopg
 
 from asynclab.lab import Lab
-from contract import differences
+from asynclab.variants import VARIANTS, Variant
+from contract import differences, raw
 from contract.cases import Req
 
 # RFC 9110's IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT".
@@ -25,8 +27,25 @@ CLIENT_TIMEOUT_S = 30.0
 
 
 def service_url(lab: Lab, framework: str) -> str:
-    settings = lab.settings
-    return settings.flask_url if framework == "flask" else settings.fastapi_url
+    return lab.settings.service_url(framework)
+
+
+def serving(lab: Lab, framework: str) -> Variant:
+    """The variant serving ``framework``'s port: the suite may run on any (ASYNCLAB_*_VARIANT)."""
+    manifest = lab.manifest()
+    assert manifest is not None, "the lab is not running"
+    return VARIANTS[manifest["variants"][framework]["name"]]
+
+
+def check_refusal(answer: raw.Answer, status: int, field: str | None) -> None:
+    """A raw head's answer as the contract says: its status and, for a refusal, the JSON error
+    naming ``field``."""
+    assert answer.status == status, answer
+    if field is None:
+        return
+    assert answer.media_type == "application/json", answer
+    body = json.loads(answer.body)
+    assert [d["field"] for d in body["detail"]] == [field], body
 
 
 def check_headers(response: httpx.Response, framework: str) -> None:

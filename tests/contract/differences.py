@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from asynclab.variants import Variant
 from contract import raw
 
 Blank = Callable[[Any], Any]
@@ -40,24 +41,58 @@ RANDOM_BY_DESIGN: dict[str, tuple[str, str, int, Blank]] = {
 OWN_BODY: dict[str, tuple[str, str]] = {
     "metrics": ("GET", "/metrics"),
 }
-# id -> a raw request one server refuses before the application sees it, and each service's
-# (status, media type). Flask's is gunicorn's parser; FastAPI's is uvicorn's (httptools), also
-# in fastapi-workers. test_server_answers.py sends each and checks both.
+# id -> a raw request one server refuses before the application sees it (or hands on where
+# another refuses), and the (status, media type) under each server that parses heads (``front``).
+# test_server_answers.py sends each to both services.
 SERVER_ANSWERS: dict[str, tuple[bytes, dict[str, tuple[int, str]]]] = {
     "unknown-method": (
         raw.head("FOO"),
-        {"flask": (405, "application/json"), "fastapi": (400, "text/plain; charset=utf-8")},
+        {"gunicorn": (405, "application/json"), "uvicorn": (400, "text/plain; charset=utf-8"),
+         "granian": (405, "application/json")},
     ),
     "malformed-http": (
         b"GET /json HTTP/1.1\r\nHost: asynclab\r\nno colon\r\nConnection: close\r\n\r\n",
-        {"flask": (400, "text/html"), "fastapi": (400, "text/plain; charset=utf-8")},
+        {"gunicorn": (400, "text/html"), "uvicorn": (400, "text/plain; charset=utf-8"),
+         "granian": (400, "")},
     ),
     "asterisk-target": (
         raw.head("GET", "*"),
-        {"flask": (400, "text/html"), "fastapi": (404, "application/json")},
+        {"gunicorn": (400, "text/html"), "uvicorn": (404, "application/json"),
+         "granian": (404, "application/json")},
     ),
+}  # fmt: skip
+# id -> (the id of one of contract/raw.py's SAME_ANSWER_CASES, and the (status, media type) of
+# each framework's granian variant where it answers that head otherwise).
+GRANIAN_ANSWERS: dict[str, tuple[str, dict[str, tuple[int, str]]]] = {
+    # hyper refuses a 101st field itself (gunicorn's limit, 100), with an empty 431.
+    "granian-field-count": ("fields-past-limit", {"flask": (431, ""), "fastapi": (431, "")}),
+    # A WSGI environ under granian holds the first of repeated Content-Type and Host fields
+    # only: Flask cannot see the repeat (the FastAPI app sees every field, and refuses it).
+    "granian-content-type-twice": ("content-type-twice", {"flask": (400, "application/json")}),
+    "granian-host-twice": ("host-twice", {"flask": (200, "application/json")}),
 }
-NAMED = [*RANDOM_BY_DESIGN, *OWN_BODY, *SERVER_ANSWERS]
+NAMED = [*RANDOM_BY_DESIGN, *OWN_BODY, *SERVER_ANSWERS, *GRANIAN_ANSWERS]
+
+
+def front(variant: Variant) -> str:
+    """The server whose parser judges a request head first: granian in the granian variants;
+    otherwise gunicorn for Flask (nginx in front passes these heads on to it) and uvicorn's
+    httptools for FastAPI (fastapi-workers too: gunicorn runs uvicorn workers there)."""
+    if variant.server == "granian":
+        return "granian"
+    return "gunicorn" if variant.framework == "flask" else "uvicorn"
+
+
+def own_answer(variant: Variant, case: str) -> tuple[int, str] | None:
+    """The (status, media type) a variant gives one of raw.SAME_ANSWER_CASES where it answers
+    otherwise than the contract's JSON (nginx's or granian's own refusal); None elsewhere."""
+    if variant.proxy is not None and case in PROXY_ANSWERS:
+        return PROXY_ANSWERS[case]
+    if variant.server == "granian":
+        for id_, answers in GRANIAN_ANSWERS.values():
+            if id_ == case and variant.framework in answers:
+                return answers[variant.framework]
+    return None
 
 
 def route_of(path: str) -> str:

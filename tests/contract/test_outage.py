@@ -25,7 +25,8 @@ import pytest
 from helpers import LabSettingsFactory, poll_until
 
 from asynclab import postgres
-from asynclab.lab import FRAMEWORKS, Lab
+from asynclab.lab import Lab
+from asynclab.registry import SERVICES as FRAMEWORKS
 from asynclab.variants import VARIANTS, Framework
 from contract.checks import CLIENT_TIMEOUT_S, check_error, check_json, service_url
 from contract.test_database_down import DB_DOWN

@@ -15,7 +15,7 @@ import pytest
 from asynclab.lab import Lab
 from contract import differences, raw
 from contract.cases import BAD_REQUESTS, GOOD_REQUESTS
-from contract.checks import CLIENT_TIMEOUT_S, send, service_url
+from contract.checks import CLIENT_TIMEOUT_S, check_refusal, send, service_url, serving
 
 CASES = [case for case in raw.SAME_ANSWER_CASES if case[0] not in differences.PROXY_ANSWERS]
 
@@ -27,7 +27,7 @@ def proxied(lab: Lab) -> Iterator[str]:
     try:
         yield service_url(lab, "flask")
     finally:
-        lab.switch("flask", lab.settings.flask_variant)
+        lab.switch("flask", lab.settings.variant("flask"))
 
 
 @pytest.mark.parametrize(
@@ -37,17 +37,18 @@ def test_head_limits_are_gunicorns(
     lab: Lab, proxied: str, id: str, request_: bytes, status: int, field: str | None
 ) -> None:
     answer = raw.exchange(proxied, request_)
-    reference = raw.exchange(service_url(lab, "fastapi"), request_)  # = flask-sync's, tested
-    assert answer.status == status, answer
-    assert (answer.media_type, answer.body) == (reference.media_type, reference.body)
+    check_refusal(answer, status, field)
     assert answer.headers["server"] == "asynclab-flask"
+    if differences.own_answer(serving(lab, "fastapi"), id) is None:
+        reference = raw.exchange(service_url(lab, "fastapi"), request_)  # = flask-sync's, tested
+        assert (answer.media_type, answer.body) == (reference.media_type, reference.body)
 
 
 @pytest.mark.parametrize("id", list(differences.SERVER_ANSWERS))
 def test_server_answers_are_flask_syncs(proxied: str, id: str) -> None:
     request_, expected = differences.SERVER_ANSWERS[id]
     answer = raw.exchange(proxied, request_)
-    assert (answer.status, answer.media_type) == expected["flask"], answer
+    assert (answer.status, answer.media_type) == expected["gunicorn"], answer
 
 
 @pytest.mark.parametrize("id", list(differences.PROXY_ANSWERS))

@@ -1,4 +1,4 @@
-"""Light load on both services for the observability tests; not a benchmark.
+"""Light load on every service for the observability tests; not a benchmark.
 
 Every iteration sends each route once, in a fixed order: the tests wait for every route to
 show up in Prometheus, and Locust's random choice among weighted tasks could leave one unsent
@@ -10,6 +10,7 @@ import os
 from locust import FastHttpUser, constant, task
 
 import asynclab.locust_exporter  # noqa: F401  (the plugin under test)
+from asynclab.registry import SERVICES
 
 
 class _Service(FastHttpUser):
@@ -26,9 +27,7 @@ class _Service(FastHttpUser):
                 response.success()
 
 
-class FlaskUser(_Service):
-    host = os.environ["FLASK_URL"]
-
-
-class FastapiUser(_Service):
-    host = os.environ["FASTAPI_URL"]
+# One user class per service (FlaskUser at $FLASK_URL, ...): Locust runs every class it finds.
+for _name in SERVICES:
+    _user = f"{_name.title()}User"
+    globals()[_user] = type(_user, (_Service,), {"host": os.environ[f"{_name.upper()}_URL"]})

@@ -1,7 +1,7 @@
 """The dashboards against a real Prometheus scraping the real lab while real Locust runs.
 
 Every PromQL expression of every panel (and every annotation) must return data, and every
-panel of "Flask vs FastAPI" must show both services.
+panel of "Flask vs FastAPI" must show every service (of the async only panel, every ASGI one).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import httpx
 import pytest
 from helpers import poll_until, terminate
 
+from asynclab.registry import SERVICES
 from asynclab.settings import ROOT
 from tests.observability.dashboards import DASHBOARDS, Query, load, queries
 
@@ -59,7 +60,11 @@ def lacking(prometheus: Prometheus, query: Query) -> str | None:
         return "no data"
     if query.dashboard == "Flask vs FastAPI" and SERVICE_METRICS.search(query.expr):
         services = {series["metric"].get("service") for series in result}
-        wanted = {"fastapi"} if query.panel in ASYNC_ONLY else {"flask", "fastapi"}
+        wanted = {
+            name
+            for name, service in SERVICES.items()
+            if query.panel not in ASYNC_ONLY or service.interface == "asgi"
+        }
         if services != wanted:
             return f"services {sorted(map(str, services))}, want {sorted(wanted)}"
     return None
@@ -80,15 +85,14 @@ def prometheus(lab: Any) -> Iterator[Prometheus]:
 
 @pytest.fixture
 def locust_run(lab: Any, prometheus: Prometheus) -> Iterator[subprocess.Popen[bytes]]:
-    """Light headless Locust against both services, its metrics scraped by the lab's Prometheus."""
+    """Light headless Locust against every service, its metrics scraped by the lab's Prometheus."""
     s = lab.settings
     env = {
         **os.environ,
         # The bench's port, which the lab's Prometheus scrapes beside the web UI's.
         "LOCUST_METRICS_PORT": str(s.bench_metrics_port),
         "LOCUST_SCENARIO": SCENARIO,
-        "FLASK_URL": s.flask_url,
-        "FASTAPI_URL": s.fastapi_url,
+        **{f"{name.upper()}_URL": s.service_url(name) for name in SERVICES},
     }
     argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless"]
     # The run time only bounds a Locust that outlives a killed test: the fixture stops it.

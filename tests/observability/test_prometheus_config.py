@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from asynclab import observability
+from asynclab.registry import SERVICES
 from asynclab.settings import ROOT, LabSettings
 
 PROMETHEUS = ROOT / "prometheus"
@@ -89,10 +90,11 @@ def test_both_modes_share_one_configuration(tmp_path: Path) -> None:
 
 
 def test_native_targets_use_the_lab_ports(tmp_path: Path) -> None:
-    settings = LabSettings(state_dir=tmp_path, flask_port=18001, fastapi_port=18002)
+    ports = {s.port_setting: 18001 + i for i, s in enumerate(SERVICES.values())}
+    settings = LabSettings(state_dir=tmp_path, **ports)
     targets = observability.native_targets(settings, node=False)
-    assert targets["flask"] == ["127.0.0.1:18001"]
-    assert targets["fastapi"] == ["127.0.0.1:18002"]
+    for i, service in enumerate(SERVICES.values()):
+        assert targets[service.job] == [f"127.0.0.1:{18001 + i}"]
     assert targets["node"] == []
 
 

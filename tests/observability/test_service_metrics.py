@@ -1,19 +1,21 @@
-"""Both services' /metrics against the contract, on the real lab (gunicorn, uvicorn, Postgres)."""
+"""Every service's /metrics against the contract, on the real lab (gunicorn, uvicorn, Postgres)."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 from helpers import poll_until
 
+from asynclab.registry import SERVICES
 from asynclab.variants import get_variant
 from services.common.metrics import METHODS
 from tests.observability.scrape import samples, value
 
-FRAMEWORKS = ("flask", "fastapi")
 ASYNC_ONLY = {"event_loop_lag_seconds"}
 CONTRACT = {
     "http_requests_total",
@@ -31,7 +33,7 @@ CONTRACT = {
 
 
 def url(lab: Any, framework: str) -> str:
-    base: str = lab.settings.flask_url if framework == "flask" else lab.settings.fastapi_url
+    base: str = lab.settings.service_url(framework)
     return base
 
 
@@ -53,26 +55,32 @@ def shape(base_url: str) -> set[tuple[str, frozenset[str]]]:
     return {(s.name, frozenset(s.labels)) for s in samples(base_url)}
 
 
-def test_both_services_export_the_same_names_and_labels(lab: Any) -> None:
-    for framework in FRAMEWORKS:
+def test_every_service_exports_the_same_names_and_labels(lab: Any) -> None:
+    for framework in SERVICES:
         exercise(url(lab, framework))
 
-    def shapes() -> tuple[set[tuple[str, frozenset[str]]], ...] | None:
+    def common(series: set[tuple[str, frozenset[str]]]) -> set[tuple[str, frozenset[str]]]:
+        return {s for s in series if s[0] not in ASYNC_ONLY}
+
+    def shapes() -> dict[str, set[tuple[str, frozenset[str]]]] | None:
         # Each worker publishes its requests within 0.5 s (see services/common/tally.py).
-        flask, fastapi = (shape(url(lab, f)) for f in FRAMEWORKS)
-        same = {s for s in fastapi if s[0] not in ASYNC_ONLY} == flask
-        return (flask, fastapi) if same and {name for name, _ in flask} >= CONTRACT else None
+        found = {f: shape(url(lab, f)) for f in SERVICES}
+        first = common(next(iter(found.values())))
+        same = all(common(series) == first for series in found.values())
+        return found if same and {name for name, _ in first} >= CONTRACT else None
 
-    flask, fastapi = poll_until(shapes, "both services to publish the same series")
-    assert {name for name, _ in flask} >= CONTRACT
-    assert {name for name, _ in fastapi if name not in ASYNC_ONLY} == {name for name, _ in flask}
-    assert {s for s in fastapi if s[0] not in ASYNC_ONLY} == flask
-    # The lag gauge exists only where there is an event loop (a constant 0 would mislead).
-    assert {name for name, _ in fastapi} & ASYNC_ONLY == ASYNC_ONLY
-    assert not {name for name, _ in flask} & ASYNC_ONLY
+    found = poll_until(shapes, "every service to publish the same series")
+    first = common(next(iter(found.values())))
+    assert {name for name, _ in first} >= CONTRACT
+    for framework, series in found.items():
+        assert common(series) == first, framework
+        # The lag gauge exists only where there is an event loop (a constant 0 would mislead).
+        names = {name for name, _ in series}
+        has_loop = SERVICES[framework].interface == "asgi"
+        assert names & ASYNC_ONLY == (ASYNC_ONLY if has_loop else set()), framework
 
 
-@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("framework", SERVICES)
 def test_routes_are_templates_and_unknown_paths_one_label(lab: Any, framework: str) -> None:
     base = url(lab, framework)
     exercise(base)
@@ -94,7 +102,7 @@ def test_routes_are_templates_and_unknown_paths_one_label(lab: Any, framework: s
     assert methods <= METHODS | {"OTHER"}
 
 
-@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("framework", SERVICES)
 def test_pool_and_process_figures_cover_the_service(lab: Any, framework: str) -> None:
     base = url(lab, framework)
     variant = get_variant(lab.manifest()["variants"][framework]["name"])
@@ -104,9 +112,9 @@ def test_pool_and_process_figures_cover_the_service(lab: Any, framework: str) ->
     assert value(base, "process_open_fds") > 0
 
 
-@pytest.fixture(params=["flask-sync", "fastapi-workers"])
+@pytest.fixture(params=["flask-sync", "fastapi-workers", "flask-granian"])
 def multiworker(lab: Any, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A service on several gunicorn workers (switching FastAPI to gunicorn and back)."""
+    """A service on several workers of gunicorn or granian (switching there and back)."""
     variant = get_variant(request.param)
     assert variant.processes(lab.settings) == 3
     before = lab.manifest()["variants"][variant.framework]["name"]
@@ -119,9 +127,9 @@ def multiworker(lab: Any, request: pytest.FixtureRequest) -> Iterator[str]:
             lab.switch(variant.framework, before)
 
 
-def test_counts_add_up_across_gunicorn_workers(lab: Any, multiworker: str) -> None:
+def test_counts_add_up_across_workers(lab: Any, multiworker: str) -> None:
     """N requests spread over 3 workers make a counter of exactly N, whichever worker answers."""
-    framework = "flask" if multiworker == lab.settings.flask_url else "fastapi"
+    [framework] = [f for f in SERVICES if url(lab, f) == multiworker]
     worker_files = lab.metrics_dir(framework)
     json_get = {"route": "/json", "method": "GET"}
     before = value(multiworker, "http_requests_total", status="200", **json_get)
@@ -147,3 +155,45 @@ def test_counts_add_up_across_gunicorn_workers(lab: Any, multiworker: str) -> No
     after, timed = poll_until(counted, f"the {sent} requests to be counted")
     assert after == sent
     assert timed == sent
+
+
+def rss(processes: list[psutil.Process]) -> float:
+    total = 0.0
+    for proc in processes:
+        with contextlib.suppress(psutil.Error):
+            total += proc.memory_info().rss
+    return total
+
+
+def test_granian_workers_count_while_they_live(lab: Any) -> None:
+    """granian's main process and every worker count; a worker killed (and replaced, as
+    gunicorn's arbiter would) stops counting in the live gauges, though no hook says it died."""
+    record = lab.switch("flask", "flask-granian")
+    base = lab.settings.service_url("flask")
+    slots = get_variant("flask-granian").db_slots(lab.settings)
+    try:
+        main = psutil.Process(record.pid)
+
+        def three_workers() -> list[psutil.Process] | None:
+            workers = main.children()
+            return workers if len(workers) == 3 else None
+
+        workers = poll_until(three_workers, "granian's 3 workers")
+        assert value(base, "db_pool_size") == slots
+        # Memory of the main process and of all three workers, not of the one that answers.
+        assert value(base, "process_resident_memory_bytes") >= 0.8 * rss([main, *workers])
+
+        victim = workers[0]
+        victim.kill()
+
+        def replaced() -> bool:
+            pids = {w.pid for w in main.children()}
+            return len(pids) == 3 and victim.pid not in pids
+
+        poll_until(replaced, "granian to replace the killed worker")
+        # Without the dead worker's files forgotten its pool would still count (32 of 24).
+        poll_until(lambda: value(base, "db_pool_size") == slots, f"db_pool_size back at {slots}")
+        files = [p.name for p in lab.metrics_dir("flask").iterdir()]
+        assert not [name for name in files if name.endswith(f"_{victim.pid}.db") and "live" in name]
+    finally:
+        lab.switch("flask", lab.settings.variant("flask"))

@@ -1,0 +1,199 @@
+"""The static files that name each service, held to asynclab/registry.py.
+
+compose.yaml, .env, the Prometheus configuration, the Grafana dashboard and scripts/compose.sh
+stay plain files (they are read by tools, not by Python), one block per service. For a row
+added to the registry, each failure below says exactly what to add, and where; the check is
+made against that same text, so what the message asks for is what passes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+import yaml
+
+from asynclab.registry import SERVICES, WEB_UI_TARGET, Service
+from asynclab.settings import ROOT
+from asynclab.variants import VARIANTS
+from tests.compose import model
+from tests.observability.dashboards import DASHBOARDS, load, panels
+
+ROWS = list(SERVICES.values())
+PROMETHEUS = ROOT / "prometheus"
+COMPOSE_SH = ROOT / "scripts" / "compose.sh"
+
+
+def ids(service: Service) -> str:
+    return service.name
+
+
+def variants_of(service: Service) -> list[str]:
+    return [v.name for v in VARIANTS.values() if v.framework == service.name]
+
+
+# --- compose.yaml -------------------------------------------------------------------------------
+
+
+def compose_block(service: Service) -> str:
+    """What every variant of the service shares: its alias, published port and healthcheck."""
+    n, port = service.name, service.port
+    return (
+        f"x-{n}: &{n}\n"
+        f"  <<: *service\n"
+        f"  networks:\n"
+        f"    default:\n"
+        f"      aliases: [{n}]\n"
+        f"  ports:\n"
+        f"    - ${{BIND_ADDRESS}}:${{{service.port_env}}}:{port}\n"
+        f"  healthcheck:\n"
+        f"    <<: *healthcheck\n"
+        f'    test: [CMD, python, docker/healthcheck.py, "http://127.0.0.1:{port}/readyz"]\n'
+    )
+
+
+def variant_block(service: Service, variant: str) -> str:
+    return (
+        f"  {variant}:\n"
+        f"    <<: *{service.name}\n"
+        f"    profiles: [{variant}]\n"
+        f'    command: [python, -m, asynclab.serve, {variant}, --port, "{service.port}"]\n'
+    )
+
+
+def parsed(text: str) -> dict[str, Any]:
+    """``text`` as compose reads it, with compose.yaml's own x-service and x-healthcheck."""
+    raw = model.raw()
+    anchors = "".join(
+        f"x-{name}: &{name} {json.dumps(raw[f'x-{name}'])}\n" for name in ("healthcheck", "service")
+    )
+    data: dict[str, Any] = yaml.safe_load(anchors + text)
+    return data
+
+
+@pytest.mark.parametrize("service", ROWS, ids=ids)
+def test_compose_has_the_services_block(service: Service) -> None:
+    block = compose_block(service)
+    wanted = parsed(block)[f"x-{service.name}"]
+    assert model.raw().get(f"x-{service.name}") == wanted, (
+        f"compose.yaml: service {service.name} needs this block, beside x-flask (before "
+        f"`services:`); a comment above it may say why it differs from the others:\n\n{block}"
+    )
+
+
+@pytest.mark.parametrize("service", ROWS, ids=ids)
+def test_compose_has_a_block_per_variant(service: Service) -> None:
+    services = model.raw()["services"]
+    for variant in variants_of(service):
+        block = variant_block(service, variant)
+        wanted = parsed(f"{compose_block(service)}services:\n{block}")["services"][variant]
+        assert services.get(variant) == wanted, (
+            f"compose.yaml: variant {variant} of service {service.name} needs this block under "
+            f"`services:`, beside the other variants:\n\n{block}"
+        )
+
+
+def test_compose_default_profiles_are_the_default_variants() -> None:
+    wanted = ",".join(s.variant for s in ROWS)
+    assert model.env_file().get("COMPOSE_PROFILES") == wanted, (
+        f".env: one variant per service, the registry's defaults: COMPOSE_PROFILES={wanted}"
+    )
+
+
+@pytest.mark.parametrize("service", ROWS, ids=ids)
+def test_env_file_publishes_the_services_port(service: Service) -> None:
+    line = f"{service.port_env}={service.port}"
+    assert model.env_file().get(service.port_env) == str(service.port), (
+        f".env: add `{line}` under `# --- ports`, beside the other services' ports"
+    )
+
+
+def test_the_web_ui_offers_every_service_by_container_name() -> None:
+    names = [WEB_UI_TARGET, *(n for n in SERVICES if n != WEB_UI_TARGET)]
+    targets = ",".join(f"{n}=http://{n}:{SERVICES[n].port}" for n in names)
+    master = model.raw()["services"]["locust-master"]
+    assert master["environment"]["LOCUST_TARGETS"] == targets, (
+        f"compose.yaml, locust-master: set `LOCUST_TARGETS: {targets}`"
+    )
+    host = f"http://{WEB_UI_TARGET}:{SERVICES[WEB_UI_TARGET].port}"
+    assert master["command"][master["command"].index("-H") + 1] == host
+
+
+# --- Prometheus ---------------------------------------------------------------------------------
+
+
+def scrape_job(service: Service) -> str:
+    job = service.job
+    return f"  - job_name: {job}\n    file_sd_configs: [{{files: [targets/{job}.yml]}}]\n"
+
+
+def compose_targets(service: Service) -> str:
+    return f'- targets: ["{service.name}:{service.port}"]\n'
+
+
+@pytest.mark.parametrize("service", ROWS, ids=ids)
+def test_prometheus_scrapes_the_service(service: Service) -> None:
+    jobs = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())["scrape_configs"]
+    found = [job for job in jobs if job["job_name"] == service.job]
+    block = scrape_job(service)
+    assert found == yaml.safe_load(block), (
+        f"prometheus/prometheus.yml: service {service.name} needs this job under "
+        f"`scrape_configs:`, after the other services' jobs:\n\n{block}"
+    )
+
+
+@pytest.mark.parametrize("service", ROWS, ids=ids)
+def test_compose_targets_name_the_services_container(service: Service) -> None:
+    path = PROMETHEUS / "targets" / "compose" / f"{service.job}.yml"
+    text = compose_targets(service)
+    found = yaml.safe_load(path.read_text()) if path.is_file() else None
+    assert found == yaml.safe_load(text), (
+        f"{path.relative_to(ROOT)}: create it with this line (compose's Prometheus scrapes the "
+        f"service by its network alias, at its port inside the container):\n\n{text}"
+    )
+
+
+# --- Grafana ------------------------------------------------------------------------------------
+
+CONTAINER_NAME = re.compile(r'name=~"([^"]*)"')
+
+
+def test_the_container_panels_cover_every_service() -> None:
+    # cAdvisor's series name containers (asynclab-flask-sync-1), not services: the panels
+    # select them by the service names in their variants' names.
+    wanted = ".*(" + "|".join(SERVICES) + ").*"
+    checked = 0
+    for path in DASHBOARDS:
+        for panel in panels(load(path)):
+            for target in panel["targets"]:
+                if "container_" not in target["expr"]:
+                    continue
+                checked += 1
+                found = CONTAINER_NAME.findall(target["expr"])
+                assert found == [wanted], (
+                    f"{path.relative_to(ROOT)}, panel {panel['title']!r}: select the containers "
+                    f'of every service with name=~"{wanted}" (it has {found})'
+                )
+    assert checked
+
+
+# --- scripts/compose.sh -------------------------------------------------------------------------
+
+
+def compose_sh_services() -> list[str]:
+    """The lines of compose.sh's lab_services(), its copy of the table."""
+    text = COMPOSE_SH.read_text()
+    match = re.search(r"^lab_services\(\) \{\n  cat <<'EOF'\n(.*?)^EOF$", text, re.M | re.S)
+    assert match, "scripts/compose.sh: lab_services() is missing"
+    return match.group(1).splitlines()
+
+
+def test_compose_sh_lists_every_service() -> None:
+    wanted = [f"{s.name} {s.label} {s.port_env}" for s in ROWS]
+    lines = "\n".join(wanted)
+    assert compose_sh_services() == wanted, (
+        f"scripts/compose.sh: lab_services() must print one line per service, in the "
+        f"registry's order (name, label, the setting of its published port):\n\n{lines}"
+    )
