@@ -73,7 +73,8 @@ def test_serves_the_contract(lab: Lab, variant: Variant, db: Conn) -> None:
         httpx.Client(base_url=service_url(lab, other), timeout=CLIENT_TIMEOUT_S) as ref,
     ):
         # SAME, then every case of the shared table: each variant runs the route table's
-        # handlers its own way (async def, def in a thread pool, sync, gthread, gevent).
+        # handlers its own way (async def, def in a thread pool, sync, gthread, gevent
+        # workers), under its own server.
         for req in SAME + GOOD_REQUESTS + BAD_REQUESTS:
             got, expected = answer(c, req), answer(ref, req)
             if req.id in differences.PROXY_REQUESTS and any(proxied.values()):
