@@ -7,14 +7,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from services.common import limits
-from services.common.models import MAX_BODY_BYTES, MAX_WAIT_MS, Fanout, ItemIn
+from services.common.models import MAX_BODY_BYTES, MAX_WAIT_MS, Fanout
 
 Q = TypeVar("Q", bound=BaseModel)
 
@@ -128,8 +128,9 @@ def check_body_size(content_length: str | None) -> None:
         raise payload_too_large()
 
 
-def parse_item(content_type: str | None, body: bytes) -> ItemIn:
-    """Content type, then size, then JSON syntax, then the rules: the same order everywhere."""
+def parse_body(model: type[Q], content_type: str | None, body: bytes) -> Q:
+    """A JSON body validated with ``model``: content type, then size, then JSON syntax, then
+    the rules, the same order everywhere."""
     mimetype = (content_type or "").split(";", 1)[0].strip().lower()
     if mimetype != "application/json":
         message = f"send the body as application/json, not {mimetype or 'nothing'}"
@@ -141,7 +142,7 @@ def parse_item(content_type: str | None, body: bytes) -> ItemIn:
     if len(body) > MAX_BODY_BYTES:
         raise payload_too_large()
     try:
-        return ItemIn.model_validate_json(body)
+        return model.model_validate_json(body)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
         if any(e["type"] == "json_invalid" for e in errors):
@@ -172,7 +173,7 @@ def within_wait_budget(params: Fanout) -> Fanout:
     return params
 
 
-def parse_params(model: type[Q], params: dict[str, str], where: str = "query") -> Q:
+def parse_params(model: type[Q], params: Mapping[str, str], where: str = "query") -> Q:
     """Validate request parameters with one of services.common.models."""
     try:
         return model.model_validate(params)

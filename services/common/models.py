@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator
 from pydantic_core import PydanticCustomError
+
+from services.common.work import clamp_queries
 
 MAX_BODY_BYTES = 64 * 1024
 # The longest wait one request may ask for, in total: /io/db and /io/upstream wait `ms`, and
@@ -41,6 +43,13 @@ def _integral_float(value: object) -> object:
 
 
 JsonInt = Annotated[int, BeforeValidator(_integral_float)]
+
+
+class Queries(BaseModel):
+    """TechEmpower's rule, which refuses nothing: a non-integer or missing value is 1, and any
+    other is clamped to 1..500."""
+
+    queries: Annotated[int, PlainValidator(clamp_queries)] = 1
 
 
 class WorkPython(BaseModel):

@@ -49,9 +49,10 @@ class SyncBackend:
         with self.db.connection() as conn, conn.cursor() as cur:
             yield cur
 
-    def ping(self) -> None:
+    def ping(self) -> dict[str, str]:
         with self._cursor() as cur:
             cur.execute(sql.PING)
+        return {"status": "ready"}
 
     def world(self) -> dict[str, int]:
         with self._cursor() as cur:

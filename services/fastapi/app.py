@@ -8,25 +8,27 @@ uses. Routes, SQL, validation and bodies are the contract in docs/contract.md.
 
 # No ``from __future__ import annotations``: FastAPI reads these annotations at runtime.
 
+import inspect
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from operator import attrgetter
 from typing import Annotated, Any
 
 import anyio.to_thread
-from fastapi import Depends, FastAPI, Query, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.common import errors, work
+from services.common import errors
 from services.common.config import ServiceConfig, load_config
-from services.common.errors import ApiError, dumps, parse_params
-from services.common.models import MAX_BODY_BYTES, Fanout, ItemId, Wait, WorkNative, WorkPython
+from services.common.errors import ApiError, dumps
+from services.common.models import MAX_BODY_BYTES
 from services.common.openapi import DOCUMENT_BYTES, OPENAPI_PATH
+from services.common.routes import JSON, ROUTES, Route
 from services.common.startup import freeze_startup_objects
-from services.common.sync_backend import SyncBackend, pitfall_sleep
+from services.common.sync_backend import SyncBackend
 from services.fastapi.async_backend import AsyncBackend
 from services.fastapi.limits import RequestLimits
 
@@ -34,7 +36,7 @@ log = logging.getLogger(__name__)
 
 
 def _json(payload: Any, status: int = 200) -> Response:
-    return Response(dumps(payload), status_code=status, media_type="application/json")
+    return Response(dumps(payload), status, media_type=JSON)
 
 
 def _error(exc: ApiError) -> Response:
@@ -55,163 +57,105 @@ async def read_body(request: Request) -> bytes:
 
 
 Body = Annotated[bytes, Depends(read_body)]
+Endpoint = Callable[..., Any]
+# A route's values, by where they come from: no dependency solving, one attribute read.
+_VALUES: dict[str, Callable[[Request], Mapping[str, str]]] = {
+    "query": attrgetter("query_params"),
+    "path": attrgetter("path_params"),
+}
 
 
-def _add_async_routes(app: FastAPI, backend: AsyncBackend) -> None:
-    @app.get("/json")
-    async def json_() -> Response:
-        return _json({"message": "Hello, World!"})
+def _static(body: bytes, media_type: str, status: int = 200) -> Endpoint:
+    async def static() -> Response:
+        return Response(body, status, media_type=media_type)
 
-    @app.get("/plaintext")
-    async def plaintext() -> Response:
-        return Response(b"Hello, World!", media_type="text/plain; charset=utf-8")
-
-    @app.get("/healthz")
-    async def healthz() -> Response:
-        return _json({"status": "ok"})
-
-    @app.get("/db")
-    async def db() -> Response:
-        return _json(await backend.world())
-
-    @app.get("/queries")
-    async def queries(queries: str | None = None) -> Response:
-        return _json(await backend.worlds(work.clamp_queries(queries)))
-
-    @app.get("/updates")
-    async def updates(queries: str | None = None) -> Response:
-        return _json(await backend.update_worlds(work.clamp_queries(queries)))
-
-    @app.get("/fortunes")
-    async def fortunes() -> Response:
-        return Response(await backend.fortunes(), media_type="text/html; charset=utf-8")
-
-    @app.get("/cpu/python")
-    async def cpu_python(params: Annotated[WorkPython, Query()]) -> Response:
-        return _json({"work": params.work, "result": work.cpu_python(params.work)})
-
-    @app.get("/cpu/native")
-    async def cpu_native(params: Annotated[WorkNative, Query()]) -> Response:
-        return _json({"work": params.work, "result": work.cpu_native(params.work)})
-
-    @app.get("/io/db")
-    async def io_db(params: Annotated[Wait, Query()]) -> Response:
-        return _json(await backend.sleep(params.ms))
-
-    @app.get("/io/upstream")
-    async def io_upstream(params: Annotated[Wait, Query()]) -> Response:
-        return _json(await backend.upstream(params.ms))
-
-    @app.get("/fanout")
-    async def fanout(params: Annotated[Fanout, Query()]) -> Response:
-        errors.within_wait_budget(params)
-        return _json(await backend.fanout(params.calls, params.ms))
-
-    @app.get("/pitfall/blocking")
-    async def pitfall_blocking(params: Annotated[Wait, Query()]) -> Response:
-        return _json(pitfall_sleep(params.ms))  # blocks the event loop: the lesson
-
-    @app.post("/items", status_code=201)
-    async def create_item(request: Request, body: Body) -> Response:
-        item = errors.parse_item(request.headers.get("content-type"), body)
-        return _json(await backend.insert_item(item), 201)
-
-    @app.get("/items/{id}")
-    async def get_item(id: str) -> Response:
-        return _json(await backend.get_item(parse_params(ItemId, {"id": id}, "path").id))
-
-    @app.get("/readyz")
-    async def readyz() -> Response:
-        await backend.ping()
-        return _json({"status": "ready"})
+    return static
 
 
-def _add_def_routes(app: FastAPI, backend: SyncBackend) -> None:
-    @app.get("/json")
-    def json_() -> Response:
-        return _json({"message": "Hello, World!"})
+def _async_endpoint(route: Route, backend: AsyncBackend) -> Endpoint:
+    """``async def``, on the event loop: the call is awaited where the backend's method is a
+    coroutine function, and a plain function (the CPU routes, /pitfall/blocking's
+    ``time.sleep``) runs right there, blocking the loop while it does: the lesson."""
+    call = route.bind(backend)
+    status, media_type = route.status, route.media_type
+    if isinstance(call, bytes):
+        return _static(call, media_type, status)
+    encode, awaited = route.encoder(), inspect.iscoroutinefunction(call)
+    if route.where is None:
+        if not awaited:
 
-    @app.get("/plaintext")
-    def plaintext() -> Response:
-        return Response(b"Hello, World!", media_type="text/plain; charset=utf-8")
+            async def answer() -> Response:
+                return Response(encode(call()), status, media_type=media_type)
 
-    @app.get("/healthz")
-    def healthz() -> Response:
-        return _json({"status": "ok"})
+            return answer
 
-    @app.get("/db")
-    def db() -> Response:
-        return _json(backend.world())
+        async def answer_awaited() -> Response:
+            return Response(encode(await call()), status, media_type=media_type)
 
-    @app.get("/queries")
-    def queries(queries: str | None = None) -> Response:
-        return _json(backend.worlds(work.clamp_queries(queries)))
+        return answer_awaited
+    if route.where == "body":
+        assert awaited, f"{route.path}: a body is read on the loop; call the backend"
+        parse_body = route.body_parser()
 
-    @app.get("/updates")
-    def updates(queries: str | None = None) -> Response:
-        return _json(backend.update_worlds(work.clamp_queries(queries)))
+        async def with_body(request: Request) -> Response:
+            args = parse_body(request.headers.get("content-type"), await read_body(request))
+            return Response(encode(await call(*args)), status, media_type=media_type)
 
-    @app.get("/fortunes")
-    def fortunes() -> Response:
-        return Response(backend.fortunes(), media_type="text/html; charset=utf-8")
+        return with_body
+    parse, values = route.values_parser(), _VALUES[route.where]
+    if not awaited:
 
-    @app.get("/cpu/python")
-    def cpu_python(params: Annotated[WorkPython, Query()]) -> Response:
-        return _json({"work": params.work, "result": work.cpu_python(params.work)})
+        async def with_params(request: Request) -> Response:
+            return Response(encode(call(*parse(values(request)))), status, media_type=media_type)
 
-    @app.get("/cpu/native")
-    def cpu_native(params: Annotated[WorkNative, Query()]) -> Response:
-        return _json({"work": params.work, "result": work.cpu_native(params.work)})
+        return with_params
 
-    @app.get("/io/db")
-    def io_db(params: Annotated[Wait, Query()]) -> Response:
-        return _json(backend.sleep(params.ms))
+    async def with_params_awaited(request: Request) -> Response:
+        return Response(encode(await call(*parse(values(request)))), status, media_type=media_type)
 
-    @app.get("/io/upstream")
-    def io_upstream(params: Annotated[Wait, Query()]) -> Response:
-        return _json(backend.upstream(params.ms))
+    return with_params_awaited
 
-    @app.get("/fanout")
-    def fanout(params: Annotated[Fanout, Query()]) -> Response:
-        errors.within_wait_budget(params)
-        return _json(backend.fanout(params.calls, params.ms))
 
-    @app.get("/pitfall/blocking")
-    def pitfall_blocking(params: Annotated[Wait, Query()]) -> Response:
-        return _json(pitfall_sleep(params.ms))
+def _def_endpoint(route: Route, backend: SyncBackend) -> Endpoint:
+    """Plain ``def``: FastAPI runs it in its thread pool (anyio's limiter, ``def_threads``)."""
+    call = route.bind(backend)
+    status, media_type = route.status, route.media_type
+    if isinstance(call, bytes):
+        body = call
 
-    @app.post("/items", status_code=201)
-    def create_item(request: Request, body: Body) -> Response:
-        item = errors.parse_item(request.headers.get("content-type"), body)
-        return _json(backend.insert_item(item), 201)
+        def static() -> Response:
+            return Response(body, status, media_type=media_type)
 
-    @app.get("/items/{id}")
-    def get_item(id: str) -> Response:
-        return _json(backend.get_item(parse_params(ItemId, {"id": id}, "path").id))
+        return static
+    assert not inspect.iscoroutinefunction(call), route.path
+    encode = route.encoder()
+    if route.where is None:
 
-    @app.get("/readyz")
-    def readyz() -> Response:
-        backend.ping()
-        return _json({"status": "ready"})
+        def answer() -> Response:
+            return Response(encode(call()), status, media_type=media_type)
+
+        return answer
+    if route.where == "body":
+        parse_body = route.body_parser()
+
+        # The body is read on the loop, by the dependency, before the thread takes over.
+        def with_body(request: Request, body: Body) -> Response:
+            args = parse_body(request.headers.get("content-type"), body)
+            return Response(encode(call(*args)), status, media_type=media_type)
+
+        return with_body
+    parse, values = route.values_parser(), _VALUES[route.where]
+
+    def with_params(request: Request) -> Response:
+        return Response(encode(call(*parse(values(request)))), status, media_type=media_type)
+
+    return with_params
 
 
 def _add_error_handlers(app: FastAPI) -> None:
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
         return _error(exc)
-
-    async def validation_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, RequestValidationError)
-        detail = [
-            errors.issue(
-                ".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]),
-                str(e["loc"][0]),
-                e["type"],
-                e["msg"],
-            )
-            for e in exc.errors()
-        ]
-        return _error(ApiError(422, "validation_error", detail))
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
@@ -231,7 +175,6 @@ def _add_error_handlers(app: FastAPI) -> None:
         return _error(ApiError(500, "internal_error", detail))
 
     app.add_exception_handler(ApiError, api_error)
-    app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, unexpected)
 
@@ -271,11 +214,14 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.backend = backend
-    if isinstance(backend, SyncBackend):
-        _add_def_routes(app, backend)
-    else:
-        _add_async_routes(app, backend)
-    app.add_api_route(OPENAPI_PATH, _openapi, methods=["GET"])
+    for route in ROUTES:
+        endpoint = (
+            _def_endpoint(route, backend)
+            if isinstance(backend, SyncBackend)
+            else _async_endpoint(route, backend)
+        )
+        app.add_api_route(route.path, endpoint, methods=[route.method], status_code=route.status)
+    app.add_api_route(OPENAPI_PATH, _static(DOCUMENT_BYTES, JSON), methods=["GET"])
     _add_error_handlers(app)
 
     if config.metrics_enabled:
@@ -288,10 +234,6 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
     # Outside the metrics: what gunicorn refuses never reaches Flask's metrics either.
     app.add_middleware(RequestLimits)
     return app
-
-
-async def _openapi() -> Response:
-    return Response(DOCUMENT_BYTES, media_type="application/json")
 
 
 def _serve_head_like_get(app: FastAPI) -> None:

@@ -106,9 +106,10 @@ class AsyncBackend:
     def _connection(self) -> _Connection:
         return _Connection(self)
 
-    async def ping(self) -> None:
+    async def ping(self) -> dict[str, str]:
         async with self._connection() as conn:
             await conn.fetchval(sql.PING)
+        return {"status": "ready"}
 
     async def world(self) -> dict[str, int]:
         async with self._connection() as conn:

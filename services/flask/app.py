@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import atexit
 import logging
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from services.common import errors, work
+from services.common import errors
 from services.common.config import ServiceConfig, load_config
-from services.common.errors import ApiError, dumps, parse_params
-from services.common.models import MAX_BODY_BYTES, Fanout, ItemId, Wait, WorkNative, WorkPython
+from services.common.errors import ApiError, dumps
+from services.common.models import MAX_BODY_BYTES
 from services.common.openapi import DOCUMENT_BYTES, OPENAPI_PATH
+from services.common.routes import JSON, ROUTES, Route
 from services.common.startup import freeze_startup_objects
-from services.common.sync_backend import SyncBackend, pitfall_sleep
+from services.common.sync_backend import SyncBackend
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -29,7 +31,7 @@ log = logging.getLogger(__name__)
 
 
 def _json(payload: Any, status: int = 200) -> Response:
-    return Response(dumps(payload), status=status, mimetype="application/json")
+    return Response(dumps(payload), status, content_type=JSON)
 
 
 def _query() -> dict[str, str]:
@@ -50,6 +52,54 @@ def _error(exc: ApiError) -> Response:
     response = _json(exc.body(), exc.status)
     response.headers.update(exc.headers)
     return response
+
+
+def _rule(path: str) -> str:
+    """Werkzeug's syntax for a path of the table: ``/items/<id>`` for ``/items/{id}``."""
+    return re.sub(r"\{(\w+)\}", r"<\1>", path)
+
+
+def _static(body: bytes, content_type: str, status: int = 200) -> Callable[[], Response]:
+    def view() -> Response:
+        return Response(body, status, content_type=content_type)
+
+    return view
+
+
+def _view(route: Route, backend: SyncBackend) -> Callable[..., Response]:
+    """The view of one route of the table, made once: no lookup in the table per request."""
+    call = route.bind(backend)
+    status, content_type = route.status, route.media_type
+    if isinstance(call, bytes):
+        return _static(call, content_type, status)
+    encode = route.encoder()
+    if route.where is None:
+
+        def answer() -> Response:
+            return Response(encode(call()), status, content_type=content_type)
+
+        return answer
+    if route.where == "body":
+        parse_body = route.body_parser()
+
+        def with_body() -> Response:
+            # The body first: one past 64 KiB is a 413 whatever its content type.
+            args = parse_body(request.headers.get("Content-Type"), _body())
+            return Response(encode(call(*args)), status, content_type=content_type)
+
+        return with_body
+    parse = route.values_parser()
+    if route.where == "path":
+
+        def with_path(**path: str) -> Response:
+            return Response(encode(call(*parse(path))), status, content_type=content_type)
+
+        return with_path
+
+    def with_query() -> Response:
+        return Response(encode(call(*parse(_query()))), status, content_type=content_type)
+
+    return with_query
 
 
 class _ExactPaths:
@@ -73,7 +123,8 @@ class _ExactPaths:
 
 def create_app(config: ServiceConfig | None = None) -> Flask:
     config = config or load_config()
-    app = Flask(__name__)
+    # No static files: Flask's /static/<path:filename> would be a route the contract lacks.
+    app = Flask(__name__, static_folder=None)
     app.config.update(PROVIDE_AUTOMATIC_OPTIONS=False)
     # "//json" is not "/json" (Werkzeug would merge the slashes, or redirect): a 404, as in
     # Starlette.
@@ -91,79 +142,11 @@ def create_app(config: ServiceConfig | None = None) -> Flask:
         instrument(app)
         register_pool(backend.pool_stats)
 
-    @app.get("/json")
-    def json_() -> Response:
-        return _json({"message": "Hello, World!"})
-
-    @app.get("/plaintext")
-    def plaintext() -> Response:
-        return Response(b"Hello, World!", mimetype="text/plain")
-
-    @app.get("/db")
-    def db() -> Response:
-        return _json(backend.world())
-
-    @app.get("/queries")
-    def queries() -> Response:
-        return _json(backend.worlds(work.clamp_queries(_query().get("queries"))))
-
-    @app.get("/updates")
-    def updates() -> Response:
-        return _json(backend.update_worlds(work.clamp_queries(_query().get("queries"))))
-
-    @app.get("/fortunes")
-    def fortunes() -> Response:
-        return Response(backend.fortunes(), mimetype="text/html")
-
-    @app.get("/cpu/python")
-    def cpu_python() -> Response:
-        n = parse_params(WorkPython, _query()).work
-        return _json({"work": n, "result": work.cpu_python(n)})
-
-    @app.get("/cpu/native")
-    def cpu_native() -> Response:
-        n = parse_params(WorkNative, _query()).work
-        return _json({"work": n, "result": work.cpu_native(n)})
-
-    @app.get("/io/db")
-    def io_db() -> Response:
-        return _json(backend.sleep(parse_params(Wait, _query()).ms))
-
-    @app.get("/io/upstream")
-    def io_upstream() -> Response:
-        return _json(backend.upstream(parse_params(Wait, _query()).ms))
-
-    @app.get("/fanout")
-    def fanout() -> Response:
-        params = errors.within_wait_budget(parse_params(Fanout, _query()))
-        return _json(backend.fanout(params.calls, params.ms))
-
-    @app.get("/pitfall/blocking")
-    def pitfall_blocking() -> Response:
-        """The control for FastAPI's pitfall: a blocking sleep is fine in a sync worker."""
-        return _json(pitfall_sleep(parse_params(Wait, _query()).ms))
-
-    @app.post("/items")
-    def create_item() -> Response:
-        item = errors.parse_item(request.headers.get("Content-Type"), _body())
-        return _json(backend.insert_item(item), 201)
-
-    @app.get("/items/<id>")
-    def get_item(id: str) -> Response:
-        return _json(backend.get_item(parse_params(ItemId, {"id": id}, "path").id))
-
-    @app.get(OPENAPI_PATH)
-    def openapi() -> Response:
-        return Response(DOCUMENT_BYTES, mimetype="application/json")
-
-    @app.get("/healthz")
-    def healthz() -> Response:
-        return _json({"status": "ok"})
-
-    @app.get("/readyz")
-    def readyz() -> Response:
-        backend.ping()
-        return _json({"status": "ready"})
+    for route in ROUTES:
+        app.add_url_rule(
+            _rule(route.path), route.path, _view(route, backend), methods=[route.method]
+        )
+    app.add_url_rule(OPENAPI_PATH, OPENAPI_PATH, _static(DOCUMENT_BYTES, JSON))
 
     app.register_error_handler(ApiError, _error)
 

@@ -183,8 +183,8 @@ def body_cases() -> list[Req]:
 
 
 def route_cases() -> list[Req]:
-    def unknown(id: str, path: str) -> Req:
-        return Req(id, "GET", path, status=404, error="not_found", field="path", where="path")
+    def unknown(id: str, path: str, method: str = "GET") -> Req:
+        return Req(id, method, path, status=404, error="not_found", field="path", where="path")
 
     def wrong(method: str, path: str) -> Req:
         return Req(f"{method}-{path}", method, path, status=405, error="method_not_allowed",
@@ -195,6 +195,10 @@ def route_cases() -> list[Req]:
         unknown("unknown-nested", "/items/1/extra"),
         unknown("trailing-slash", "/json/"),
         unknown("items-slash", "/items/"),
+        # Flask's own static route is not served: nothing under /static, whatever the method.
+        unknown("static", "/static/app.css"),
+        unknown("POST-static", "/static/app.css", "POST"),
+        unknown("OPTIONS-static", "/static/app.css", "OPTIONS"),
         wrong("POST", "/json"),
         wrong("PUT", "/db"),
         wrong("DELETE", "/items/1"),

@@ -134,3 +134,7 @@ def comparable(
 PROXY_ANSWERS: dict[str, tuple[int, str]] = {
     "host-twice": (400, "text/html"),
 }
+# id of contract/cases.py's requests -> the same, for requests nginx answers itself.
+PROXY_REQUESTS: dict[str, tuple[int, str]] = {
+    "TRACE-/json": (405, "text/html"),
+}

@@ -1,19 +1,21 @@
 """flask-sync-nginx answers what flask-sync answers, where nginx reads the request first.
 
 nginx is configured to leave the judging to gunicorn (services/proxy.py): the head limits and
-the server's own refusals come out as without nginx, except a repeated ``Host``, which nginx
-refuses itself (docs/contract.md).
+the server's own refusals come out as without nginx, except a repeated ``Host`` and a ``TRACE``,
+which nginx answers itself (docs/contract.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from asynclab.lab import Lab
 from contract import differences, raw
-from contract.checks import check_refusal, service_url, serving
+from contract.cases import BAD_REQUESTS, GOOD_REQUESTS
+from contract.checks import CLIENT_TIMEOUT_S, check_refusal, send, service_url, serving
 
 CASES = [case for case in raw.SAME_ANSWER_CASES if case[0] not in differences.PROXY_ANSWERS]
 
@@ -54,3 +56,12 @@ def test_what_nginx_refuses_itself(proxied: str, id: str) -> None:
     request_ = next(case[1] for case in raw.SAME_ANSWER_CASES if case[0] == id)
     answer = raw.exchange(proxied, request_)
     assert (answer.status, answer.media_type) == differences.PROXY_ANSWERS[id], answer
+
+
+@pytest.mark.parametrize("id", list(differences.PROXY_REQUESTS))
+def test_what_nginx_answers_itself(proxied: str, id: str) -> None:
+    req = next(req for req in GOOD_REQUESTS + BAD_REQUESTS if req.id == id)
+    with httpx.Client(base_url=proxied, timeout=CLIENT_TIMEOUT_S) as client:
+        response = send(client, req)
+    media_type = response.headers.get("content-type", "")
+    assert (response.status_code, media_type) == differences.PROXY_REQUESTS[id], response.text
