@@ -62,20 +62,15 @@ class SyncBackend:
         return {"id": row[0], "randomNumber": row[1]}
 
     def worlds(self, n: int) -> list[dict[str, int]]:
-        out: list[dict[str, int]] = []
         with self._cursor() as cur:
-            for world_id in work.random_ids(n):
-                cur.execute(SELECT_WORLD, (world_id,))
-                row = cur.fetchone()
-                assert row is not None
-                out.append({"id": row[0], "randomNumber": row[1]})
-        return out
+            return _read_worlds(cur, n)
 
     def update_worlds(self, n: int) -> list[dict[str, int]]:
-        worlds = self.worlds(n)
-        for w in worlds:
-            w["randomNumber"] = work.new_random_number(w["randomNumber"])
+        # One connection for the reads and the writes, as TechEmpower's implementations take.
         with self._cursor() as cur:
+            worlds = _read_worlds(cur, n)
+            for w in worlds:
+                w["randomNumber"] = work.new_random_number(w["randomNumber"])
             cur.executemany(UPDATE_WORLD, [(w["randomNumber"], w["id"]) for w in worlds])
         return worlds
 
@@ -125,3 +120,13 @@ class SyncBackend:
 def pitfall_sleep(ms: int) -> dict[str, int]:
     time.sleep(ms / 1000)
     return {"ms": ms}
+
+
+def _read_worlds(cur: psycopg.Cursor[Any], n: int) -> list[dict[str, int]]:
+    out: list[dict[str, int]] = []
+    for world_id in work.random_ids(n):
+        cur.execute(SELECT_WORLD, (world_id,))
+        row = cur.fetchone()
+        assert row is not None
+        out.append({"id": row[0], "randomNumber": row[1]})
+    return out

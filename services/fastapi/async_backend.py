@@ -117,18 +117,15 @@ class AsyncBackend:
         return {"id": row[0], "randomNumber": row[1]}
 
     async def worlds(self, n: int) -> list[dict[str, int]]:
-        out: list[dict[str, int]] = []
         async with self._connection() as conn:
-            for world_id in work.random_ids(n):
-                row = await conn.fetchrow(sql.SELECT_WORLD, world_id)
-                out.append({"id": row[0], "randomNumber": row[1]})
-        return out
+            return await _read_worlds(conn, n)
 
     async def update_worlds(self, n: int) -> list[dict[str, int]]:
-        worlds = await self.worlds(n)
-        for w in worlds:
-            w["randomNumber"] = work.new_random_number(w["randomNumber"])
+        # One connection for the reads and the writes, as TechEmpower's implementations take.
         async with self._connection() as conn:
+            worlds = await _read_worlds(conn, n)
+            for w in worlds:
+                w["randomNumber"] = work.new_random_number(w["randomNumber"])
             await conn.executemany(sql.UPDATE_WORLD, [(w["randomNumber"], w["id"]) for w in worlds])
         return worlds
 
@@ -170,6 +167,14 @@ class AsyncBackend:
         await asyncio.gather(*(self.upstream(ms) for _ in range(calls)))
         elapsed = (time.perf_counter() - start) * 1000
         return {"calls": calls, "ms": ms, "mode": "concurrent", "elapsed_ms": round(elapsed, 3)}
+
+
+async def _read_worlds(conn: Any, n: int) -> list[dict[str, int]]:
+    out: list[dict[str, int]] = []
+    for world_id in work.random_ids(n):
+        row = await conn.fetchrow(sql.SELECT_WORLD, world_id)
+        out.append({"id": row[0], "randomNumber": row[1]})
+    return out
 
 
 class _Connection:
