@@ -10,7 +10,7 @@ the records in one batch and writes the totals, one ``inc`` per series, from the
 
 Cost is counted in CPU instructions (``scripts/bench_metrics_instructions.py``: callgrind does
 not drift, where timings on this VM drift by 10%). A Python-level call costs thousands of the
-~320,000 a FastAPI ``/json`` takes. So ``started`` and ``finished`` are C callables (a bound
+~300,000 a FastAPI ``/json`` takes. So ``started`` and ``finished`` are C callables (a bound
 ``deque.append``), a record carries the route as the framework has it (a rule, or None) and is
 labelled once per distinct value, and ``flush`` counts with ``Counter``, ``map`` and
 ``itemgetter``, which loop in C. The first two are worth a quarter of FastAPI's instrumentation:
