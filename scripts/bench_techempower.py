@@ -166,11 +166,13 @@ def measure_together(
     targets = [WrkTarget(url + route, out / f"wrk-{side}.txt") for side, url in urls.items()]
     results = run_wrk_together(targets, args.connections, args.duration, args.warmup,
                                plan.taskset, 1, plan.cpus)  # fmt: skip
+    # The two wrk share the generator CPUs: it is their sum that must leave headroom.
+    load = sum(w.generator_cpu or 0.0 for w in results)
     runs = {}
     for (side, url), w in zip(urls.items(), results, strict=True):
         if w.errors or not w.requests:
             raise Unusable(f"{url}{route}: {w.requests} requests, {w.errors} errors (see {out})")
-        runs[side] = Run(w.rps, w.p99_ms, w.errors, w.generator_cpu)
+        runs[side] = Run(w.rps, w.p99_ms, w.errors, load)
     return runs
 
 
@@ -179,6 +181,7 @@ def measure_pair(
 ) -> dict[str, Run]:
     if args.design == "corun":
         return measure_together(lab, urls, route, args, out)
+    # Ours first in even pairs, theirs first in odd ones: an even --repeats balances the order.
     order = list(urls) if pair % 2 == 0 else list(urls)[::-1]
     return {side: measure(lab, urls[side], route, args, out / f"wrk-{side}.txt") for side in order}
 
@@ -245,7 +248,8 @@ def main() -> int:
     parser.add_argument("--no-metrics", action="store_true",
                         help="ours with its metrics off: what the instrumentation costs of the "
                         "ratio (the target holds with them on)")  # fmt: skip
-    parser.add_argument("--repeats", type=int, default=3, help="pairs per route")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="pairs per route (even: each side goes first as often)")  # fmt: skip
     parser.add_argument("--duration", type=float, default=8, help="seconds measured per run")
     parser.add_argument("--warmup", type=float, default=3, help="seconds of unmeasured load")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections")
@@ -267,7 +271,10 @@ def main() -> int:
         os.chmod(base, 0o755)  # Postgres runs as nobody and must enter the state dir
         lab = Lab(
             isolated_settings(
-                base / "lab", fastapi_variant="fastapi-async", metrics_enabled=not args.no_metrics
+                base / "lab",
+                fastapi_variant="fastapi-async",
+                db_pool_size=POOL_SIZE,
+                metrics_enabled=not args.no_metrics,
             )
         )
         try:
@@ -293,8 +300,8 @@ def main() -> int:
         except KeyboardInterrupt:
             interrupted = True
             print("\ninterrupted: the lab is stopped; the pairs finished so far are kept")
-        except (Unusable, LabError, httpx.HTTPError, RuntimeError) as exc:
-            failure = str(exc)
+        except Exception as exc:  # any failure: the pairs finished so far are still written
+            failure = f"{type(exc).__name__}: {exc}"
             print(f"\nstopped: {failure}; the pairs finished so far are kept")
         finally:
             with contextlib.suppress(LabError):

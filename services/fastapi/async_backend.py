@@ -37,7 +37,6 @@ class AsyncBackend:
         self.config = config
         self.pool: asyncpg.Pool | None = None
         self.waiting = 0
-        self.reserved = 0  # connections handed out, and slots promised to requests
         self.http = httpx.AsyncClient(**client_options(config))
 
     async def open(self) -> None:
@@ -71,37 +70,22 @@ class AsyncBackend:
 
     async def _acquire(self) -> Any:
         assert self.pool is not None
-        if self.reserved < self.config.db_pool_size:
-            # A free slot waits in the pool's queue, so acquire takes it at once (a connect it
-            # may need is bounded by the pool's connect timeout): no timer for this request.
-            # Reserved before the await, so that two requests cannot count on the same slot.
-            self.reserved += 1
-            try:
-                return await self.pool.acquire()
-            except BaseException:
-                self.reserved -= 1
-                raise
         self.waiting += 1
         try:
             # asyncio.timeout, not acquire(timeout=...): on Python 3.11 asyncpg bounds the wait
-            # with asyncio.wait_for, which creates a task.
+            # with asyncio.wait_for, which creates a task per request.
             async with asyncio.timeout(self.config.connect_timeout_s):
-                conn = await self.pool.acquire()
+                return await self.pool.acquire()
         finally:
             self.waiting -= 1
-        self.reserved += 1
-        return conn
 
     async def _release(self, conn: Any) -> None:
         assert self.pool is not None
-        try:
-            # A lost connection fails its reset on release; asyncpg has then terminated it, and
-            # the request's own answer (its 503, or its result) must stand. Bounded as the
-            # wait for a connection is: the reset is a round trip to the server.
-            with contextlib.suppress(*DB_ERRORS):
-                await self.pool.release(conn, timeout=self.config.connect_timeout_s)
-        finally:
-            self.reserved -= 1
+        # A lost connection fails its reset on release; asyncpg has then terminated it, and
+        # the request's own answer (its 503, or its result) must stand. Bounded as the wait
+        # for a connection is: the reset is a round trip to the server.
+        with contextlib.suppress(*DB_ERRORS):
+            await self.pool.release(conn, timeout=self.config.connect_timeout_s)
 
     def _connection(self) -> _Connection:
         return _Connection(self)
