@@ -116,6 +116,8 @@ class Lab:
                 return self._restart_missing(manifest)
             self._refuse_if_running()
             variants = self._variants()
+            for variant in variants.values():
+                self._refuse_if_missing(variant)
             services = [self._service_spec(variants[f]) for f in SERVICES]
             upstream = self._upstream_spec()
             monitoring = [
@@ -348,7 +350,13 @@ class Lab:
         """
         return self._start_service(self._variant(framework, variant_name))
 
+    def _refuse_if_missing(self, variant: Variant) -> None:
+        missing = variant.missing(self.settings.root)
+        if missing is not None:
+            raise LabError(f"cannot start {variant.name}: {missing}")
+
     def _start_service(self, variant: Variant) -> ProcessRecord:
+        self._refuse_if_missing(variant)
         # prometheus_client's multiprocess files of an earlier run would add to the new counts.
         metrics = self.metrics_dir(variant.framework)
         shutil.rmtree(metrics, ignore_errors=True)

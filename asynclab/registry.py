@@ -36,7 +36,9 @@ class Service:
     language: str
     port: int  # the default of <name>_port; also the port inside its compose container
     variant: str  # the default of <name>_variant, a variant of asynclab/variants.py
-    interface: Literal["wsgi", "asgi"]  # how a server calls create_app()'s application
+    # How a server calls create_app()'s application; "http": the service is its own server
+    # (the reference services in Node and Go, started by their variants' commands).
+    interface: Literal["wsgi", "asgi", "http"]
     job: str  # its Prometheus job: prometheus/prometheus.yml, prometheus/targets/<job>.yml
     folder: str  # its code, relative to the project root: services/<name>
     # The distributions a result records the versions of (asynclab/bench/report.py).
@@ -65,8 +67,21 @@ class Service:
         return f"ASYNCLAB_{self.variant_setting.upper()}"
 
     @property
+    def python(self) -> bool:
+        """Served by a Python server (gunicorn, uvicorn, granian) from ``create_app()``."""
+        return self.interface != "http"
+
+    @property
+    def event_loop(self) -> bool:
+        """Whether its requests share an event loop (ASGI's asyncio, Node's), whose lag it
+        exports as ``event_loop_lag_seconds`` (docs/contract.md, Metrics)."""
+        return self.interface == "asgi" or self.language == "javascript"
+
+    @property
     def factory(self) -> str:
         """What servers import: ``services.flask.app:create_app``, which builds the app."""
+        if not self.python:
+            raise ValueError(f"{self.name} is its own server: it has no Python factory")
         return f"{self.folder.replace('/', '.')}.app:create_app"
 
 
@@ -77,6 +92,11 @@ SERVICES: dict[str, Service] = {
                 "services/flask", ("flask",)),
         Service("fastapi", "FastAPI", "python", 8002, "fastapi-async", "asgi", "fastapi",
                 "services/fastapi", ("fastapi", "starlette")),
+        # Reference services, to test the claim that FastAPI is "on par with NodeJS and Go".
+        # (Prometheus job "node" is the node exporter's.)
+        Service("node", "Node", "javascript", 8004, "node-single", "http", "nodejs",
+                "services/node", ()),
+        Service("go", "Go", "go", 8005, "go-single", "http", "go", "services/go", ()),
     ]
 }  # fmt: skip
 

@@ -11,7 +11,10 @@ in its single process.
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from asynclab.registry import get_service
@@ -21,7 +24,12 @@ TIMES = "\u00d7"
 
 # A service's name: a key of asynclab.registry.SERVICES.
 Framework = str
-Server = Literal["gunicorn", "uvicorn", "granian"]
+# "node" and "go": the reference services, each its own server.
+Server = Literal["gunicorn", "uvicorn", "granian", "node", "go"]
+# How handlers wait: "sync" and "def" hold an OS thread (or a greenlet) while they wait; "async"
+# interleaves requests on one event loop per process (asyncio, Node); "goroutine": a goroutine per
+# request, which Go's runtime parks while it waits, so no wait holds a thread or a loop.
+Handlers = Literal["sync", "async", "def", "goroutine"]
 
 GUNICORN_CONFIG = "services/gunicorn.conf.py"
 # uvicorn's httptools protocol with a deadline on the request head (slow clients).
@@ -35,6 +43,14 @@ BACKLOG = 2048
 # granian, as under its usual server: gunicorn's graceful_timeout for a WSGI app
 # (services/gunicorn.conf.py), uvicorn's --timeout-graceful-shutdown for an ASGI one.
 GRACEFUL_S = {"wsgi": 10, "asgi": 5}
+# The reference services' programs (docs/contract.md), run from the project root.
+NODE_ENTRY = "services/node/server.js"
+GO_BINARY = "services/go/bin/asynclab-go"
+# How each gets what it runs: the lab refuses to start a program that is not there.
+INSTALL_HINT = {
+    "node": "run scripts/install.sh (npm ci in services/node)",
+    "go": "run scripts/install.sh (services/go/build.sh builds it)",
+}
 
 
 @dataclass(frozen=True)
@@ -44,7 +60,7 @@ class Variant:
     server: Server
     worker_class: str
     multiprocess: bool
-    handlers: Literal["sync", "async", "def"]
+    handlers: Handlers
     description: str
     # A buffering proxy in front of the server, started with it as one program on the service
     # CPUs (services/proxy.py): its CPU is the variant's, its slots are the server's.
@@ -52,6 +68,21 @@ class Variant:
 
     def processes(self, s: LabSettings) -> int:
         return s.workers if self.multiprocess else 1
+
+    @property
+    def concurrent_calls(self) -> bool:
+        """Whether a request's upstream calls (``/fanout``) go out at once, not one by one."""
+        return self.handlers in ("async", "goroutine")
+
+    def go_threads(self, s: LabSettings) -> int:
+        """GOMAXPROCS: the OS threads that run Go code at once (go-multi: one per service CPU,
+        the CPUs it is pinned to, or every CPU where it cannot be pinned)."""
+        if self.worker_class != "goroutines-all-cpus":
+            return 1
+        from asynclab.procs import parse_cpus, pinning  # procs imports this module
+
+        pinned, _ = pinning(s.service_cpus, s)
+        return len(parse_cpus(pinned)) if pinned else len(os.sched_getaffinity(0))
 
     def holder(self) -> str:
         """What the report calls one process: a "worker" of several, or the one "process"."""
@@ -66,7 +97,7 @@ class Variant:
             return s.threads  # gunicorn's threads, granian's blocking threads
         if self.handlers == "def":
             return s.def_threads
-        return None
+        return None  # greenlets, an event loop, goroutines
 
     def connections_per_process(self, s: LabSettings) -> int | None:
         """Connections one process takes from the listen backlog at once; None: no limit.
@@ -122,14 +153,20 @@ class Variant:
     def upstream_slots(self, s: LabSettings) -> int:
         return self.http_pool_per_process(s) * self.processes(s)
 
-    def blocking_slots(self, s: LabSettings) -> int:
-        """Requests that can sleep in ``/pitfall/blocking`` at once (one per event loop)."""
+    def blocking_slots(self, s: LabSettings) -> int | None:
+        """Requests that can sleep in ``/pitfall/blocking`` at once (one per event loop); None:
+        no bound (a sleeping goroutine holds no thread)."""
         if self.handlers == "async":
             return self.processes(s)
+        if self.handlers == "goroutine":
+            return None
         return self.request_slots(s) or self.processes(s)
 
     def command(self, s: LabSettings, python: str, port: int, host: str | None = None) -> list[str]:
         bind = f"{host or s.host}:{port}"
+        if self.server in ("node", "go"):
+            program = ["node", NODE_ENTRY] if self.server == "node" else [GO_BINARY]
+            return [*program, "--host", host or s.host, "--port", str(port)]
         if self.server == "gunicorn":
             app = get_service(self.framework).factory + "()"
             if self.proxy == "nginx":  # nginx takes the port; gunicorn gets a Unix socket
@@ -198,6 +235,10 @@ class Variant:
             "SERVICE_METRICS_ENABLED": "true" if s.metrics_enabled else "false",
             "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
         }
+        if self.server == "node":
+            env["SERVICE_WORKERS"] = str(self.processes(s))
+        if self.server == "go":
+            env["GOMAXPROCS"] = str(self.go_threads(s))
         if self.server == "gunicorn":
             env |= {
                 "GUNICORN_WORKER_CLASS": self.worker_class,
@@ -206,6 +247,17 @@ class Variant:
                 "GUNICORN_WORKER_CONNECTIONS": str(s.gevent_connections),
             }
         return env
+
+    def missing(self, root: Path) -> str | None:
+        """What is missing to start this variant under ``root``, and how to get it; None: ready."""
+        if self.server == "node":
+            if shutil.which("node") is None:
+                return "node is not installed: sudo apt-get install nodejs"
+            if not (root / "services/node/node_modules").is_dir():
+                return f"services/node has no node_modules: {INSTALL_HINT['node']}"
+        if self.server == "go" and not (root / GO_BINARY).is_file():
+            return f"{GO_BINARY} is not built: {INSTALL_HINT['go']}"
+        return None
 
     def config(self, s: LabSettings) -> dict[str, object]:
         """What the manifest records about this variant."""
@@ -250,6 +302,14 @@ VARIANTS: dict[str, Variant] = {
         Variant("fastapi-granian", "fastapi", "granian", "granian", False, "async",
                 "one granian process (Rust HTTP, ASGI on uvloop), async def handlers: "
                 "fastapi-async under another server"),
+        Variant("node-single", "node", "node", "event-loop", False, "async",
+                "one Node process: Fastify on its event loop, pg's pool, undici's keep-alive pool"),
+        Variant("node-cluster", "node", "node", "event-loop", True, "async",
+                "node:cluster workers sharing the port, an event loop each"),
+        Variant("go-single", "go", "go", "goroutines", False, "goroutine",
+                "Go net/http and pgxpool, GOMAXPROCS=1: one thread runs Go code at a time"),
+        Variant("go-multi", "go", "go", "goroutines-all-cpus", False, "goroutine",
+                "Go net/http and pgxpool, GOMAXPROCS = the service's CPUs"),
     ]
 }  # fmt: skip
 

@@ -90,6 +90,8 @@ lab_services() {
   cat <<'EOF'
 flask Flask ASYNCLAB_FLASK_PORT
 fastapi FastAPI ASYNCLAB_FASTAPI_PORT
+node Node ASYNCLAB_NODE_PORT
+go Go ASYNCLAB_GO_PORT
 EOF
 }
 

@@ -27,6 +27,14 @@ command -v valgrind >/dev/null || need_apt+=(valgrind)
 command -v chromium >/dev/null || need_apt+=(chromium)
 command -v taskset >/dev/null || need_apt+=(util-linux)
 command -v setpriv >/dev/null || need_apt+=(util-linux)
+# The reference services (docs/contract.md): Node from the machine's nodejs, Go built offline
+# from Debian's toolchain and library sources (no module proxy is needed).
+command -v node >/dev/null || need_apt+=(nodejs)
+command -v npm >/dev/null || need_apt+=(npm)
+command -v go >/dev/null || need_apt+=(golang-go)
+[ -d /usr/share/gocode/src/github.com/jackc/pgx ] || need_apt+=(golang-github-jackc-pgx-v4-dev)
+[ -d /usr/share/gocode/src/github.com/prometheus/client_golang ] ||
+  need_apt+=(golang-github-prometheus-client-golang-dev)
 if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   need_apt+=(postgresql)
 fi
@@ -76,3 +84,22 @@ if ! command -v uv >/dev/null; then
   "$PYTHON" -m pip install --quiet --disable-pip-version-check uv
 fi
 uv sync --frozen --quiet
+
+# Node's packages from its lock file, again only when the lock changed since the last install.
+node_dir=services/node
+if [ -f "$node_dir/package-lock.json" ]; then
+  stamp="$node_dir/node_modules/.asynclab-lock"
+  if ! cmp -s "$node_dir/package-lock.json" "$stamp" 2>/dev/null; then
+    if command -v npm >/dev/null; then
+      echo "installing services/node's packages (npm ci)"
+      (cd "$node_dir" && npm ci --omit=dev --no-audit --no-fund --loglevel=error >/dev/null)
+      cp "$node_dir/package-lock.json" "$stamp"
+    else
+      echo "missing: npm, for the Node service. Install it with: sudo apt-get install npm" >&2
+    fi
+  fi
+fi
+# The Go service's binary; the script rebuilds only what changed, and says what is missing.
+if [ -x services/go/build.sh ]; then
+  services/go/build.sh || echo "the Go service is not built: see the message above" >&2
+fi

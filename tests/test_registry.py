@@ -29,12 +29,23 @@ def ids(service: Service) -> str:
     return service.name
 
 
-@pytest.mark.parametrize("service", ROWS, ids=ids)
-def test_a_service_is_a_folder_with_an_app_factory(service: Service) -> None:
+@pytest.mark.parametrize("service", [s for s in ROWS if s.python], ids=ids)
+def test_a_python_service_is_a_folder_with_an_app_factory(service: Service) -> None:
     app = ROOT / service.folder / "app.py"
     assert app.is_file(), f"{service.name}: {service.folder}/app.py with create_app() is missing"
     assert "def create_app(" in app.read_text(), f"{app} defines no create_app()"
     assert service.factory == f"{service.folder.replace('/', '.')}.app:create_app"
+
+
+@pytest.mark.parametrize("service", [s for s in ROWS if not s.python], ids=ids)
+def test_a_reference_service_is_its_own_server(service: Service) -> None:
+    """Node and Go serve from their own programs, which their variants start."""
+    for variant in (v for v in VARIANTS.values() if v.framework == service.name):
+        assert variant.server == service.name, variant.name
+        argv = variant.command(LabSettings.model_construct(), "python", 1)
+        assert any(arg.startswith(f"{service.folder}/") for arg in argv), argv
+    with pytest.raises(ValueError, match="has no Python factory"):
+        assert service.factory
 
 
 @pytest.mark.parametrize("service", ROWS, ids=ids)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -26,10 +27,16 @@ SETTINGS = LabSettings(workers=3, threads=8, db_pool_size=30, http_pool_size=90,
         ("flask-granian", 3, 24, 24, 24),
         # One event loop: a request for every connection granian takes (its backpressure).
         ("fastapi-granian", 1, 2048, 30, 1),
+        # The reference services: one event loop a process (a blocking sleep holds it, as in
+        # async Python), or a goroutine a request (a sleep holds nothing).
+        ("node-single", 1, None, 30, 1),
+        ("node-cluster", 3, None, 30, 3),
+        ("go-single", 1, None, 30, None),
+        ("go-multi", 1, None, 30, None),
     ],
 )
 def test_slots(
-    name: str, processes: int, request_slots: int | None, db_slots: int, blocking_slots: int
+    name: str, processes: int, request_slots: int | None, db_slots: int, blocking_slots: int | None
 ) -> None:
     variant = get_variant(name)
     assert variant.processes(SETTINGS) == processes
@@ -170,3 +177,24 @@ def test_the_readme_table_lists_every_variant() -> None:
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     section = readme.split("## Service variants and the CPU budget", 1)[1].split("\n## ", 1)[0]
     assert re.findall(r"^\| `([a-z-]+)` \|", section, re.M) == list(VARIANTS)
+
+
+def test_reference_services_get_their_budget() -> None:
+    """node-cluster splits the service's pools over its workers as gunicorn's variants do; Go
+    runs one OS thread of Go code (go-single) or one per service CPU (go-multi)."""
+    env = get_variant("node-cluster").environment(SETTINGS, "postgresql://db", "http://up", "/m")
+    assert (env["SERVICE_WORKERS"], env["SERVICE_DB_POOL_SIZE"]) == ("3", "10")
+    single = get_variant("node-single").environment(SETTINGS, "postgresql://db", "http://up", "/m")
+    assert (single["SERVICE_WORKERS"], single["SERVICE_DB_POOL_SIZE"]) == ("1", "30")
+    go = get_variant("go-single").environment(SETTINGS, "postgresql://db", "http://up", "/m")
+    assert (go["GOMAXPROCS"], go["SERVICE_DB_POOL_SIZE"]) == ("1", "30")
+    two = SETTINGS.model_copy(update={"service_cpus": "0-1", "pin_cpus": False})
+    assert get_variant("go-multi").environment(two, "", "", "")["GOMAXPROCS"] == str(
+        len(os.sched_getaffinity(0))
+    )
+
+
+def test_a_reference_service_that_is_not_built_is_refused(tmp_path: Path) -> None:
+    """The lab names what is missing and how to get it, instead of a process that dies."""
+    assert "scripts/install.sh" in (get_variant("go-single").missing(tmp_path) or "")
+    assert "scripts/install.sh" in (get_variant("node-single").missing(tmp_path) or "node")

@@ -13,6 +13,7 @@ about the service's CPU utilisation), not what the configuration allows before t
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -47,13 +48,16 @@ def held_slots(scenario: Scenario, variant: Variant, s: LabSettings) -> tuple[fl
         per = variant.http_pool_per_process(s)
         return variant.upstream_slots(s), wait_s, _pool(variant, s, per, "connection")
     if scenario.bound == "blocking":
+        slots = variant.blocking_slots(s)
         if variant.handlers == "async":
-            return variant.blocking_slots(s), wait_s, _plural(variant.processes(s), "event loop")
-        return variant.blocking_slots(s), wait_s, variant.request_slots_text(s)
+            return variant.processes(s), wait_s, _plural(variant.processes(s), "event loop")
+        if slots is None:  # a sleeping goroutine holds no thread: only the users bound it
+            return math.inf, wait_s, "unbounded (a goroutine per request)"
+        return slots, wait_s, variant.request_slots_text(s)
     if scenario.bound == "fanout":
         requests, text = variant.request_slots(s), variant.request_slots_text(s)
         upstream = variant.upstream_slots(s)
-        if variant.handlers == "async":
+        if variant.concurrent_calls:
             # Concurrent calls: a request needs `calls` connections for one wait, so the pool
             # serves upstream / calls requests at once (a fraction is real: connections are
             # taken one by one, so partial requests keep the pool busy).
@@ -82,7 +86,10 @@ def slot_ceiling(
     slots, hold_s, text = held_slots(scenario, variant, s)
     held = min(users, slots)
     rps = held / hold_s
-    who = f"{_plural(users, 'user')} (of {slots:g} slots)" if users < slots else text
+    if math.isinf(slots):
+        who = f"{_plural(users, 'user')} ({text})"
+    else:
+        who = f"{_plural(users, 'user')} (of {slots:g} slots)" if users < slots else text
     return Ceiling(rps, "slots", f"{who} ÷ {hold_s:g} s = {rps:,.0f} rps")
 
 
@@ -93,7 +100,8 @@ def usable_cores(scenario: Scenario, variant: Variant, s: LabSettings, service_c
     FastAPI's ``def`` pool) run it in parallel; gevent's greenlets share one OS thread per
     worker and gain nothing from it.
     """
-    parallel = variant.processes(s)
+    # Go runs goroutines on GOMAXPROCS threads, whatever they wait for.
+    parallel = variant.go_threads(s) if variant.server == "go" else variant.processes(s)
     threads = variant.handler_threads(s)
     if scenario.name == "cpu_native" and threads is not None:
         parallel *= threads

@@ -282,3 +282,12 @@ def document() -> dict[str, Any]:
 
 
 DOCUMENT_BYTES = dumps(document())
+
+# The reference services (Node, Go) serve this file's bytes: they cannot build the document from
+# the route table. tests/services/test_openapi.py holds it equal to DOCUMENT_BYTES.
+PUBLISHED = "services/common/openapi.json"
+
+if __name__ == "__main__":  # python -m services.common.openapi > services/common/openapi.json
+    import sys
+
+    sys.stdout.buffer.write(DOCUMENT_BYTES)

@@ -75,11 +75,12 @@ NAMED = [*RANDOM_BY_DESIGN, *OWN_BODY, *SERVER_ANSWERS, *GRANIAN_ANSWERS]
 
 
 def front(variant: Variant) -> str:
-    """The server whose parser judges a request head first: granian in the granian variants;
-    otherwise gunicorn for Flask (nginx in front passes these heads on to it) and uvicorn's
-    httptools for FastAPI (fastapi-workers too: gunicorn runs uvicorn workers there)."""
-    if variant.server == "granian":
-        return "granian"
+    """The server whose parser judges a request head first: granian in the granian variants,
+    Node's or Go's own HTTP server in the reference services; otherwise gunicorn for Flask
+    (nginx in front passes these heads on to it) and uvicorn's httptools for FastAPI
+    (fastapi-workers too: gunicorn runs uvicorn workers there)."""
+    if variant.server in ("granian", "node", "go"):
+        return variant.server
     return "gunicorn" if variant.framework == "flask" else "uvicorn"
 
 

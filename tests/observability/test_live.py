@@ -63,7 +63,7 @@ def lacking(prometheus: Prometheus, query: Query) -> str | None:
         wanted = {
             name
             for name, service in SERVICES.items()
-            if query.panel not in ASYNC_ONLY or service.interface == "asgi"
+            if query.panel not in ASYNC_ONLY or service.event_loop
         }
         if services != wanted:
             return f"services {sorted(map(str, services))}, want {sorted(wanted)}"

@@ -76,7 +76,7 @@ def test_every_service_exports_the_same_names_and_labels(lab: Any) -> None:
         assert common(series) == first, framework
         # The lag gauge exists only where there is an event loop (a constant 0 would mislead).
         names = {name for name, _ in series}
-        has_loop = SERVICES[framework].interface == "asgi"
+        has_loop = SERVICES[framework].event_loop
         assert names & ASYNC_ONLY == (ASYNC_ONLY if has_loop else set()), framework
 
 

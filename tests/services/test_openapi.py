@@ -7,6 +7,7 @@ tests/services/test_route_table.py's to prove.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from services.common import openapi
 from services.common.routes import ROUTES
@@ -39,3 +40,12 @@ def test_each_route_documents_its_own_statuses() -> None:
         assert set(documented) == expected, route.path
         success = documented[str(route.status)]["content"]
         assert list(success) == [route.media_type], route.path
+
+
+def test_published_file_is_the_document() -> None:
+    """The file the Node and Go services serve is the document, byte for byte."""
+    published = Path(__file__).resolve().parents[2] / openapi.PUBLISHED
+    assert published.read_bytes() == openapi.DOCUMENT_BYTES, (
+        f"{openapi.PUBLISHED} is out of date: regenerate it with "
+        f".venv/bin/python -m services.common.openapi > {openapi.PUBLISHED}"
+    )
