@@ -1,5 +1,6 @@
 -- Schema and seed for both services: the one SQL source. The native runner loads it after
--- every start; compose mounts it into /docker-entrypoint-initdb.d. Loading it twice is harmless.
+-- every start; compose mounts it into /docker-entrypoint-initdb.d, and the Kubernetes lab too
+-- (as a ConfigMap, db/kustomization.yaml). Loading it twice is harmless.
 
 -- TechEmpower's World table: 10,000 rows. randomNumber is derived from id instead of random()
 -- so that every fresh lab starts from the same data.
