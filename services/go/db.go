@@ -144,8 +144,6 @@ func (d *database) with(f func(conn *pgxpool.Conn) error) *apiError {
 	return nil
 }
 
-func (e *apiError) Error() string { return e.error }
-
 var background = context.Background()
 
 func (d *database) ping() *apiError {

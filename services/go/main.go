@@ -64,7 +64,7 @@ func run(cfg config) error {
 	}
 	defer db.close()
 	s := &service{
-		name: cfg.name, db: db, up: newUpstream(cfg), openapi: document,
+		db: db, up: newUpstream(cfg), openapi: document,
 		server: []string{"asynclab-" + cfg.name},
 	}
 	if cfg.metricsEnabled {
