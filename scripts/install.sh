@@ -35,6 +35,8 @@ command -v go >/dev/null || need_apt+=(golang-go)
 [ -d /usr/share/gocode/src/github.com/jackc/pgx ] || need_apt+=(golang-github-jackc-pgx-v4-dev)
 [ -d /usr/share/gocode/src/github.com/prometheus/client_golang ] ||
   need_apt+=(golang-github-prometheus-client-golang-dev)
+[ -d /usr/share/gocode/src/golang.org/x/sync ] || need_apt+=(golang-golang-x-sync-dev)
+[ -d /usr/share/gocode/src/golang.org/x/crypto ] || need_apt+=(golang-golang-x-crypto-dev)
 if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   need_apt+=(postgresql)
 fi
