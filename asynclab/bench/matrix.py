@@ -54,6 +54,15 @@ SHORT_WARMUP = "short_warmup"  # the median request took longer than the warm-up
 FINAL_SCRAPE_S = 10
 
 
+def _no_wrk_reason(lab: BenchLab) -> str | None:
+    """Why wrk cannot measure this lab, or None when it can."""
+    if isinstance(lab, ComposeLab):
+        return "compose mode: wrk would run outside the lab's network and GENERATOR_CPUS"
+    if not wrk.available():
+        return "wrk is not installed (Debian package wrk)"
+    return None
+
+
 class Bench:
     """``label_prefix`` goes before the scenario label of every Locust run (``"act 1: "``);
     ``lab`` replaces the one ``settings`` select (``labs.open_lab``)."""
@@ -79,6 +88,14 @@ class Bench:
         if profile.wrk_check and not wrk.available():
             echo("wrk is not installed (Debian package wrk): skipping the Locust/wrk comparison")
             profile = dataclasses.replace(profile, wrk_check=())
+        wrk_cells = sorted({c.scenario for c in profile.cells if "wrk" in c.tools})
+        why = _no_wrk_reason(self.lab) if wrk_cells else None
+        if why:
+            # Locust alone then: a run it cannot drive is flagged generator-bound, never
+            # taken for the service's figure.
+            echo(f"{why}: {', '.join(wrk_cells)} measured with Locust alone; where Locust is "
+                 "outrun, its runs are flagged generator-bound")  # fmt: skip
+            profile = profile.without_tool("wrk")
         self.profile = profile
         self.results_dir = results_dir
         self.echo = echo
