@@ -1,12 +1,14 @@
 """Charts sized for slides (16:9, large type), in PNG and SVG, with a colour-blind-safe palette.
 
 Throughput vs users per variant with each variant's ceiling dashed in its colour; p50 and p99
-latency vs users. Colours are Okabe-Ito; every variant also has its own marker, so the charts
-read in grey too.
+latency vs users; the parity slide (FastAPI ÷ Node and ÷ Go on each route, the tie band
+shaded). Colours are Okabe-Ito; every variant also has its own marker, so the charts read in
+grey too. A series measured with wrk rather than Locust is dotted and says so in its label.
 """
 
 from __future__ import annotations
 
+import math
 import textwrap
 from collections import defaultdict
 from pathlib import Path
@@ -16,7 +18,7 @@ import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator
 
-from asynclab.bench.verdicts import Cell
+from asynclab.bench.verdicts import TIE_TOLERANCE, TIMES, Cell, Verdict
 
 OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#E69F00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 VARIANT_STYLE: dict[str, tuple[str, str]] = {
@@ -29,6 +31,11 @@ VARIANT_STYLE: dict[str, tuple[str, str]] = {
     # The two granian variants share a colour, as both are the same server; markers differ.
     "flask-granian": ("#000000", "X"),
     "fastapi-granian": ("#000000", "*"),
+    # The reference services: one colour each (their variants differ by marker).
+    "node-single": ("#009E73", "h"),
+    "node-cluster": ("#009E73", "p"),
+    "go-single": ("#56B4E9", "d"),
+    "go-multi": ("#56B4E9", ">"),
 }
 DPI = 144
 SIZE = (1920 / DPI, 1080 / DPI)  # a full-HD slide; SVG keeps the same 16:9 proportions
@@ -55,10 +62,15 @@ def style(variant: str, index: int) -> tuple[str, str]:
 
 
 def _by_variant(cells: list[Cell]) -> dict[str, list[Cell]]:
+    """Series by label: a variant, or a variant and its generator when that is not Locust."""
     out: dict[str, list[Cell]] = defaultdict(list)
-    for cell in sorted(cells, key=lambda c: c.users):
-        out[cell.variant].append(cell)
+    for cell in sorted(cells, key=lambda c: (c.tool != "locust", c.users)):
+        out[cell.label].append(cell)
     return out
+
+
+def _line(series: list[Cell]) -> str:
+    return "-" if series[0].tool == "locust" else ":"
 
 
 def _users_axis(ax: Any, users: list[int]) -> None:
@@ -83,13 +95,13 @@ def throughput_chart(cells: list[Cell], title: str, out_dir: Path, name: str) ->
         fig = Figure(figsize=SIZE, layout="constrained")
         ax = fig.subplots()
         for i, (variant, series) in enumerate(_by_variant(cells).items()):
-            colour, marker = style(variant, i)
+            colour, marker = style(series[0].variant, i)
             users = [c.users for c in series]
             median = [c.rps.median for c in series]
             err = [[c.rps.median - c.rps.low for c in series],
                    [c.rps.high - c.rps.median for c in series]]  # fmt: skip
             ax.errorbar(users, median, yerr=err, color=colour, marker=marker, capsize=6,
-                        label=variant)  # fmt: skip
+                        linestyle=_line(series), label=variant)  # fmt: skip
             ceil = [(c.users, c.ceiling_rps) for c in series if c.ceiling_rps]
             if ceil:
                 # A CPU figure is measured in the same run, not predicted: say which it is.
@@ -118,11 +130,11 @@ def latency_chart(cells: list[Cell], title: str, out_dir: Path, name: str) -> li
         axes = fig.subplots(1, 2, sharey=True)
         for ax, field, label in ((axes[0], "p50_ms", "p50"), (axes[1], "p99_ms", "p99")):
             for i, (variant, series) in enumerate(_by_variant(cells).items()):
-                colour, marker = style(variant, i)
+                colour, marker = style(series[0].variant, i)
                 points = [(c.users, getattr(c, field)) for c in series if getattr(c, field)]
                 if points:
                     ax.plot([u for u, _ in points], [v for _, v in points], color=colour,
-                            marker=marker, label=variant)  # fmt: skip
+                            marker=marker, linestyle=_line(series), label=variant)  # fmt: skip
             _users_axis(ax, [c.users for c in cells])
             ax.set_yscale("log")
             # Plain numbers at 1-2-5 steps (20, 50, 200), not 2 x 10^1, on the log axis.
@@ -139,4 +151,62 @@ def latency_chart(cells: list[Cell], title: str, out_dir: Path, name: str) -> li
             fontsize=24,
             fontweight="bold",
         )
+        return _save(fig, out_dir, name)
+
+
+def parity_chart(
+    verdicts: list[Verdict], routes: dict[str, str], title: str, out_dir: Path, name: str
+) -> list[Path]:
+    """FastAPI ÷ each reference on each route (``routes``: scenario -> label, top to bottom).
+
+    A point per verdict with its range over the repetitions, on a log scale (x0.5 and x2 are as
+    far from a tie); the ±15% tie band shaded. A verdict measured with wrk says so beside its
+    ratio; one that could not be judged is a hollow grey point.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    references = list(dict.fromkeys(v.baseline.variant for v in verdicts))
+    order = [s for s in routes if any(v.lesson.scenario == s for v in verdicts)]
+    with matplotlib.rc_context(STYLE | {"axes.grid.axis": "x"}):
+        fig = Figure(figsize=SIZE, layout="constrained")
+        ax: Any = fig.subplots()
+        ax.axvspan(1 / (1 + TIE_TOLERANCE), 1 + TIE_TOLERANCE, color="#999999", alpha=0.2,
+                   label=f"a tie (±{TIE_TOLERANCE:.0%})")  # fmt: skip
+        ax.axvline(1, color="#666666", linewidth=1.5)
+        step = 0.6 / max(1, len(references))
+        xs: list[float] = [1 / 1.3, 1.3]
+        for r, reference in enumerate(references):
+            colour, marker = style(reference, r)
+            offset = (r - (len(references) - 1) / 2) * step
+            mine = {v.lesson.scenario: v for v in verdicts if v.baseline.variant == reference}
+            labelled = False
+            for y, scenario in enumerate(order):
+                v = mine.get(scenario)
+                if v is None or math.isnan(v.ratio):  # no verdict, or nothing succeeded
+                    continue
+                pos = len(order) - 1 - y + offset
+                low, high = min(v.ratio_low, v.ratio), max(v.ratio_high, v.ratio)
+                xs += [low, high]
+                face = colour if v.judged else "none"
+                edge = colour if v.judged else "#777777"
+                ax.errorbar([v.ratio], [pos], xerr=[[v.ratio - low], [high - v.ratio]],
+                            color=edge, marker=marker, markerfacecolor=face, markersize=16,
+                            capsize=8, linestyle="none",
+                            label=None if labelled else f"FastAPI ÷ {reference}")  # fmt: skip
+                labelled = True
+                note = f"{TIMES}{v.ratio:.2f}" + ("" if v.tool == "locust" else f" ({v.tool})")
+                if not v.judged:
+                    note += " not judged"
+                ax.annotate(note, (high, pos), xytext=(10, 0), textcoords="offset points",
+                            va="center", fontsize=16, color=edge)  # fmt: skip
+        ax.set_xscale("log")
+        ax.set_xlim(min(xs) / 1.25, max(xs) * 1.6)  # room for the labels right of the points
+        ticks = [t for t in (0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10) if min(xs) / 1.25 <= t <= max(xs)]
+        ax.set_xticks(ticks, [f"{TIMES}{t:g}" for t in ticks])
+        ax.minorticks_off()
+        ax.set_yticks(range(len(order)), [routes[s] for s in reversed(order)])
+        ax.set_ylim(-0.6, len(order) - 0.4)
+        ax.set_xlabel("FastAPI's throughput ÷ the reference's (log scale): "
+                      "left, FastAPI is slower; right, faster")  # fmt: skip
+        ax.set_title(textwrap.fill(title, 60, break_on_hyphens=False), loc="left")
+        ax.legend(loc="lower right", frameon=False)
         return _save(fig, out_dir, name)
