@@ -42,7 +42,14 @@ from asynclab.variants import plural
 BUSY = 0.90
 
 Kind = Literal["pool", "cpu", "one-cpu", "outside", "unknown"]
-WORDS_PLURAL: dict[Outcome, str] = {"tie": "ties", "loss": "losses", "win": "wins"}
+COUNTED: dict[Outcome, tuple[str, str]] = {
+    "tie": ("tie", "ties"), "loss": ("loss", "losses"), "win": ("win", "wins"),
+}  # fmt: skip
+
+
+def counted(n: int, outcome: Outcome) -> str:
+    """``counted(1, "win") == "1 win"``, ``counted(3, "tie") == "3 ties"``."""
+    return f"{n} {COUNTED[outcome][0 if n == 1 else 1]}"
 
 
 @dataclass(frozen=True)
@@ -60,11 +67,14 @@ def _cpu(cell: Cell) -> str:
     return f"{cell.variant} {busy:.0%} of {plural(int(cores), 'core')} busy at {ms}"
 
 
-def _infra(*cells: Cell) -> str:
+def _elsewhere(*cells: Cell) -> str:
+    """Where a service that did not run out of cores may have waited: what this lab can name."""
     known = [f"{c.infra_cpu:.2f}" for c in cells if c.infra_cpu is not None]
-    if not known:
-        return ""
-    return f" (Postgres and the upstream, unpinned, used {' and '.join(known)} cores)"
+    used = f", used {' and '.join(known)} cores" if known else ""
+    return (
+        f"Postgres and the upstream (unpinned{used}), round trips to them, or other work "
+        "on the service CPUs"
+    )
 
 
 def _pool(v: Verdict) -> Explanation | None:
@@ -118,12 +128,12 @@ def explain(v: Verdict) -> Explanation:
         other = b if out is c else c
         text = (
             f"{out.variant} ran out of CPU ({_cpu(out)}); {other.variant} did not "
-            f"({_cpu(other)}): what held it back lies outside its process{_infra(other)}"
+            f"({_cpu(other)}): what held it back lies outside its process: {_elsewhere(other)}"
         )
         return Explanation("one-cpu", short + text)
     text = (
-        f"Neither ran out of CPU ({_cpu(c)}; {_cpu(b)}): the limit lies outside both "
-        f"services{_infra(c, b)}"
+        f"Neither ran out of CPU ({_cpu(c)}; {_cpu(b)}): what held them back lies outside "
+        f"their processes: {_elsewhere(c, b)}"
     )
     return Explanation("outside", short + text)
 
@@ -244,7 +254,7 @@ def section(
     if not mine:
         return [], []
     routes = {s: _route(s) for s in PARITY_EXPECT}
-    counts = [f"{sum(v.judged and v.outcome == o for v in mine)} {WORDS_PLURAL[o]}"
+    counts = [counted(sum(v.judged and v.outcome == o for v in mine), o)
               for o in ("tie", "loss", "win")]  # fmt: skip
     unjudged = sum(not v.judged for v in mine)
     outcomes = ", ".join(counts + ([f"{unjudged} not judged"] if unjudged else []))
