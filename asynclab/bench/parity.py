@@ -10,7 +10,9 @@ expectation:
   cores ÷ CPU per request predicts the ratio;
 - ``one-cpu``: one side ran out of CPU, the other did not: what held the other back lies outside
   its process (Postgres and the upstream are unpinned; a generator that set the pace is flagged);
-- ``outside``: neither ran out of CPU nor reached a pool's ceiling;
+- ``contended``: neither ran out of CPU of its own, but other work kept a side's CPUs 90% busy
+  or more (the machine was shared): the figures measure that contention, not the services;
+- ``outside``: neither ran out of CPU nor reached a pool's ceiling, on CPUs left free;
 - ``unknown``: the services' CPU was not measured (compose mode records it as null).
 """
 
@@ -41,7 +43,7 @@ from asynclab.variants import plural
 # the same as the I/O target's (targets.CEILING_SHARE).
 BUSY = 0.90
 
-Kind = Literal["pool", "cpu", "one-cpu", "outside", "unknown"]
+Kind = Literal["pool", "cpu", "one-cpu", "contended", "outside", "unknown"]
 COUNTED: dict[Outcome, tuple[str, str]] = {
     "tie": ("tie", "ties"), "loss": ("loss", "losses"), "win": ("win", "wins"),
 }  # fmt: skip
@@ -95,6 +97,11 @@ def _pool(v: Verdict) -> Explanation | None:
     return Explanation("pool", f"Little's law: both ran at their pool's ceiling ({shares}); {why}")
 
 
+def _contended(cell: Cell) -> bool:
+    """Its CPUs were busy, mostly with other work than the service's."""
+    return (cell.service_cpus_busy or 0) >= BUSY and (cell.cpu_busy or 0) < BUSY
+
+
 def _capacity(cell: Cell) -> float:
     """Requests per second its cores allow: cores ÷ CPU per request (both known)."""
     return (cell.service_cores or 0) / ((cell.cpu_ms or math.inf) / 1000)
@@ -126,11 +133,22 @@ def explain(v: Verdict) -> Explanation:
     if len(busy) == 1:
         [out] = busy
         other = b if out is c else c
+        held = (f"other work took its CPUs ({other.service_cpus_busy:.0%} busy in all)"
+                if _contended(other) else
+                f"what held it back lies outside its process: {_elsewhere(other)}")  # fmt: skip
         text = (
-            f"{out.variant} ran out of CPU ({_cpu(out)}); {other.variant} did not "
-            f"({_cpu(other)}): what held it back lies outside its process: {_elsewhere(other)}"
+            f"{out.variant} ran out of CPU ({_cpu(out)}); {other.variant} did not ({_cpu(other)}): "
         )
-        return Explanation("one-cpu", short + text)
+        return Explanation("one-cpu", short + text + held)
+    taken = [x for x in (c, b) if _contended(x)]
+    if taken:
+        shares = ", ".join(f"{x.variant}'s {x.service_cpus_busy:.0%}" for x in taken)
+        text = (
+            f"Neither ran out of CPU of its own ({_cpu(c)}; {_cpu(b)}), but other work kept the "
+            f"service CPUs busy ({shares} busy in all): these figures measure the machine's "
+            "contention, not the services; run the lesson on CPUs nothing else uses"
+        )
+        return Explanation("contended", short + text)
     text = (
         f"Neither ran out of CPU ({_cpu(c)}; {_cpu(b)}): what held them back lies outside "
         f"their processes: {_elsewhere(c, b)}"
@@ -185,6 +203,7 @@ KIND_TEXT: dict[Kind, str] = {
     "pool": "the pool (Little's law)",
     "cpu": "CPU per request",
     "one-cpu": "one side's CPU",
+    "contended": "other work on the service CPUs",
     "outside": "outside both services",
     "unknown": "not measured",
 }

@@ -124,6 +124,8 @@ def build_row(
         else None,
         # The cores it can keep busy: with the CPU per request, how close it ran to them.
         "service_cores": usable_cores(scenario, variant, settings, service_cpus),
+        # How busy its CPUs were with anything, itself included: other work may take them.
+        "service_cpus_busy": _round(result.service_cpus_busy, 3),
         "generator_cpu": _round(result.generator_cpu, 3),
         "generator_ceiling_rps": _round(run_generator_ceiling(result.rps, result.generator_cpu), 1),
         "infra_cpu": _round(sum(infra.values()), 3) if infra else None,

@@ -178,6 +178,7 @@ class Cell:
     infra_cpu: float | None = None  # Postgres + upstream, cores
     cpu_ms: float | None = None  # the service's CPU per successful request, milliseconds
     service_cores: float | None = None  # the cores the service could keep busy
+    service_cpus_busy: float | None = None  # its CPUs' busy share, whatever ran on them
 
     @property
     def label(self) -> str:
@@ -251,6 +252,7 @@ def _cell(key: tuple[str, str, int, str], group: list[dict[str, Any]]) -> Cell:
         infra_cpu=_median(r.get("infra_cpu") for r in used),
         cpu_ms=_median(r.get("service_cpu_ms_per_request") for r in used),
         service_cores=_median(r.get("service_cores") for r in used),
+        service_cpus_busy=_median(r.get("service_cpus_busy") for r in used),
     )
 
 

@@ -211,3 +211,23 @@ def test_without_service_cpu_nothing_is_explained() -> None:
     e = explain(judge(rows)["parity-go-db"])
     assert e.kind == "unknown"
     assert "CPU was not measured" in e.text
+
+
+def test_cpus_taken_by_other_work_are_named_not_blamed_on_the_services() -> None:
+    """A shared machine: each service used 40% of its core, but the core was 98% busy."""
+    rows = [
+        row("db", "fastapi-async", 1000, service_cpu_ms_per_request=0.4, service_cores=1,
+            service_cpus_busy=0.98),
+        row("db", "node-single", 2000, service_cpu_ms_per_request=0.2, service_cores=1,
+            service_cpus_busy=0.97),
+    ]  # fmt: skip
+    e = explain(judge(rows)["parity-node-db"])
+    assert e.kind == "contended"
+    assert "fastapi-async's 98%, node-single's 97% busy in all" in e.text
+    assert "these figures measure the machine's contention, not the services" in e.text
+    # One side out of its own CPU, the other's CPUs taken by other work.
+    rows[0].update(service_cpu_ms_per_request=0.95)
+    e = explain(judge(rows)["parity-node-db"])
+    assert e.kind == "one-cpu"
+    assert e.text.endswith("node-single did not (node-single 40% of 1 core busy at 0.200 ms CPU "
+                           "per request): other work took its CPUs (97% busy in all)")  # fmt: skip
