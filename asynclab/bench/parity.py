@@ -144,9 +144,10 @@ def explain(v: Verdict) -> Explanation:
     if taken:
         shares = ", ".join(f"{x.variant}'s {x.service_cpus_busy:.0%}" for x in taken)
         text = (
-            f"Neither ran out of CPU of its own ({_cpu(c)}; {_cpu(b)}), but other work kept the "
-            f"service CPUs busy ({shares} busy in all): these figures measure the machine's "
-            "contention, not the services; run the lesson on CPUs nothing else uses"
+            f"Neither ran out of CPU of its own ({_cpu(c)}; {_cpu(b)}), but other work (other "
+            f"processes, or the kernel's) kept the service CPUs busy ({shares} busy in all): "
+            "these figures measure the machine's contention, not the services; run the lesson "
+            "on CPUs nothing else uses"
         )
         return Explanation("contended", short + text)
     text = (

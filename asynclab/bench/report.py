@@ -27,6 +27,7 @@ from asynclab.bench.verdicts import (
     Cell,
     Verdict,
     cells,
+    locust_behind,
     verdicts,
 )
 from asynclab.files import write_atomic
@@ -256,6 +257,9 @@ def _ceiling_table(
     for c in sorted(all_cells.values(), key=lambda c: (_scenario_order(c.scenario), c.variant,
                                                        c.users, c.tool)):  # fmt: skip
         flags = _flags(c.flags) + ("" if c.judged else "; every run flagged, not judged")
+        behind = locust_behind(all_cells, c)
+        if behind is not None:
+            flags += f"; {behind:.0%} below wrk: Locust set the pace"
         rows.append([titles.get(c.scenario, c.scenario), c.variant, str(c.users),
                      generator_name(c.tool, manifest), c.rps.text(),
                      _f(c.ceiling_rps), _pct(c.ceiling_share), c.ceiling_note or "-",

@@ -8,9 +8,11 @@ A flagged run (errors, a saturated generator, ...) may not measure the service: 
 of its cell's figures. A cell whose every run is flagged keeps all of them, so charts still
 show what was measured, but it is not judged, and neither is a verdict that needs it.
 
-Verdicts compare Locust's cells. Where Locust was outrun on a side (its runs flagged for the
-generator's CPU or ceiling) and wrk measured both sides at that concurrency, the verdict is
-wrk's, and says so: the generator is never the silent bottleneck.
+Verdicts compare Locust's cells. Where Locust was outrun on a side and wrk measured both sides
+at that concurrency, the verdict is wrk's, and says so: the generator is never the silent
+bottleneck. Locust was outrun where its runs were flagged for the generator's CPU or ceiling,
+or where wrk, on the same cell, served more than 10% more: the service could go faster than
+Locust asked (a generator whose CPU other work takes is outrun without being busy itself).
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ WORDS: dict[Outcome, str] = {"tie": "a tie", "win": "async wins", "loss": "async
 
 # The flags that say the generator, not the service, set the pace (rows.FLAG_TEXT).
 GENERATOR_FLAGS = ("generator_cpu", "generator_bound")
+# Locust and wrk agree within 10% where neither is the bottleneck (targets.wrk_agreement).
+WRK_AGREEMENT = 0.10
 
 
 @dataclass(frozen=True)
@@ -413,9 +417,26 @@ def _outrun(lesson: Lesson, all_cells: dict[tuple[str, str, int, str], Cell], us
             continue
         found = [f"{FLAG_TEXT.get(f, f)} in {_runs(n)}" for f, n in c.flags.items()
                  if f in GENERATOR_FLAGS]  # fmt: skip
+        behind = locust_behind(all_cells, c)
+        if behind is not None:
+            wrk = all_cells[(s, v, u, "wrk")]
+            found.append(f"{c.rps.median:,.0f} rps where wrk served {wrk.rps.median:,.0f}, "
+                         f"{behind:.0%} less")  # fmt: skip
         if found:
             parts.append(f"{v} at {u} users: {', '.join(found)}")
     return "; ".join(parts)
+
+
+def locust_behind(all_cells: dict[tuple[str, str, int, str], Cell], cell: Cell) -> float | None:
+    """How far a Locust cell fell short of wrk's on the same cell (0.62: 62% fewer successful
+    requests a second), when by more than the generators' agreement; else None."""
+    if cell.tool != "locust":
+        return None
+    wrk = all_cells.get((cell.scenario, cell.variant, cell.users, "wrk"))
+    if wrk is None or not wrk.judged or not wrk.rps.median:
+        return None
+    short = 1 - cell.rps.median / wrk.rps.median
+    return short if short > WRK_AGREEMENT else None
 
 
 def _verdict(
