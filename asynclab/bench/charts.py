@@ -84,6 +84,15 @@ def _users_axis(ax: Any, users: list[int]) -> None:
     ax.set_xlabel("concurrent users (closed loop)")
 
 
+def _legend(fig: Any, ax: Any) -> None:
+    """Inside the axes while it fits; below them past six entries (five variants, each with a
+    ceiling, would hide the points)."""
+    if len(ax.get_legend_handles_labels()[0]) > 6:
+        fig.legend(loc="outside lower center", ncols=3, frameon=False, fontsize=14)
+    else:
+        ax.legend(loc="best", frameon=False)
+
+
 def _save(fig: Any, out_dir: Path, name: str) -> list[Path]:
     paths = [out_dir / f"{name}.png", out_dir / f"{name}.svg"]
     fig.savefig(paths[0], dpi=DPI)
@@ -122,7 +131,7 @@ def throughput_chart(cells: list[Cell], title: str, out_dir: Path, name: str) ->
         tops = [c.rps.high for c in cells] + [c.ceiling_rps or 0 for c in cells]
         ax.set_ylim(0, max(tops) * 1.15 or 1)  # headroom: points and ceilings stay visible
         ax.set_title(textwrap.fill(title, 60, break_on_hyphens=False), loc="left")
-        ax.legend(loc="best", frameon=False)
+        _legend(fig, ax)
         return _save(fig, out_dir, name)
 
 
@@ -163,11 +172,15 @@ def parity_chart(
 
     A point per verdict with its range over the repetitions, on a log scale (x0.5 and x2 are as
     far from a tie); the ±15% tie band shaded. A verdict measured with wrk says so beside its
-    ratio; one that could not be judged is a hollow grey point.
+    ratio; one that could not be judged is a hollow grey point, pinned to the edge (with an
+    arrow) when it lies beyond what the judged ones span.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     references = list(dict.fromkeys(v.baseline.variant for v in verdicts))
     order = [s for s in routes if any(v.lesson.scenario == s for v in verdicts)]
+    drawn = [v for v in verdicts if not math.isnan(v.ratio)]  # NaN: nothing succeeded
+    spans = [x for v in drawn if v.judged for x in (v.ratio_low, v.ratio, v.ratio_high)]
+    lo, hi = min([1 / 1.3, *spans]) / 1.25, max([1.3, *spans]) * 1.25
     with matplotlib.rc_context(STYLE | {"axes.grid.axis": "x"}):
         fig = Figure(figsize=SIZE, layout="constrained")
         ax: Any = fig.subplots()
@@ -175,34 +188,33 @@ def parity_chart(
                    label=f"a tie (±{TIE_TOLERANCE:.0%})")  # fmt: skip
         ax.axvline(1, color="#666666", linewidth=1.5)
         step = 0.6 / max(1, len(references))
-        xs: list[float] = [1 / 1.3, 1.3]
         for r, reference in enumerate(references):
             colour, marker = style(reference, r)
             offset = ((len(references) - 1) / 2 - r) * step  # the first reference on top
-            mine = {v.lesson.scenario: v for v in verdicts if v.baseline.variant == reference}
-            labelled = False
+            mine = {v.lesson.scenario: v for v in drawn if v.baseline.variant == reference}
+            ax.plot([], [], color=colour, marker=marker, markersize=16, linestyle="none",
+                    label=f"FastAPI ÷ {reference}")  # fmt: skip
             for y, scenario in enumerate(order):
                 v = mine.get(scenario)
-                if v is None or math.isnan(v.ratio):  # no verdict, or nothing succeeded
+                if v is None:
                     continue
                 pos = len(order) - 1 - y + offset
-                low, high = min(v.ratio_low, v.ratio), max(v.ratio_high, v.ratio)
-                xs += [low, high]
-                face = colour if v.judged else "none"
                 edge = colour if v.judged else "#777777"
-                ax.errorbar([v.ratio], [pos], xerr=[[v.ratio - low], [high - v.ratio]],
-                            color=edge, marker=marker, markerfacecolor=face, markersize=16,
-                            capsize=8, linestyle="none",
-                            label=None if labelled else f"FastAPI ÷ {reference}")  # fmt: skip
-                labelled = True
+                x = min(max(v.ratio, lo * 1.08), hi)  # an off-scale point stays whole
+                low, high = max(min(v.ratio_low, v.ratio), lo), min(max(v.ratio_high, v.ratio), hi)
+                ax.errorbar([x], [pos], xerr=[[x - low], [high - x]], color=edge, marker=marker,
+                            markerfacecolor=colour if v.judged else "none", markersize=16,
+                            capsize=8, linestyle="none")  # fmt: skip
                 note = f"{TIMES}{v.ratio:.2f}" + ("" if v.tool == "locust" else f" ({v.tool})")
                 if not v.judged:
                     note += " not judged"
+                if x != v.ratio:  # off the scale: say which way
+                    note = ("\u2190 " if v.ratio < lo else "\u2192 ") + note
                 ax.annotate(note, (high, pos), xytext=(10, 0), textcoords="offset points",
                             va="center", fontsize=16, color=edge)  # fmt: skip
         ax.set_xscale("log")
-        ax.set_xlim(min(xs) / 1.25, max(xs) * 1.6)  # room for the labels right of the points
-        ticks = [t for t in RATIO_TICKS if min(xs) / 1.25 <= t <= max(xs)]
+        ax.set_xlim(lo, hi * 1.6)  # room for the labels right of the points
+        ticks = _ratio_ticks(lo, hi)
         ax.set_xticks(ticks, [f"{TIMES}{t:g}" for t in ticks])
         ax.minorticks_off()
         ax.set_yticks(range(len(order)), [routes[s] for s in reversed(order)])
@@ -216,3 +228,9 @@ def parity_chart(
                      fontsize=24, fontweight="bold")  # fmt: skip
         fig.legend(loc="outside lower center", ncols=len(references) + 1, frameon=False)
         return _save(fig, out_dir, name)
+
+
+def _ratio_ticks(lo: float, hi: float) -> list[float]:
+    """Ratio ticks that do not crowd: 1-2-5 steps over a wide span, finer over a narrow one."""
+    steps = RATIO_TICKS if hi / lo <= 12 else (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10)
+    return [t for t in steps if lo <= t <= hi]

@@ -8,11 +8,13 @@ expectation:
   I/O routes): the pools set the pace, and the ceilings' ratio predicts the measured one;
 - ``cpu``: both kept 90% or more of their cores busy (throughput x measured CPU per request):
   cores ÷ CPU per request predicts the ratio;
-- ``one-cpu``: one side ran out of CPU, the other did not: what held the other back lies outside
-  its process (Postgres and the upstream are unpinned; a generator that set the pace is flagged);
+- ``one-cpu``: one side ran out of CPU, the other did not: the other waited, for its own pools,
+  Postgres or the upstream (unpinned), or other work took its CPUs (a generator that set the
+  pace is named by the verdict);
 - ``contended``: neither ran out of CPU of its own, but other work kept a side's CPUs 90% busy
-  or more (the machine was shared): the figures measure that contention, not the services;
-- ``outside``: neither ran out of CPU nor reached a pool's ceiling, on CPUs left free;
+  or more (the machine was shared): the services' own figures cannot say what held them back;
+- ``waiting``: neither ran out of CPU nor reached a pool's ceiling, on CPUs left free: both
+  waited, and these figures cannot say for what;
 - ``unknown``: the services' CPU was not measured (compose mode records it as null).
 """
 
@@ -43,7 +45,7 @@ from asynclab.variants import plural
 # the same as the I/O target's (targets.CEILING_SHARE).
 BUSY = 0.90
 
-Kind = Literal["pool", "cpu", "one-cpu", "contended", "outside", "unknown"]
+Kind = Literal["pool", "cpu", "one-cpu", "contended", "waiting", "unknown"]
 COUNTED: dict[Outcome, tuple[str, str]] = {
     "tie": ("tie", "ties"), "loss": ("loss", "losses"), "win": ("win", "wins"),
 }  # fmt: skip
@@ -74,8 +76,8 @@ def _elsewhere(*cells: Cell) -> str:
     known = [f"{c.infra_cpu:.2f}" for c in cells if c.infra_cpu is not None]
     used = f", used {' and '.join(known)} cores" if known else ""
     return (
-        f"Postgres and the upstream (unpinned{used}), round trips to them, or other work "
-        "on the service CPUs"
+        f"for its own pools (a connection, a slot), for Postgres and the upstream (unpinned"
+        f"{used}), or for CPUs other work held"
     )
 
 
@@ -135,7 +137,7 @@ def explain(v: Verdict) -> Explanation:
         other = b if out is c else c
         held = (f"other work took its CPUs ({other.service_cpus_busy:.0%} busy in all)"
                 if _contended(other) else
-                f"what held it back lies outside its process: {_elsewhere(other)}")  # fmt: skip
+                f"it waited: {_elsewhere(other)}")  # fmt: skip
         text = (
             f"{out.variant} ran out of CPU ({_cpu(out)}); {other.variant} did not ({_cpu(other)}): "
         )
@@ -146,15 +148,12 @@ def explain(v: Verdict) -> Explanation:
         text = (
             f"Neither ran out of CPU of its own ({_cpu(c)}; {_cpu(b)}), but other work (other "
             f"processes, or the kernel's) kept the service CPUs busy ({shares} busy in all): "
-            "these figures measure the machine's contention, not the services; run the lesson "
-            "on CPUs nothing else uses"
+            "on CPUs they shared, their own figures cannot tell what held them back; run the "
+            "lesson on CPUs nothing else uses"
         )
         return Explanation("contended", short + text)
-    text = (
-        f"Neither ran out of CPU ({_cpu(c)}; {_cpu(b)}): what held them back lies outside "
-        f"their processes: {_elsewhere(c, b)}"
-    )
-    return Explanation("outside", short + text)
+    text = f"Neither ran out of CPU ({_cpu(c)}; {_cpu(b)}): both waited: {_elsewhere(c, b)}"
+    return Explanation("waiting", short + text)
 
 
 def spread_note(v: Verdict) -> str | None:
@@ -205,7 +204,7 @@ KIND_TEXT: dict[Kind, str] = {
     "cpu": "CPU per request",
     "one-cpu": "one side's CPU",
     "contended": "other work on the service CPUs",
-    "outside": "outside both services",
+    "waiting": "waits, not CPU",
     "unknown": "not measured",
 }
 
@@ -274,8 +273,8 @@ def section(
     if not mine:
         return [], []
     routes = {s: _route(s) for s in PARITY_EXPECT}
-    counts = [counted(sum(v.judged and v.outcome == o for v in mine), o)
-              for o in ("tie", "loss", "win")]  # fmt: skip
+    tally = {o: sum(v.judged and v.outcome == o for v in mine) for o in COUNTED}
+    counts = [counted(n, o) for o, n in tally.items() if n]
     unjudged = sum(not v.judged for v in mine)
     outcomes = ", ".join(counts + ([f"{unjudged} not judged"] if unjudged else []))
     title = f"{PARITY_TITLE} Measured: {outcomes} (FastAPI ÷ {', '.join(PARITY_REFERENCES)})"

@@ -171,11 +171,11 @@ def build_report(set_dir: Path) -> ReportOutputs:
     blocks.append(Heading("Charts"))
     scenarios = sorted({c.scenario for c in all_cells.values() if c.tool == "locust"},
                        key=_scenario_order)  # fmt: skip
-    # wrk's cells are drawn where a verdict was judged on them (Locust was outrun there).
+    # Where a verdict was judged on wrk's cells (Locust was outrun there), the charts draw
+    # wrk's cells in place of Locust's, for every variant wrk measured.
     by_wrk = {v.lesson.scenario for v in found if v.tool == "wrk"}
     for scenario in scenarios:
-        series = [c for c in all_cells.values() if c.scenario == scenario
-                  and (c.tool == "locust" or scenario in by_wrk)]  # fmt: skip
+        series = _chart_cells(all_cells, scenario, scenario in by_wrk)
         title = _chart_title(titles.get(scenario, scenario), by_lesson.get(scenario))
         tp = throughput_chart(series, title, charts_dir, f"throughput_{scenario}")
         lat = latency_chart(series, f"{titles.get(scenario, scenario)}: latency",
@@ -200,6 +200,15 @@ def build_report(set_dir: Path) -> ReportOutputs:
     write_atomic(outputs.html, html_page(title, blocks))
     write_json(set_dir / "verdicts.json", [_verdict_json(v) for v in found])
     return outputs
+
+
+def _chart_cells(all_cells: dict[Any, Cell], scenario: str, wrk: bool) -> list[Cell]:
+    """Locust's cells of a scenario, or wrk's where it measured the same (variant, users)."""
+    mine = {k: c for k, c in all_cells.items() if k[0] == scenario}
+    if not wrk:
+        return [c for c in mine.values() if c.tool == "locust"]
+    return [c for (s, v, u, t), c in mine.items()
+            if t == "wrk" or (t == "locust" and (s, v, u, "wrk") not in mine)]  # fmt: skip
 
 
 def _verdict_json(v: Verdict) -> dict[str, Any]:

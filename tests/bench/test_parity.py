@@ -191,8 +191,8 @@ def test_one_side_out_of_cpu_names_what_held_the_other_back() -> None:
     assert e.text.startswith("fastapi-async ran out of CPU (fastapi-async 96% of 1 core busy")
     assert "go-single did not (go-single 40% of 1 core busy at 0.100 ms CPU per request)" in e.text
     assert e.text.endswith(
-        "what held it back lies outside its process: Postgres and the upstream (unpinned, used "
-        "1.10 cores), round trips to them, or other work on the service CPUs"
+        "it waited: for its own pools (a connection, a slot), for Postgres and the upstream "
+        "(unpinned, used 1.10 cores), or for CPUs other work held"
     )
 
 
@@ -202,7 +202,7 @@ def test_neither_out_of_cpu_nor_at_a_pool_ceiling() -> None:
             row("io_db", "node-single", 420, slot_ceiling_rps=600, service_cpu_ms_per_request=0.5,
                 service_cores=1, infra_cpu=0.6)]  # fmt: skip
     e = explain(judge(rows)["parity-node-io_db"])
-    assert e.kind == "outside"
+    assert e.kind == "waiting"
     assert e.text.startswith(
         "Not the pools alone (fastapi-async 67%, node-single 70% of their Little's-law "
         "ceilings). Neither ran out of CPU"
@@ -227,7 +227,7 @@ def test_cpus_taken_by_other_work_are_named_not_blamed_on_the_services() -> None
     e = explain(judge(rows)["parity-node-db"])
     assert e.kind == "contended"
     assert "fastapi-async's 98%, node-single's 97% busy in all" in e.text
-    assert "these figures measure the machine's contention, not the services" in e.text
+    assert "on CPUs they shared, their own figures cannot tell what held them back" in e.text
     # One side out of its own CPU, the other's CPUs taken by other work.
     rows[0].update(service_cpu_ms_per_request=0.95)
     e = explain(judge(rows)["parity-node-db"])
