@@ -17,7 +17,7 @@ import click
 
 from asynclab.bench.charts import parity_chart
 from asynclab.bench.matrix import Bench
-from asynclab.bench.parity import explain
+from asynclab.bench.parity import explain, tally
 from asynclab.bench.profiles import BOTH, Profile, ScenarioLevels
 from asynclab.bench.results import SUMMARY, read_json
 from asynclab.bench.scenarios import get_scenario
@@ -101,9 +101,7 @@ def run_parity_act(
     for v in verdicts:
         said = _parity_line(v, routes[v.lesson.scenario])
         say(click.style(said, bold=True) if v.judged else said)
-    ties = sum(v.judged and v.outcome == "tie" for v in verdicts)
-    title = (f"Act {act.number} · {PARITY_TITLE} Measured: {ties} of {len(verdicts)} a tie, "
-             f"{act.users} users")  # fmt: skip
+    title = f"Act {act.number} · {PARITY_TITLE} Measured: {tally(verdicts)}, {act.users} users"
     charts = parity_chart(verdicts, routes, title, out_dir, f"act{act.number}-parity")
     say(f"  slide: {charts[0]}")
     if prometheus:

@@ -56,6 +56,14 @@ def counted(n: int, outcome: Outcome) -> str:
     return f"{n} {COUNTED[outcome][0 if n == 1 else 1]}"
 
 
+def tally(verdicts: list[Verdict]) -> str:
+    """``"3 ties, 5 losses, 2 not judged"``: what a slide's title says it measured."""
+    found = {o: sum(v.judged and v.outcome == o for v in verdicts) for o in COUNTED}
+    unjudged = sum(not v.judged for v in verdicts)
+    counts = [counted(n, o) for o, n in found.items() if n]
+    return ", ".join(counts + ([f"{unjudged} not judged"] if unjudged else []))
+
+
 @dataclass(frozen=True)
 class Explanation:
     kind: Kind
@@ -273,11 +281,7 @@ def section(
     if not mine:
         return [], []
     routes = {s: _route(s) for s in PARITY_EXPECT}
-    tally = {o: sum(v.judged and v.outcome == o for v in mine) for o in COUNTED}
-    counts = [counted(n, o) for o, n in tally.items() if n]
-    unjudged = sum(not v.judged for v in mine)
-    outcomes = ", ".join(counts + ([f"{unjudged} not judged"] if unjudged else []))
-    title = f"{PARITY_TITLE} Measured: {outcomes} (FastAPI ÷ {', '.join(PARITY_REFERENCES)})"
+    title = f"{PARITY_TITLE} Measured: {tally(mine)} (FastAPI ÷ {', '.join(PARITY_REFERENCES)})"
     charts = parity_chart(mine, routes, title, charts_dir, "parity")
     rows = []
     for v in mine:

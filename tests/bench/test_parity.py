@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from asynclab.bench.parity import explain, full_text, spread_note
+from asynclab.bench.parity import explain, full_text, spread_note, tally
 from asynclab.bench.verdicts import ALL_LESSONS, PARITY_LESSONS, TIMES, Verdict, verdicts
 
 TITLES = {"json": "TechEmpower json", "db": "TechEmpower db", "io_db": "I/O wait"}
@@ -251,3 +251,13 @@ def test_locust_well_below_wrk_on_the_same_cell_was_outrun_without_a_flag() -> N
     assert node.outrun == "node-single at 64 users: 6,654 rps where wrk served 17,422, 62% less"
     # FastAPI's Locust cell is within 10% of wrk's: not outrun.
     assert "fastapi-async" not in node.outrun
+
+
+def test_a_slide_title_counts_what_was_measured() -> None:
+    rows = [
+        *reps("json", "fastapi-async", [1000]), *reps("json", "node-single", [3000]),
+        *reps("json", "go-single", [1050]),
+        *reps("db", "fastapi-async", [1000]), *reps("db", "node-single", [990]),
+        *reps("db", "go-single", [900], flags=["errors"]),
+    ]  # fmt: skip
+    assert tally(list(judge(rows).values())) == "2 ties, 1 loss, 1 not judged"
