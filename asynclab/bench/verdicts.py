@@ -395,15 +395,24 @@ def verdict(
     was, at the highest level measured for both, marked not judged); None without data.
 
     Locust's, unless Locust was outrun on a side at that level or above and wrk judged both
-    sides at a level as high: then wrk's, naming the runs that outran Locust.
+    sides at a level as high, with as many runs (wrk as a generator of the profile, not a
+    one-run check beside three repetitions): then wrk's, naming the runs that outran Locust.
     """
     locust = _verdict(lesson, all_cells, scenario_title, "locust")
     outrun = _outrun(lesson, all_cells, locust.users if locust else 0)
     if locust is None or outrun:
         wrk = _verdict(lesson, all_cells, scenario_title, "wrk")
-        if wrk is not None and wrk.judged and (locust is None or wrk.users >= locust.users):
+        if wrk is not None and wrk.judged and (locust is None or _as_measured(wrk, locust)):
             return dataclasses.replace(wrk, outrun=outrun or None)
     return locust
+
+
+def _as_measured(wrk: Verdict, locust: Verdict) -> bool:
+    """wrk's verdict stands for Locust's: as high a concurrency, as many runs a side."""
+    return wrk.users >= locust.users and all(
+        w.runs >= lo.runs
+        for w, lo in ((wrk.challenger, locust.challenger), (wrk.baseline, locust.baseline))
+    )
 
 
 def _outrun(lesson: Lesson, all_cells: dict[tuple[str, str, int, str], Cell], users: int) -> str:

@@ -114,12 +114,25 @@ def test_one_outrun_run_is_enough_to_prefer_wrk() -> None:
         *reps("json", "fastapi-async", [4000, 4100, 3900]),
         row("json", "go-single", 6000, 1),
         row("json", "go-single", 6100, 2, flags=["generator_bound"]),
-        *reps("json", "fastapi-async", [4300], tool="wrk"),
-        *reps("json", "go-single", [16000], tool="wrk"),
+        *reps("json", "fastapi-async", [4300, 4200, 4400], tool="wrk"),
+        *reps("json", "go-single", [16000, 16500], tool="wrk"),
     ]
     go = judge(rows)["parity-go-json"]
     assert go.tool == "wrk"
     assert "above 80% of the generator's ceiling" in (go.outrun or "")
+
+
+def test_a_one_run_wrk_check_does_not_stand_for_three_repetitions() -> None:
+    """The quick profile's --wrk-check: one wrk run beside Locust's repetitions compares the
+    generators (the report's Locust against wrk), it does not replace the verdict's spread."""
+    rows = [
+        *reps("io_db", "fastapi-async", [500, 520, 510]),
+        *reps("io_db", "go-single", [400, 410, 405]),
+        *reps("io_db", "fastapi-async", [580], tool="wrk"),
+        *reps("io_db", "go-single", [585], tool="wrk"),
+    ]
+    v = judge(rows)["parity-go-io_db"]
+    assert (v.tool, v.challenger.rps.n) == ("locust", 3)
 
 
 def test_without_wrk_an_outrun_cell_is_flagged_and_not_judged() -> None:
