@@ -5,22 +5,22 @@ Each act is one lesson of ``asynclab.bench.verdicts.LESSONS``, measured with the
 ``flask-sync`` on one route. The lab is started when it is not running and stopped again at the
 end. When Prometheus runs, every Locust run of an act is labelled ``act N: ...``, which the
 Grafana dashboards draw as an annotation (from ``locust_running``).
+
+An optional fourth act (``--parity``) asks whether FastAPI is on par with Node and Go: the
+parity lesson (``verdicts.PARITY_LESSONS``) on a CPU-light route and an I/O one, within a time
+budget, with wrk beside Locust where Node or Go outrun one Locust process.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
-import httpx
 
 from asynclab.bench.matrix import Bench
 from asynclab.bench.profiles import Profile, ScenarioLevels
@@ -30,18 +30,25 @@ from asynclab.bench.verdicts import (
     LESSONS,
     TIMES,
     WORDS,
-    Cell,
     Lesson,
     Verdict,
     cells,
     verdict,
 )
+from asynclab.demo_parity import PARITY_ACT, run_parity_act
 from asynclab.demo_slides import act_chart
+from asynclab.demo_stage import (
+    SHORT,
+    STAGE,
+    Progress,
+    Timing,
+    figures,
+    prometheus_url,
+    say_marked,
+)
 from asynclab.lab import Lab
-from asynclab.procs import LabError, http_ok
+from asynclab.procs import LabError
 from asynclab.settings import LabSettings
-
-Say = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -76,82 +83,6 @@ ACTS: tuple[Act, ...] = (
          "One event loop then serves one request at a time: 1 / 0.05 s = 20 rps at most.",
          "Sync workers each sleep on their own; use await asyncio.sleep or a def handler.")),
 )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Timing:
-    repetitions: int
-    warmup_s: float
-    duration_s: float
-
-    def run_s(self) -> float:
-        """Rough wall time of one Locust run: its start-up, warm-up and measured window."""
-        return 2.5 + self.warmup_s + self.duration_s
-
-
-SHORT = Timing(repetitions=1, warmup_s=1, duration_s=3)
-STAGE = Timing(repetitions=3, warmup_s=2, duration_s=5)
-
-
-class Progress:
-    """A progress line redrawn under the narration while a run goes on (only on a terminal)."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.lock = threading.Lock()
-        self.text = ""
-        self.started = time.monotonic()
-        self.expected = 1.0
-
-    def say(self, line: str) -> None:
-        with self.lock:
-            if self.enabled:
-                click.echo("\r\033[K", nl=False)
-            click.echo(line)
-
-    @contextlib.contextmanager
-    def running(self, text: str, expected_s: float) -> Iterator[None]:
-        self.text, self.started, self.expected = text, time.monotonic(), expected_s
-        stop = threading.Event()
-        thread = threading.Thread(target=self._draw, args=(stop,), daemon=True)
-        if self.enabled:
-            thread.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            if self.enabled:
-                thread.join()
-                with self.lock:
-                    click.echo("\r\033[K", nl=False)
-
-    def _draw(self, stop: threading.Event) -> None:
-        while not stop.wait(0.25):
-            elapsed = time.monotonic() - self.started
-            done = min(1.0, elapsed / self.expected)
-            bar = "#" * int(done * 30) + "-" * (30 - int(done * 30))
-            with self.lock:
-                click.echo(f"\r\033[K{self.text} [{bar}] {elapsed:.0f}/{self.expected:.0f} s",
-                           nl=False)  # fmt: skip
-
-
-# --- Prometheus -----------------------------------------------------------------------------
-
-
-def prometheus_url(settings: LabSettings) -> str | None:
-    url = settings.url(settings.prometheus_port)
-    return url if http_ok(f"{url}/-/ready") else None
-
-
-def marked(prometheus: str, act: Act) -> bool:
-    """True when Prometheus saw the act's Locust runs (what the Grafana annotations draw)."""
-    query = f'max_over_time(locust_running{{scenario=~"{act.label}: .*"}}[15m])'
-    try:
-        reply = httpx.get(f"{prometheus}/api/v1/query", params={"query": query}, timeout=5,
-                          trust_env=False).json()  # fmt: skip
-    except (httpx.HTTPError, ValueError):
-        return False
-    return bool(reply.get("data", {}).get("result"))
 
 
 # --- one act --------------------------------------------------------------------------------
@@ -209,9 +140,7 @@ def run_act(
     charts = slide(act, v, out_dir)
     say(f"  slide: {charts[0]}")
     if prometheus:
-        where = "marked on the Grafana dashboards" if marked(prometheus, act) else (
-            "not seen by Prometheus (no annotation)")  # fmt: skip
-        say(f"  {where} as '{act.label}: ...'")
+        say_marked(say, prometheus, act.label)
     return {
         "act": act.number,
         "lesson": lesson.key,
@@ -219,7 +148,7 @@ def run_act(
         "scenario": scenario.name,
         "route": scenario.path,
         "users": act.users,
-        "variants": {c.variant: _figures(c) for c in pair},
+        "variants": {c.variant: figures(c) for c in pair},
         "ratio": round(v.ratio, 3),
         "ceiling_ratio": round(v.ceiling_ratio, 3) if v.ceiling_ratio else None,
         "judged": v.judged,
@@ -252,27 +181,20 @@ def slide(act: Act, v: Verdict, out_dir: Path) -> list[Path]:
     return act_chart(pair, title, subtitle, out_dir, f"act{act.number}-{lesson.key}")
 
 
-def _figures(cell: Cell) -> dict[str, Any]:
-    return {
-        "rps": cell.rps.median,
-        "rps_low": cell.rps.low,
-        "rps_high": cell.rps.high,
-        "runs": cell.rps.n,
-        "p50_ms": cell.p50_ms,
-        "p99_ms": cell.p99_ms,
-        "ceiling_rps": cell.ceiling_rps,
-        "ceiling_note": cell.ceiling_note,
-        "flags": cell.flags,
-    }
-
-
 # --- the whole demo -------------------------------------------------------------------------
+
+DEFAULT_ACTS = tuple(act.number for act in ACTS)
 
 
 def run_demo(
-    settings: LabSettings, out_dir: Path, timing: Timing, progress: Progress | None = None
+    settings: LabSettings,
+    out_dir: Path,
+    timing: Timing,
+    progress: Progress | None = None,
+    acts: tuple[int, ...] = DEFAULT_ACTS,
 ) -> dict[str, Any]:
-    """Run the three acts; write ``demo.json`` and one chart per act into ``out_dir``."""
+    """Run the acts numbered ``acts`` (the three lessons by default; 4 is the parity act); write
+    ``demo.json`` and one chart per act into ``out_dir``."""
     progress = progress or Progress(enabled=False)
     out_dir.mkdir(parents=True, exist_ok=True)
     lab = Lab(settings, echo=lambda line: progress.say(f"  {line}"))
@@ -281,26 +203,49 @@ def run_demo(
         progress.say("The lab is not running: starting it (and stopping it at the end).")
         lab.up()
     try:
-        acts = [run_act(act, lab.settings, timing, out_dir, progress) for act in ACTS]
+        done = [run_act(act, lab.settings, timing, out_dir, progress)
+                for act in ACTS if act.number in acts]  # fmt: skip
+        if PARITY_ACT.number in acts:
+            done.append(run_parity_act(PARITY_ACT, lab.settings, timing, out_dir, progress))
     finally:
         if started:
             progress.say("Stopping the lab the demo started.")
             lab.down()
-    result = {"timing": timing.__dict__, "acts": acts}
+    result = {"timing": timing.__dict__, "acts": done}
     (out_dir / "demo.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
+
+
+def chosen_acts(parity: bool, only: tuple[int, ...]) -> tuple[int, ...]:
+    """``--act`` picks acts (4 included); otherwise the three, and the fourth with ``--parity``."""
+    if only:
+        return tuple(sorted(set(only)))
+    return DEFAULT_ACTS + ((PARITY_ACT.number,) if parity else ())
 
 
 @click.command()
 @click.option("--short", is_flag=True, help="Short runs, one repetition: the test mode.")
 @click.option(
+    "--parity",
+    is_flag=True,
+    help="Add act 4: is FastAPI on par with Node and Go? (/json and /io/db, about 3 minutes "
+    "at most; 1 with --short).",
+)
+@click.option(
+    "--act",
+    "only",
+    type=click.IntRange(1, PARITY_ACT.number),
+    multiple=True,
+    help="Run only this act (repeatable), e.g. --act 4 to rehearse the parity act.",
+)
+@click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     help="Where charts and demo.json go (default: results/demo/<time>).",
 )
-def demo(short: bool, out: Path | None) -> None:
+def demo(short: bool, parity: bool, only: tuple[int, ...], out: Path | None) -> None:
     """Three acts, measured live: CPU-bound work ties, I/O-bound work async wins, and a blocking
-    call inside async def makes async lose.
+    call inside async def makes async lose. With --parity, a fourth: FastAPI against Node and Go.
 
     Starts the native lab when it is not running (and stops it again). Each act prints its
     figures and Little's-law ceilings and writes a slide (PNG and SVG).
@@ -312,7 +257,7 @@ def demo(short: bool, out: Path | None) -> None:
     timing = SHORT if short else STAGE
     progress = Progress(enabled=sys.stdout.isatty())
     try:
-        run_demo(settings, out_dir, timing, progress)
+        run_demo(settings, out_dir, timing, progress, chosen_acts(parity, only))
     except LabError as exc:
         raise click.ClickException(str(exc)) from None
     except KeyboardInterrupt:

@@ -1,4 +1,5 @@
-"""``asynclab demo --short``: a real, short run of the three acts against a lab of its own.
+"""``asynclab demo --short``: a real, short run of the three acts (and, on its own, of the
+optional fourth) against a lab of its own.
 
 Whether each lesson shows (a tie, a win, a loss) is a measurement: on a busy machine a short
 run may say otherwise, and the demo then says so itself (``expected ..., measured ...``). The
@@ -22,7 +23,10 @@ import pytest
 from conftest import PORT_FIELDS
 from helpers import free_ports, processes_mentioning
 
-from asynclab.bench.verdicts import LESSONS, TIMES, WORDS, classify
+from asynclab.bench.verdicts import LESSONS, PARITY_REFERENCES, TIMES, WORDS, classify
+from asynclab.demo import chosen_acts
+from asynclab.demo_parity import PARITY_ACT
+from asynclab.demo_stage import SHORT, STAGE
 
 pytestmark = pytest.mark.slow
 
@@ -38,10 +42,8 @@ def within_slot_ceiling(row: dict[str, Any]) -> bool:
     return bool(row["ok_rps"] <= 1.01 * bound)  # 1%: the row's figures are rounded
 
 
-def test_demo_short_runs_the_three_acts_and_reports_what_it_measured(
-    tmp_path: Path, new_state_dir: Callable[[], Path]
-) -> None:
-    state = new_state_dir()
+def run_demo(out: Path, state: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``asynclab demo --short ARGS`` against a lab of its own (free ports, its state dir)."""
     ports = free_ports(len(PORT_FIELDS))
     env = {
         **os.environ,
@@ -51,10 +53,9 @@ def test_demo_short_runs_the_three_acts_and_reports_what_it_measured(
         },
         "ASYNCLAB_STATE_DIR": str(state),
     }
-    out = tmp_path / "out"
     asynclab = Path(sys.executable).with_name("asynclab")
     done = subprocess.run(
-        [str(asynclab), "demo", "--short", "--out", str(out)],
+        [str(asynclab), "demo", "--short", "--out", str(out), *args],
         env=env,
         capture_output=True,
         text=True,
@@ -62,6 +63,14 @@ def test_demo_short_runs_the_three_acts_and_reports_what_it_measured(
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert not processes_mentioning(str(state)), "the demo left processes of its lab running"
+    return done
+
+
+def test_demo_short_runs_the_three_acts_and_reports_what_it_measured(
+    tmp_path: Path, new_state_dir: Callable[[], Path]
+) -> None:
+    out = tmp_path / "out"
+    done = run_demo(out, new_state_dir())
 
     acts = json.loads((out / "demo.json").read_text())["acts"]
     assert [a["lesson"] for a in acts] == ["cpu", "io", "pitfall"]
@@ -92,3 +101,51 @@ def test_demo_short_runs_the_three_acts_and_reports_what_it_measured(
         said = done.stdout.count("marked on the Grafana dashboards")
         said += done.stdout.count("not seen by Prometheus (no annotation)")
         assert said == 3, done.stdout[-3000:]
+
+
+def test_the_parity_act_is_off_by_default_and_fits_its_budget() -> None:
+    assert chosen_acts(parity=False, only=()) == (1, 2, 3)
+    assert chosen_acts(parity=True, only=()) == (1, 2, 3, 4)
+    assert chosen_acts(parity=False, only=(4, 4)) == (4,)
+    for timing in (SHORT, STAGE):
+        repetitions = PARITY_ACT.repetitions(timing)
+        planned = len(PARITY_ACT.profile(timing, repetitions).runs()) * timing.run_s()
+        assert repetitions >= 1
+        assert planned <= PARITY_ACT.budget_s, timing
+
+
+def test_demo_parity_act_measures_fastapi_against_node_and_go(
+    tmp_path: Path, new_state_dir: Callable[[], Path]
+) -> None:
+    out = tmp_path / "out"
+    done = run_demo(out, new_state_dir(), "--act", "4")
+    [act] = json.loads((out / "demo.json").read_text())["acts"]
+    assert (act["act"], act["lesson"], act["repetitions"]) == (4, "parity", 1)
+    assert act["planned_s"] <= PARITY_ACT.budget_s
+    assert "Act 4." in done.stdout
+    assert "Act 1." not in done.stdout
+    pairs = {(v["scenario"], v["reference"]) for v in act["verdicts"]}
+    assert pairs == {(s, r) for s, _ in PARITY_ACT.scenarios for r in PARITY_REFERENCES}
+    for v in act["verdicts"]:
+        figures = v["variants"]
+        assert set(figures) == {"fastapi-async", v["reference"]}
+        assert all(f["runs"] == 1 and f["rps"] > 0 for f in figures.values()), v
+        measured = figures["fastapi-async"]["rps"] / figures[v["reference"]]["rps"]
+        assert v["ratio"] == pytest.approx(measured, abs=1e-3), v
+        # The verdict follows from the figures, whichever way they fell on this machine.
+        assert v["outcome"] == (classify(measured) if v["judged"] else None), v
+        said = f"fastapi-async is {TIMES}{measured:.2f} {v['reference']}"
+        assert said in done.stdout, done.stdout[-3000:]
+        # Which generator measured it, and why when it is not Locust.
+        assert v["generator"] in ("locust", "wrk"), v
+        if v["generator"] == "wrk":
+            assert "(wrk: Locust was outrun)" in done.stdout
+            assert v["scenario"] == "json", v  # /io/db is measured with Locust alone
+    rows = json.loads((Path(act["result_set"]) / "summary.json").read_text())["rows"]
+    io = [r for r in rows if r["scenario"] == "io_db"]
+    assert {r["variant"] for r in io} == {"fastapi-async", *PARITY_REFERENCES}
+    for row in io:
+        assert within_slot_ceiling(row), row
+    assert {r["tool"] for r in rows if r["scenario"] == "json"} == {"locust", "wrk"}
+    for chart in act["charts"]:
+        assert Path(chart).stat().st_size > 10_000, chart

@@ -157,26 +157,75 @@ def test_compose_targets_name_the_services_container(service: Service) -> None:
 
 # --- Grafana ------------------------------------------------------------------------------------
 
+SERVICES_DASHBOARD = ROOT / "grafana" / "dashboards" / "flask-vs-fastapi.json"
+# The series each service exports (docs/contract.md, Metrics), and the rules' sums of them.
+SERVICE_SERIES = re.compile(r"\b(http_|db_pool_|process_|event_loop_|service_variant)")
 CONTAINER_NAME = re.compile(r'name=~"([^"]*)"')
+SERVICE_FILTER = 'service=~"$service"'
+CONTAINERS = ".*(${service}).*"
 
 
-def test_the_container_panels_cover_every_service() -> None:
-    # cAdvisor's series name containers (asynclab-flask-sync-1), not services: the panels
-    # select them by the service names in their variants' names.
-    wanted = ".*(" + "|".join(SERVICES) + ").*"
+def service_selector() -> dict[str, Any]:
+    """The dashboard's Service variable as the registry needs it: every service, All by default."""
+    names = list(SERVICES)
+    return {
+        "name": "service",
+        "type": "custom",
+        "query": ",".join(names),
+        "multi": True,
+        "includeAll": True,
+        # "All" is the registry's list, not ".*": the container panels match it in names.
+        "allValue": "|".join(names),
+        "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
+    }
+
+
+def test_the_services_dashboard_selects_among_every_service() -> None:
+    wanted = service_selector()
+    variables = {v["name"]: v for v in load(SERVICES_DASHBOARD)["templating"]["list"]}
+    found = {k: variables.get("service", {}).get(k) for k in wanted}
+    assert found == wanted, (
+        f"{SERVICES_DASHBOARD.relative_to(ROOT)}: the `service` template variable must list "
+        f"every service of the registry, all selected by default:\n\n"
+        f"{json.dumps(wanted, indent=2)}\n\n(its options: one per service, after All)"
+    )
+    options = [o["value"] for o in variables["service"].get("options", [])]
+    assert options in ([], ["$__all", *SERVICES]), options
+
+
+def test_every_service_panel_follows_the_selector() -> None:
+    """A panel of service series shows what the selector picks: all four services by default,
+    never two fixed ones; the container panels (cAdvisor names containers, not services:
+    asynclab-flask-sync-1) match the selected names in them."""
     checked = 0
+    for panel in panels(load(SERVICES_DASHBOARD)):
+        for target in panel["targets"]:
+            expr = target["expr"]
+            where = f"{SERVICES_DASHBOARD.relative_to(ROOT)}, panel {panel['title']!r}"
+            if "container_" in expr:
+                found = CONTAINER_NAME.findall(expr)
+                assert found == [CONTAINERS], f'{where}: select containers by name=~"{CONTAINERS}"'
+            elif SERVICE_SERIES.search(expr):
+                assert SERVICE_FILTER in expr, f"{where}: add {SERVICE_FILTER} to {expr}"
+            else:
+                continue
+            checked += 1
+            assert not re.search(r"\b(flask|fastapi|node|go)\b", expr.replace("$service", "")), (
+                f"{where}: a fixed service name in {expr}: let the selector choose"
+            )
+    assert checked
+
+
+def test_no_other_dashboard_names_a_service() -> None:
     for path in DASHBOARDS:
+        if path == SERVICES_DASHBOARD:
+            continue
         for panel in panels(load(path)):
             for target in panel["targets"]:
-                if "container_" not in target["expr"]:
-                    continue
-                checked += 1
-                found = CONTAINER_NAME.findall(target["expr"])
-                assert found == [wanted], (
-                    f"{path.relative_to(ROOT)}, panel {panel['title']!r}: select the containers "
-                    f'of every service with name=~"{wanted}" (it has {found})'
+                assert not SERVICE_SERIES.search(target["expr"]), (
+                    f"{path.relative_to(ROOT)}, panel {panel['title']!r}: service series belong "
+                    f"on {SERVICES_DASHBOARD.name}, under its Service selector"
                 )
-    assert checked
 
 
 # --- scripts/compose.sh -------------------------------------------------------------------------

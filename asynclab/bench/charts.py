@@ -1,12 +1,14 @@
 """Charts sized for slides (16:9, large type), in PNG and SVG, with a colour-blind-safe palette.
 
 Throughput vs users per variant with each variant's ceiling dashed in its colour; p50 and p99
-latency vs users. Colours are Okabe-Ito; every variant also has its own marker, so the charts
-read in grey too.
+latency vs users; the parity slide (FastAPI ÷ Node and ÷ Go on each route, the tie band
+shaded). Colours are Okabe-Ito; every variant also has its own marker, so the charts read in
+grey too. A series measured with wrk rather than Locust is dotted and says so in its label.
 """
 
 from __future__ import annotations
 
+import math
 import textwrap
 from collections import defaultdict
 from pathlib import Path
@@ -16,7 +18,7 @@ import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator
 
-from asynclab.bench.verdicts import Cell
+from asynclab.bench.verdicts import TIE_TOLERANCE, TIMES, Cell, Verdict
 
 OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#E69F00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 VARIANT_STYLE: dict[str, tuple[str, str]] = {
@@ -29,7 +31,14 @@ VARIANT_STYLE: dict[str, tuple[str, str]] = {
     # The two granian variants share a colour, as both are the same server; markers differ.
     "flask-granian": ("#000000", "X"),
     "fastapi-granian": ("#000000", "*"),
+    # The reference services: one colour each (their variants differ by marker).
+    "node-single": ("#009E73", "h"),
+    "node-cluster": ("#009E73", "p"),
+    "go-single": ("#56B4E9", "d"),
+    "go-multi": ("#56B4E9", ">"),
 }
+# x0.3 and x0.7 too: most ratios of the parity chart lie between x0.2 and x1.5.
+RATIO_TICKS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 10)
 DPI = 144
 SIZE = (1920 / DPI, 1080 / DPI)  # a full-HD slide; SVG keeps the same 16:9 proportions
 STYLE: Any = {  # matplotlib types rcParams keys as literals; Any keeps this table plain
@@ -55,10 +64,15 @@ def style(variant: str, index: int) -> tuple[str, str]:
 
 
 def _by_variant(cells: list[Cell]) -> dict[str, list[Cell]]:
+    """Series by label: a variant, or a variant and its generator when that is not Locust."""
     out: dict[str, list[Cell]] = defaultdict(list)
-    for cell in sorted(cells, key=lambda c: c.users):
-        out[cell.variant].append(cell)
+    for cell in sorted(cells, key=lambda c: (c.tool != "locust", c.users)):
+        out[cell.label].append(cell)
     return out
+
+
+def _line(series: list[Cell]) -> str:
+    return "-" if series[0].tool == "locust" else ":"
 
 
 def _users_axis(ax: Any, users: list[int]) -> None:
@@ -68,6 +82,15 @@ def _users_axis(ax: Any, users: list[int]) -> None:
     ax.set_xticks(levels, [str(u) for u in levels])
     ax.minorticks_off()
     ax.set_xlabel("concurrent users (closed loop)")
+
+
+def _legend(fig: Any, ax: Any) -> None:
+    """Inside the axes while it fits; below them past six entries (five variants, each with a
+    ceiling, would hide the points)."""
+    if len(ax.get_legend_handles_labels()[0]) > 6:
+        fig.legend(loc="outside lower center", ncols=3, frameon=False, fontsize=14)
+    else:
+        ax.legend(loc="best", frameon=False)
 
 
 def _save(fig: Any, out_dir: Path, name: str) -> list[Path]:
@@ -83,13 +106,13 @@ def throughput_chart(cells: list[Cell], title: str, out_dir: Path, name: str) ->
         fig = Figure(figsize=SIZE, layout="constrained")
         ax = fig.subplots()
         for i, (variant, series) in enumerate(_by_variant(cells).items()):
-            colour, marker = style(variant, i)
+            colour, marker = style(series[0].variant, i)
             users = [c.users for c in series]
             median = [c.rps.median for c in series]
             err = [[c.rps.median - c.rps.low for c in series],
                    [c.rps.high - c.rps.median for c in series]]  # fmt: skip
             ax.errorbar(users, median, yerr=err, color=colour, marker=marker, capsize=6,
-                        label=variant)  # fmt: skip
+                        linestyle=_line(series), label=variant)  # fmt: skip
             ceil = [(c.users, c.ceiling_rps) for c in series if c.ceiling_rps]
             if ceil:
                 # A CPU figure is measured in the same run, not predicted: say which it is.
@@ -108,7 +131,7 @@ def throughput_chart(cells: list[Cell], title: str, out_dir: Path, name: str) ->
         tops = [c.rps.high for c in cells] + [c.ceiling_rps or 0 for c in cells]
         ax.set_ylim(0, max(tops) * 1.15 or 1)  # headroom: points and ceilings stay visible
         ax.set_title(textwrap.fill(title, 60, break_on_hyphens=False), loc="left")
-        ax.legend(loc="best", frameon=False)
+        _legend(fig, ax)
         return _save(fig, out_dir, name)
 
 
@@ -118,11 +141,11 @@ def latency_chart(cells: list[Cell], title: str, out_dir: Path, name: str) -> li
         axes = fig.subplots(1, 2, sharey=True)
         for ax, field, label in ((axes[0], "p50_ms", "p50"), (axes[1], "p99_ms", "p99")):
             for i, (variant, series) in enumerate(_by_variant(cells).items()):
-                colour, marker = style(variant, i)
+                colour, marker = style(series[0].variant, i)
                 points = [(c.users, getattr(c, field)) for c in series if getattr(c, field)]
                 if points:
                     ax.plot([u for u, _ in points], [v for _, v in points], color=colour,
-                            marker=marker, label=variant)  # fmt: skip
+                            marker=marker, linestyle=_line(series), label=variant)  # fmt: skip
             _users_axis(ax, [c.users for c in cells])
             ax.set_yscale("log")
             # Plain numbers at 1-2-5 steps (20, 50, 200), not 2 x 10^1, on the log axis.
@@ -140,3 +163,74 @@ def latency_chart(cells: list[Cell], title: str, out_dir: Path, name: str) -> li
             fontweight="bold",
         )
         return _save(fig, out_dir, name)
+
+
+def parity_chart(
+    verdicts: list[Verdict], routes: dict[str, str], title: str, out_dir: Path, name: str
+) -> list[Path]:
+    """FastAPI ÷ each reference on each route (``routes``: scenario -> label, top to bottom).
+
+    A point per verdict with its range over the repetitions, on a log scale (x0.5 and x2 are as
+    far from a tie); the ±15% tie band shaded. A verdict measured with wrk says so beside its
+    ratio; one that could not be judged is a hollow grey point, pinned to the edge (with an
+    arrow) when it lies beyond what the judged ones span.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    references = list(dict.fromkeys(v.baseline.variant for v in verdicts))
+    order = [s for s in routes if any(v.lesson.scenario == s for v in verdicts)]
+    drawn = [v for v in verdicts if not math.isnan(v.ratio)]  # NaN: nothing succeeded
+    spans = [x for v in drawn if v.judged for x in (v.ratio_low, v.ratio, v.ratio_high)]
+    lo, hi = min([1 / 1.3, *spans]) / 1.25, max([1.3, *spans]) * 1.25
+    with matplotlib.rc_context(STYLE | {"axes.grid.axis": "x"}):
+        fig = Figure(figsize=SIZE, layout="constrained")
+        ax: Any = fig.subplots()
+        ax.axvspan(1 / (1 + TIE_TOLERANCE), 1 + TIE_TOLERANCE, color="#999999", alpha=0.2,
+                   label=f"a tie (±{TIE_TOLERANCE:.0%})")  # fmt: skip
+        ax.axvline(1, color="#666666", linewidth=1.5)
+        step = 0.6 / max(1, len(references))
+        for r, reference in enumerate(references):
+            colour, marker = style(reference, r)
+            offset = ((len(references) - 1) / 2 - r) * step  # the first reference on top
+            mine = {v.lesson.scenario: v for v in drawn if v.baseline.variant == reference}
+            ax.plot([], [], color=colour, marker=marker, markersize=16, linestyle="none",
+                    label=f"FastAPI ÷ {reference}")  # fmt: skip
+            for y, scenario in enumerate(order):
+                v = mine.get(scenario)
+                if v is None:
+                    continue
+                pos = len(order) - 1 - y + offset
+                edge = colour if v.judged else "#777777"
+                x = min(max(v.ratio, lo * 1.08), hi)  # an off-scale point stays whole
+                low, high = max(min(v.ratio_low, v.ratio), lo), min(max(v.ratio_high, v.ratio), hi)
+                ax.errorbar([x], [pos], xerr=[[x - low], [high - x]], color=edge, marker=marker,
+                            markerfacecolor=colour if v.judged else "none", markersize=16,
+                            capsize=8, linestyle="none")  # fmt: skip
+                note = f"{TIMES}{v.ratio:.2f}" + ("" if v.tool == "locust" else f" ({v.tool})")
+                if not v.judged:
+                    note += " not judged"
+                if x != v.ratio:  # off the scale: say which way
+                    note = ("\u2190 " if v.ratio < lo else "\u2192 ") + note
+                ax.annotate(note, (high, pos), xytext=(10, 0), textcoords="offset points",
+                            va="center", fontsize=16, color=edge)  # fmt: skip
+        ax.set_xscale("log")
+        ax.set_xlim(lo, hi * 1.6)  # room for the labels right of the points
+        ticks = _ratio_ticks(lo, hi)
+        ax.set_xticks(ticks, [f"{TIMES}{t:g}" for t in ticks])
+        ax.minorticks_off()
+        ax.set_yticks(range(len(order)), [routes[s] for s in reversed(order)])
+        ax.set_ylim(-0.6, len(order) - 0.4)
+        ax.set_xlabel("FastAPI's throughput ÷ the reference's (log scale)")
+        for x, text, align in ((0.01, "\u2190 FastAPI slower", "left"),
+                               (0.99, "FastAPI faster \u2192", "right")):  # fmt: skip
+            ax.text(x, 0.01, text, transform=ax.transAxes, ha=align, va="bottom",
+                    fontsize=16, color="#555555")  # fmt: skip
+        fig.suptitle(textwrap.fill(title, 64, break_on_hyphens=False), x=0.01, ha="left",
+                     fontsize=24, fontweight="bold")  # fmt: skip
+        fig.legend(loc="outside lower center", ncols=len(references) + 1, frameon=False)
+        return _save(fig, out_dir, name)
+
+
+def _ratio_ticks(lo: float, hi: float) -> list[float]:
+    """Ratio ticks that do not crowd: 1-2-5 steps over a wide span, finer over a narrow one."""
+    steps = RATIO_TICKS if hi / lo <= 12 else (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10)
+    return [t for t in steps if lo <= t <= hi]

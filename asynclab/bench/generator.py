@@ -46,6 +46,12 @@ def generator_plan(settings: LabSettings) -> GeneratorPlan:
     return GeneratorPlan(("taskset", "-c", pinned), count, processes, f"{note}; {how}")
 
 
+def pinned_service_cpus(settings: LabSettings) -> tuple[int, ...]:
+    """The CPUs the services are pinned to; none where they are not pinned."""
+    pinned, _ = pinning(settings.service_cpus, settings)
+    return tuple(sorted(parse_cpus(pinned))) if pinned else ()
+
+
 def service_cpu_count(settings: LabSettings) -> int:
     pinned, _ = pinning(settings.service_cpus, settings)
     return len(parse_cpus(pinned)) if pinned else len(os.sched_getaffinity(0))

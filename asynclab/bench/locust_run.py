@@ -47,6 +47,7 @@ class LoadSpec:
     service_pid: int | None = None
     env: tuple[tuple[str, str], ...] = ()
     infra_pids: tuple[tuple[str, int], ...] = ()  # sampler.infra_pids(lab manifest)
+    service_cpus: tuple[int, ...] = ()  # the CPUs the service is pinned to (native lab)
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class LoadResult:
     service_cpu_s: float | None
     returncode: int
     infra_cpu: InfraCpu = ()  # (name, cores) of Postgres and the upstream over the window
+    service_cpus_busy: float | None = None  # share of the service CPUs busy with anything
 
     @property
     def error_rate(self) -> float:
@@ -208,7 +210,7 @@ def run_locust(
         if spec.service_pid:
             pids["service"] = spec.service_pid
         try:
-            with CpuSampler(pids) as sampler:
+            with CpuSampler(pids, cpus=spec.service_cpus) as sampler:
                 if generator is None:
                     proc.wait(timeout=timeout)
                 else:
@@ -276,4 +278,5 @@ def _result(spec: LoadSpec, sampler: CpuSampler, code: int, generator_cpus: int)
         service_cpu_s=svc[0] / svc[1] * window if svc else None,
         returncode=code,
         infra_cpu=infra,
+        service_cpus_busy=sampler.cpus_busy(start, end),
     )

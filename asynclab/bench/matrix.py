@@ -21,7 +21,12 @@ from asynclab.bench import wrk
 from asynclab.bench.calibrate import calibrate
 from asynclab.bench.ceilings import slot_ceiling
 from asynclab.bench.compose_lab import ComposeLab
-from asynclab.bench.generator import GeneratorPlan, generator_plan, service_cpu_count
+from asynclab.bench.generator import (
+    GeneratorPlan,
+    generator_plan,
+    pinned_service_cpus,
+    service_cpu_count,
+)
 from asynclab.bench.idle import wait_idle
 from asynclab.bench.interrupt import stop_signals_interrupt
 from asynclab.bench.labs import BenchLab, open_lab
@@ -54,6 +59,15 @@ SHORT_WARMUP = "short_warmup"  # the median request took longer than the warm-up
 FINAL_SCRAPE_S = 10
 
 
+def _no_wrk_reason(lab: BenchLab) -> str | None:
+    """Why wrk cannot measure this lab, or None when it can."""
+    if isinstance(lab, ComposeLab):
+        return "compose mode: wrk would run outside the lab's network and GENERATOR_CPUS"
+    if not wrk.available():
+        return "wrk is not installed (Debian package wrk)"
+    return None
+
+
 class Bench:
     """``label_prefix`` goes before the scenario label of every Locust run (``"act 1: "``);
     ``lab`` replaces the one ``settings`` select (``labs.open_lab``)."""
@@ -79,6 +93,14 @@ class Bench:
         if profile.wrk_check and not wrk.available():
             echo("wrk is not installed (Debian package wrk): skipping the Locust/wrk comparison")
             profile = dataclasses.replace(profile, wrk_check=())
+        wrk_cells = sorted({c.scenario for c in profile.cells if "wrk" in c.tools})
+        why = _no_wrk_reason(self.lab) if wrk_cells else None
+        if why:
+            # Locust alone then: a run it cannot drive is flagged generator-bound, never
+            # taken for the service's figure.
+            echo(f"{why}: {', '.join(wrk_cells)} measured with Locust alone; where Locust is "
+                 "outrun, its runs are flagged generator-bound")  # fmt: skip
+            profile = profile.without_tool("wrk")
         self.profile = profile
         self.results_dir = results_dir
         self.echo = echo
@@ -101,6 +123,9 @@ class Bench:
         )
         recorded = (manifest or {}).get("service_cpu_count")
         self.service_cpus: int = recorded or service_cpu_count(self.settings)
+        # Whose busy time is sampled beside the service's own: a native lab's pinned CPUs.
+        native = not isinstance(self.lab, ComposeLab)
+        self.service_cpu_ids = pinned_service_cpus(self.settings) if native else ()
 
     def _ensure_lab(self) -> None:
         if self.lab.manifest() is None:
@@ -244,14 +269,16 @@ class Bench:
             if run.tool == "wrk":
                 result = wrk.run_wrk(url + scenario.path, run.users, p.duration_s, warmup,
                                      out_dir / "wrk.txt", self.plan.taskset, self.plan.cpus, pid,
-                                     self.plan.cpus)  # fmt: skip
+                                     self.plan.cpus,
+                                     service_cpus=self.service_cpu_ids)  # fmt: skip
             else:
                 env = self._locust_env(f"{run.scenario}/{run.variant}")
                 g = self.plan
                 # Postgres and the upstream: native pids only (none in compose mode).
                 infra = infra_pids(self._serving())
                 spec = LoadSpec(scenario, url, run.users, warmup, p.duration_s, out_dir,
-                                g.taskset, g.locust_processes, pid, env, infra)  # fmt: skip
+                                g.taskset, g.locust_processes, pid, env, infra,
+                                self.service_cpu_ids)  # fmt: skip
                 result = run_locust(spec, self.settings.root, self.plan.cpus, self._generator())
         except (RunFailed, RuntimeError, OSError, subprocess.SubprocessError) as exc:
             self.echo(f"[{i}/{total}] {run.key}: FAILED {exc}")

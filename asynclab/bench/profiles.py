@@ -2,7 +2,8 @@
 
 ``quick`` is the demo (three lessons, under four minutes on two cores); ``full`` covers every
 scenario and variant with three repetitions (hours, not minutes); ``servers`` is the servers
-and frameworks lesson alone (about ten minutes); ``smoke`` is for tests.
+and frameworks lesson alone (about ten minutes); ``parity`` is "Is FastAPI on par with Node and
+Go?" alone (about half an hour); ``smoke`` is for tests.
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ class ScenarioLevels:
     scenario: str
     users: tuple[int, ...]
     repetitions: int | None = None
+    # The generators that measure every (variant, level, repetition). wrk beside Locust where a
+    # fast service may outrun one Locust process: a verdict whose Locust runs were
+    # generator-bound is then judged on wrk's cells (verdicts.verdict), never on the generator's
+    # own limit.
+    tools: tuple[Tool, ...] = ("locust",)
 
 
 @dataclass(frozen=True)
@@ -93,11 +99,23 @@ class Profile:
                     if rep > (cell.repetitions or self.repetitions):
                         continue
                     for users in cell.users:
-                        runs += [Run(v, cell.scenario, users, rep) for v in pair]
+                        for tool in cell.tools:
+                            runs += [Run(v, cell.scenario, users, rep, tool) for v in pair]
             for cell in self.cells:
-                if cell.scenario in self.wrk_check:
+                # A scenario that wrk measures anyway needs no separate check.
+                if cell.scenario in self.wrk_check and "wrk" not in cell.tools:
                     runs += [Run(v, cell.scenario, max(cell.users), 1, "wrk") for v in pair]
         return runs
+
+    def without_tool(self, tool: Tool) -> Profile:
+        """The profile without ``tool`` (wrk where it cannot run): every cell keeps its other
+        generators, Locust at least, whose generator-bound runs are then flagged."""
+        cells = tuple(
+            dataclasses.replace(c, tools=tuple(t for t in c.tools if t != tool) or ("locust",))
+            for c in self.cells
+        )
+        wrk_check = () if tool == "wrk" else self.wrk_check
+        return dataclasses.replace(self, cells=cells, wrk_check=wrk_check)
 
     def pairs(self) -> list[tuple[str, ...]]:
         """``("flask-sync", "flask-gthread", "fastapi-async")`` -> ``[("flask-sync",
@@ -109,14 +127,44 @@ class Profile:
         def key(name: str) -> bool:
             return get_variant(name).server != "granian"
 
+        python = [s for s in SERVICES.values() if s.python]
         groups = [
-            sorted((v for v in self.variants if get_variant(v).framework == s), key=key)
-            for s in SERVICES
+            sorted((v for v in self.variants if get_variant(v).framework == s.name), key=key)
+            for s in python
         ]
-        return [tuple(v for v in row if v is not None) for row in zip_longest(*groups)]
+        rows = [list(v for v in row if v is not None) for row in zip_longest(*groups)]
+        # The reference services (Node, Go) are measured beside the Python services' default
+        # variants (node-single and go-single beside flask-sync and fastapi-async, which their
+        # lesson compares), their other variants in the next groups.
+        defaults = {s.variant for s in python}
+        start = next((i for i, row in enumerate(rows) if defaults & set(row)), 0)
+        for service in (s for s in SERVICES.values() if not s.python):
+            mine = [v for v in VARIANTS if v in self.variants and get_variant(v).framework
+                    == service.name]  # fmt: skip
+            for i, name in enumerate(sorted(mine, key=lambda v: v != service.variant)):
+                at = start + i
+                if rows:
+                    at %= max(len(rows), len(mine))
+                while len(rows) <= at:
+                    rows.append([])
+                rows[at].append(name)
+        order = list(SERVICES)
+        return [tuple(sorted(row, key=lambda v: order.index(get_variant(v).framework)))
+                for row in rows if row]  # fmt: skip
 
 
 WRK_CHECK = ("cpu_python", "io_db")
+# Node and Go answer these routes faster than one Locust process can ask: wrk measures them too.
+# On /io/db and /fanout every variant waits on its pool (Little's law: 600 and 400 rps at most
+# here), far below Locust's calibrated ceiling; a run that came near it would still be flagged.
+BOTH: tuple[Tool, ...] = ("locust", "wrk")
+PARITY_CELLS = (
+    ScenarioLevels("json", (64,), tools=BOTH),
+    ScenarioLevels("db", (64,), tools=BOTH),
+    ScenarioLevels("queries", (64,), tools=BOTH),
+    ScenarioLevels("io_db", (64,)),
+    ScenarioLevels("fanout", (64,)),
+)
 
 PROFILES: dict[str, Profile] = {
     "quick": Profile(
@@ -146,10 +194,9 @@ PROFILES: dict[str, Profile] = {
             ScenarioLevels("io_upstream", (8, 64, 256)),
             ScenarioLevels("fanout", (8, 64, 256)),
             ScenarioLevels("pitfall", (8, 64)),
-            *(
-                ScenarioLevels(name, (64,))
-                for name in ("json", "plaintext", "db", "queries", "updates", "fortunes")
-            ),
+            # The routes of the parity lesson that Node and Go answer fastest: wrk too.
+            *(ScenarioLevels(name, (64,), tools=BOTH) for name in ("json", "db", "queries")),
+            *(ScenarioLevels(name, (64,)) for name in ("plaintext", "updates", "fortunes")),
             ScenarioLevels("mixed", (64,)),
         ),
         repetitions=3,
@@ -166,6 +213,16 @@ PROFILES: dict[str, Profile] = {
         repetitions=3,
         warmup_s=3,
         duration_s=10,
+    ),
+    # Is FastAPI on par with Node and Go (verdicts.PARITY_LESSONS)? The same routes, pools and
+    # CPU plan; Flask's usual two deployments for scale.
+    "parity": Profile(
+        name="parity",
+        variants=("flask-sync", "flask-gevent", "fastapi-async", "node-single", "go-single"),
+        cells=PARITY_CELLS,
+        repetitions=3,
+        warmup_s=3,
+        duration_s=8,
     ),
     "smoke": Profile(
         name="smoke",

@@ -13,17 +13,21 @@ from typing import Any
 
 from asynclab.bench.charts import latency_chart, throughput_chart
 from asynclab.bench.document import Block, Heading, Image, Para, Table, html_page, markdown
+from asynclab.bench.parity import explain, full_text, generator_name, spread_note
+from asynclab.bench.parity import section as parity_section
 from asynclab.bench.results import MANIFEST, SUMMARY, read_json, write_json
 from asynclab.bench.rows import FLAG_TEXT
 from asynclab.bench.targets import WRK_AGREEMENT, targets
 from asynclab.bench.verdicts import (
     ALL_LESSONS,
     LESSONS,
+    PARITY_LESSONS,
     SERVER_LESSONS,
     TIMES,
     Cell,
     Verdict,
     cells,
+    locust_behind,
     verdicts,
 )
 from asynclab.files import write_atomic
@@ -151,19 +155,27 @@ def build_report(set_dir: Path) -> ReportOutputs:
     if not found:
         blocks.append(Para("No lesson could be judged: the set lacks the variants it compares."))
     servers = [v for v in found if v.lesson in SERVER_LESSONS]
+    parity = [v for v in found if v.lesson in PARITY_LESSONS]
     for v in found:
+        if v in parity:
+            continue  # its own section, below
         if v is (servers[0] if servers else None):
             blocks += [Heading("Servers and frameworks", 3), Para(SERVERS, "note")]
         expected = v.lesson.words(v.lesson.expect)
         blocks.append(Para(f"{v.lesson.title} (expected: {expected}): {v.text()}", "verdict"))
 
     outputs = ReportOutputs(set_dir / "report.html", set_dir / "report.md")
-    outputs.verdicts = [v.text() for v in found]
+    outputs.verdicts = [full_text(v) if v in parity else v.text() for v in found]
+    parity_blocks, outputs.charts = parity_section(found, all_cells, manifest, charts_dir)
+    blocks += parity_blocks
     blocks.append(Heading("Charts"))
     scenarios = sorted({c.scenario for c in all_cells.values() if c.tool == "locust"},
                        key=_scenario_order)  # fmt: skip
+    # Where a verdict was judged on wrk's cells (Locust was outrun there), the charts draw
+    # wrk's cells in place of Locust's, for every variant wrk measured.
+    by_wrk = {v.lesson.scenario for v in found if v.tool == "wrk"}
     for scenario in scenarios:
-        series = [c for c in all_cells.values() if c.scenario == scenario and c.tool == "locust"]
+        series = _chart_cells(all_cells, scenario, scenario in by_wrk)
         title = _chart_title(titles.get(scenario, scenario), by_lesson.get(scenario))
         tp = throughput_chart(series, title, charts_dir, f"throughput_{scenario}")
         lat = latency_chart(series, f"{titles.get(scenario, scenario)}: latency",
@@ -177,7 +189,7 @@ def build_report(set_dir: Path) -> ReportOutputs:
 
     blocks.append(Heading("Targets"))
     blocks += [Para(t.text(), "note") for t in targets(all_cells, manifest, time.monotonic() - t0)]
-    blocks += _ceiling_table(all_cells, titles)
+    blocks += _ceiling_table(all_cells, titles, manifest)
     blocks += _wrk_section(all_cells)
     blocks += _calibration(manifest.get("calibration"))
     blocks += _method(manifest)
@@ -186,8 +198,25 @@ def build_report(set_dir: Path) -> ReportOutputs:
     title = f"asynclab bench ({summary.get('profile', '?')})"
     write_atomic(outputs.markdown, markdown(blocks, set_dir))
     write_atomic(outputs.html, html_page(title, blocks))
-    write_json(set_dir / "verdicts.json", [v.to_json() for v in found])
+    write_json(set_dir / "verdicts.json", [_verdict_json(v) for v in found])
     return outputs
+
+
+def _chart_cells(all_cells: dict[Any, Cell], scenario: str, wrk: bool) -> list[Cell]:
+    """Locust's cells of a scenario, or wrk's where it measured the same (variant, users)."""
+    mine = {k: c for k, c in all_cells.items() if k[0] == scenario}
+    if not wrk:
+        return [c for c in mine.values() if c.tool == "locust"]
+    return [c for (s, v, u, t), c in mine.items()
+            if t == "wrk" or (t == "locust" and (s, v, u, "wrk") not in mine)]  # fmt: skip
+
+
+def _verdict_json(v: Verdict) -> dict[str, Any]:
+    if v.lesson not in PARITY_LESSONS or not v.judged:
+        return v.to_json()
+    explanation = explain(v)
+    return {**v.to_json(), "explained_by": explanation.kind, "explanation": explanation.text,
+            "spread_note": spread_note(v)}  # fmt: skip
 
 
 def _scenario_order(name: str) -> tuple[int, str]:
@@ -200,9 +229,10 @@ def _chart_title(scenario_title: str, v: Verdict | None) -> str:
         return f"{scenario_title}: throughput vs users"
     if not v.judged:
         return f"{scenario_title}: not judged (flagged runs) at {v.users} users"
+    tool = "" if v.tool == "locust" else f" ({v.tool})"
     return (
         f"{scenario_title}: {v.lesson.words(v.outcome)}, {v.challenger.variant} "
-        f"{TIMES}{v.ratio:.2f} vs {v.baseline.variant} at {v.users} users"
+        f"{TIMES}{v.ratio:.2f} vs {v.baseline.variant} at {v.users} users{tool}"
     )
 
 
@@ -229,14 +259,18 @@ def _header(summary: dict[str, Any], manifest: dict[str, Any]) -> list[Block]:
     return blocks
 
 
-def _ceiling_table(all_cells: dict[Any, Cell], titles: dict[str, str]) -> list[Block]:
+def _ceiling_table(
+    all_cells: dict[Any, Cell], titles: dict[str, str], manifest: dict[str, Any]
+) -> list[Block]:
     rows = []
     for c in sorted(all_cells.values(), key=lambda c: (_scenario_order(c.scenario), c.variant,
-                                                       c.users)):  # fmt: skip
-        if c.tool != "locust":
-            continue
+                                                       c.users, c.tool)):  # fmt: skip
         flags = _flags(c.flags) + ("" if c.judged else "; every run flagged, not judged")
-        rows.append([titles.get(c.scenario, c.scenario), c.variant, str(c.users), c.rps.text(),
+        behind = locust_behind(all_cells, c)
+        if behind is not None:
+            flags += f"; {behind:.0%} below wrk: Locust set the pace"
+        rows.append([titles.get(c.scenario, c.scenario), c.variant, str(c.users),
+                     generator_name(c.tool, manifest), c.rps.text(),
                      _f(c.ceiling_rps), _pct(c.ceiling_share), c.ceiling_note or "-",
                      _f(c.p50_ms, 1), _f(c.p99_ms, 1), _f(c.infra_cpu, 2), flags])  # fmt: skip
     return [
@@ -249,8 +283,9 @@ def _ceiling_table(all_cells: dict[Any, Cell], titles: dict[str, str]) -> list[B
              "request, both from the same run: its share is about the service's CPU use, so "
              "it says the service ran out of cores, not what the configuration allows)."),
         Para(UNPINNED_INFRA, "note"),
-        Table(["scenario", "variant", "users", "successful rps", "ceiling rps", "of ceiling",
-               "ceiling", "p50 ms", "p99 ms", "infra CPU (cores)", "flags (runs)"], rows),
+        Table(["scenario", "variant", "users", "generator", "successful rps", "ceiling rps",
+               "of ceiling", "ceiling", "p50 ms", "p99 ms", "infra CPU (cores)",
+               "flags (runs)"], rows),
     ]  # fmt: skip
 
 

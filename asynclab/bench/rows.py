@@ -3,14 +3,21 @@ the flags that say when not to trust them.
 
 ``rps`` counts every answer, failures included (as Locust does); ``ok_rps`` only successful
 ones, and it is what verdicts, ceiling shares and targets use. ``infra_cpu`` is what Postgres
-and the upstream (unpinned) used during the window, in cores.
+and the upstream (unpinned) used during the window, in cores; ``service_cores`` what the
+service could use (``ceilings.usable_cores``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from asynclab.bench.ceilings import binding, cpu_ceiling, no_ceiling_reason, slot_ceiling
+from asynclab.bench.ceilings import (
+    binding,
+    cpu_ceiling,
+    no_ceiling_reason,
+    slot_ceiling,
+    usable_cores,
+)
 from asynclab.bench.locust_run import LoadResult
 from asynclab.bench.profiles import Run
 from asynclab.bench.scenarios import get_scenario
@@ -115,6 +122,10 @@ def build_row(
         "service_cpu_ms_per_request": _round(cpu_per_request * 1000, 3)
         if cpu_per_request
         else None,
+        # The cores it can keep busy: with the CPU per request, how close it ran to them.
+        "service_cores": usable_cores(scenario, variant, settings, service_cpus),
+        # How busy its CPUs were with anything, itself included: other work may take them.
+        "service_cpus_busy": _round(result.service_cpus_busy, 3),
         "generator_cpu": _round(result.generator_cpu, 3),
         "generator_ceiling_rps": _round(run_generator_ceiling(result.rps, result.generator_cpu), 1),
         "infra_cpu": _round(sum(infra.values()), 3) if infra else None,

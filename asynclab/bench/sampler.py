@@ -1,5 +1,5 @@
-"""CPU use of whole process trees (the generator, the service, Postgres and the upstream),
-sampled in the background.
+"""CPU use of whole process trees (the generator, the service, Postgres and the upstream), and
+of the service CPUs as a whole, sampled in the background.
 
 A run's measured window is only known afterwards (Locust reports when its warm-up ended), so
 the sampler keeps a time series and ``usage(name, start, end)`` reads the span from it. Times
@@ -21,6 +21,10 @@ import psutil
 # Postgres (its postmaster, whose tree holds every backend) and the upstream are not pinned:
 # they share the machine's cores with everything else and their CPU grows with throughput.
 INFRA = ("postgres", "upstream")
+# The name under which the sampler records the busy time of the CPUs it is given (``cpus``):
+# with the service's own CPU, it tells a service that ran out of cores from one whose cores
+# other work took (another lab on a shared machine, unpinned Postgres).
+CPUS = "@cpus"
 
 
 def infra_pids(lab_manifest: Mapping[str, Any]) -> tuple[tuple[str, int], ...]:
@@ -32,6 +36,18 @@ def infra_pids(lab_manifest: Mapping[str, Any]) -> tuple[tuple[str, int], ...]:
         if isinstance(pid, int) and pid > 0:
             found.append((name, pid))
     return tuple(found)
+
+
+def busy_cpu_seconds(cpus: tuple[int, ...]) -> float | None:
+    """Seconds the CPUs ``cpus`` spent on anything but idling, since boot; None if unknown."""
+    try:
+        per_cpu = psutil.cpu_times(percpu=True)
+        times = [per_cpu[i] for i in cpus]
+    except (psutil.Error, IndexError, OSError):
+        return None
+    # iowait is idle time spent waiting for a disk: the CPU was free to run anything else.
+    return sum(t.user + t.nice + t.system + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0)
+               + getattr(t, "steal", 0.0) for t in times)  # fmt: skip
 
 
 def tree_cpu_seconds(pid: int) -> float | None:
@@ -52,10 +68,14 @@ def tree_cpu_seconds(pid: int) -> float | None:
 
 
 class CpuSampler:
-    """Samples ``{name: pid}`` trees every ``interval`` seconds while in its ``with`` block."""
+    """Samples ``{name: pid}`` trees every ``interval`` seconds while in its ``with`` block, and
+    the busy time of ``cpus`` as :data:`CPUS`."""
 
-    def __init__(self, pids: dict[str, int], interval: float = 0.25) -> None:
+    def __init__(
+        self, pids: dict[str, int], interval: float = 0.25, cpus: tuple[int, ...] = ()
+    ) -> None:
         self.pids = dict(pids)
+        self.cpus = cpus
         self.interval = interval
         self.times: list[float] = []
         self.samples: list[dict[str, float | None]] = []
@@ -72,7 +92,10 @@ class CpuSampler:
         now = time.monotonic()  # the clock of every window it is read over
         with self._lock:
             pids = list(self.pids.items())
-        self.samples.append({name: tree_cpu_seconds(pid) for name, pid in pids})
+        sample = {name: tree_cpu_seconds(pid) for name, pid in pids}
+        if self.cpus:
+            sample[CPUS] = busy_cpu_seconds(self.cpus)
+        self.samples.append(sample)
         self.times.append(now)
 
     def _loop(self) -> None:
@@ -92,6 +115,11 @@ class CpuSampler:
     ) -> None:
         self._stop.set()
         self._thread.join()
+
+    def cpus_busy(self, start: float, end: float) -> float | None:
+        """The share of the ``cpus`` busy with anything over the span, 0..1; None untracked."""
+        cores = self.cores(CPUS, start, end) if self.cpus else None
+        return None if cores is None else min(1.0, cores / len(self.cpus))
 
     def cores(self, name: str, start: float, end: float) -> float | None:
         """Average CPU use of ``name`` over the span, in cores (1.0 = one core busy)."""

@@ -13,10 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from asynclab.bench.verdicts import Cell
+from asynclab.bench.verdicts import WRK_AGREEMENT, Cell
 
 CEILING_SHARE = 0.90
-WRK_AGREEMENT = 0.10
+__all__ = ["CEILING_SHARE", "WRK_AGREEMENT", "Target", "targets"]
 MAX_CV = 0.05
 QUICK_SECONDS = 240
 

@@ -7,10 +7,17 @@ over repetitions, and the ratio of their ceilings, which is what explains it.
 A flagged run (errors, a saturated generator, ...) may not measure the service: it is left out
 of its cell's figures. A cell whose every run is flagged keeps all of them, so charts still
 show what was measured, but it is not judged, and neither is a verdict that needs it.
+
+Verdicts compare Locust's cells. Where Locust was outrun on a side and wrk measured both sides
+at that concurrency, the verdict is wrk's, and says so: the generator is never the silent
+bottleneck. Locust was outrun where its runs were flagged for the generator's CPU or ceiling,
+or where wrk, on the same cell, served more than 10% more: the service could go faster than
+Locust asked (a generator whose CPU other work takes is outrun without being busy itself).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from collections import defaultdict
@@ -28,6 +35,11 @@ TIMES = "\u00d7"
 TIE_TOLERANCE = 0.15
 
 WORDS: dict[Outcome, str] = {"tie": "a tie", "win": "async wins", "loss": "async loses"}
+
+# The flags that say the generator, not the service, set the pace (rows.FLAG_TEXT).
+GENERATOR_FLAGS = ("generator_cpu", "generator_bound")
+# Locust and wrk agree within 10% where neither is the bottleneck (targets.wrk_agreement).
+WRK_AGREEMENT = 0.10
 
 
 @dataclass(frozen=True)
@@ -101,7 +113,24 @@ SERVER_LESSONS: tuple[Lesson, ...] = (
              json="tie", db="win", io_db="win"),
 )  # fmt: skip
 
-ALL_LESSONS = LESSONS + SERVER_LESSONS
+# "On par with NodeJS and Go": FastAPI's usual deployment (one uvicorn process) against one Node
+# process and Go on one thread, with the same pools, routes and CPU. The expectations are the
+# hypothesis the lesson tests, not its result: on /io/db and /fanout the pools decide (Little's
+# law, the same ceilings: a tie); on /json, /db and /queries each request's CPU cost does. The
+# report says, from the figures, which ceiling explained each ratio (asynclab.bench.parity).
+PARITY_TITLE = "Is FastAPI on par with Node and Go?"
+PARITY_REFERENCES = ("node-single", "go-single")
+PARITY_EXPECT: dict[str, Outcome] = {
+    "json": "loss", "db": "loss", "queries": "loss", "io_db": "tie", "fanout": "tie",
+}  # fmt: skip
+PARITY_LESSONS: tuple[Lesson, ...] = tuple(
+    Lesson(f"parity-{reference.split('-')[0]}-{scenario}", PARITY_TITLE, scenario,
+           "fastapi-async", reference, expect, "FastAPI")
+    for scenario, expect in PARITY_EXPECT.items()
+    for reference in PARITY_REFERENCES
+)  # fmt: skip
+
+ALL_LESSONS = LESSONS + SERVER_LESSONS + PARITY_LESSONS
 
 
 @dataclass(frozen=True)
@@ -152,6 +181,20 @@ class Cell:
     slot_ceiling_rps: float | None = None  # the Little's-law ceiling alone
     infra_cpu: float | None = None  # Postgres + upstream, cores
     cpu_ms: float | None = None  # the service's CPU per successful request, milliseconds
+    service_cores: float | None = None  # the cores the service could keep busy
+    service_cpus_busy: float | None = None  # its CPUs' busy share, whatever ran on them
+
+    @property
+    def label(self) -> str:
+        """The variant, and the generator when it is not Locust: ``"go-single (wrk)"``."""
+        return self.variant if self.tool == "locust" else f"{self.variant} ({self.tool})"
+
+    @property
+    def cpu_busy(self) -> float | None:
+        """The share of its cores the service kept busy: throughput x CPU per request."""
+        if self.cpu_ms is None or not self.service_cores:
+            return None
+        return self.rps.median * self.cpu_ms / 1000 / self.service_cores
 
     @property
     def ceiling_share(self) -> float | None:
@@ -212,6 +255,8 @@ def _cell(key: tuple[str, str, int, str], group: list[dict[str, Any]]) -> Cell:
         slot_ceiling_rps=_median(r.get("slot_ceiling_rps") for r in used),
         infra_cpu=_median(r.get("infra_cpu") for r in used),
         cpu_ms=_median(r.get("service_cpu_ms_per_request") for r in used),
+        service_cores=_median(r.get("service_cores") for r in used),
+        service_cpus_busy=_median(r.get("service_cpus_busy") for r in used),
     )
 
 
@@ -247,6 +292,10 @@ class Verdict:
     flags: dict[str, int]
     scenario_title: str
     skipped_levels: tuple[int, ...] = ()  # higher concurrency levels that were not judged
+    tool: str = "locust"  # the generator whose cells are compared
+    # Why Locust's cells were not used: its generator flags, ``"go-single: generator above 90%
+    # CPU in 3 runs"``; None when Locust measured the verdict.
+    outrun: str | None = None
 
     @property
     def judged(self) -> bool:
@@ -278,7 +327,8 @@ class Verdict:
 
     def text(self) -> str:
         c, b = self.challenger, self.baseline
-        head = f"{self.scenario_title}, {self.users} users: "
+        measured = f", measured with {self.tool}" if self.tool != "locust" else ""
+        head = f"{self.scenario_title}, {self.users} users{measured}: "
         if not self.judged:
             return (
                 f"{head}not judged: {self.not_judged_reason}. Measured anyway: {self._figures()}."
@@ -304,6 +354,8 @@ class Verdict:
         if self.skipped_levels:
             levels = ", ".join(str(u) for u in self.skipped_levels)
             line += f". Not judged at {levels} users: every run of a variant was flagged there"
+        if self.outrun:
+            line += f". Locust was outrun ({self.outrun}): {self.tool} measured both sides"
         return line + "."
 
     def to_json(self) -> dict[str, Any]:
@@ -326,6 +378,8 @@ class Verdict:
             "ceiling_ratio": round(self.ceiling_ratio, 3) if self.ceiling_ratio else None,
             "flags": self.flags,
             "skipped_levels": list(self.skipped_levels),
+            "generator": self.tool,
+            "locust_outrun": self.outrun,
             "text": self.text(),
         }
 
@@ -338,11 +392,72 @@ def verdict(
     lesson: Lesson, all_cells: dict[tuple[str, str, int, str], Cell], scenario_title: str
 ) -> Verdict | None:
     """The verdict at the highest users level where both variants were judged (or, when none
-    was, at the highest level measured for both, marked not judged); None without data."""
+    was, at the highest level measured for both, marked not judged); None without data.
+
+    Locust's, unless Locust was outrun on a side at that level or above and wrk judged both
+    sides at a level as high, with as many runs (wrk as a generator of the profile, not a
+    one-run check beside three repetitions): then wrk's, naming the runs that outran Locust.
+    """
+    locust = _verdict(lesson, all_cells, scenario_title, "locust")
+    outrun = _outrun(lesson, all_cells, locust.users if locust else 0)
+    if locust is None or outrun:
+        wrk = _verdict(lesson, all_cells, scenario_title, "wrk")
+        if wrk is not None and wrk.judged and (locust is None or _as_measured(wrk, locust)):
+            return dataclasses.replace(wrk, outrun=outrun or None)
+    return locust
+
+
+def _as_measured(wrk: Verdict, locust: Verdict) -> bool:
+    """wrk's verdict stands for Locust's: as high a concurrency, as many runs a side."""
+    return wrk.users >= locust.users and all(
+        w.runs >= lo.runs
+        for w, lo in ((wrk.challenger, locust.challenger), (wrk.baseline, locust.baseline))
+    )
+
+
+def _outrun(lesson: Lesson, all_cells: dict[tuple[str, str, int, str], Cell], users: int) -> str:
+    """Locust's generator flags on either side at ``users`` or above: ``"go-single: generator
+    above 90% CPU in 3 runs"``; empty when there are none."""
+    parts = []
+    for (s, v, u, t), c in sorted(all_cells.items()):
+        if s != lesson.scenario or t != "locust" or u < users:
+            continue
+        if v not in (lesson.challenger, lesson.baseline):
+            continue
+        found = [f"{FLAG_TEXT.get(f, f)} in {_runs(n)}" for f, n in c.flags.items()
+                 if f in GENERATOR_FLAGS]  # fmt: skip
+        behind = locust_behind(all_cells, c)
+        if behind is not None:
+            wrk = all_cells[(s, v, u, "wrk")]
+            found.append(f"{c.rps.median:,.0f} rps where wrk served {wrk.rps.median:,.0f}, "
+                         f"{behind:.0%} less")  # fmt: skip
+        if found:
+            parts.append(f"{v} at {u} users: {', '.join(found)}")
+    return "; ".join(parts)
+
+
+def locust_behind(all_cells: dict[tuple[str, str, int, str], Cell], cell: Cell) -> float | None:
+    """How far a Locust cell fell short of wrk's on the same cell (0.62: 62% fewer successful
+    requests a second), when by more than the generators' agreement; else None."""
+    if cell.tool != "locust":
+        return None
+    wrk = all_cells.get((cell.scenario, cell.variant, cell.users, "wrk"))
+    if wrk is None or not wrk.judged or not wrk.rps.median:
+        return None
+    short = 1 - cell.rps.median / wrk.rps.median
+    return short if short > WRK_AGREEMENT else None
+
+
+def _verdict(
+    lesson: Lesson,
+    all_cells: dict[tuple[str, str, int, str], Cell],
+    scenario_title: str,
+    tool: str,
+) -> Verdict | None:
     pairs = {
         u: (c, all_cells[(s, lesson.baseline, u, t)])
         for (s, v, u, t), c in all_cells.items()
-        if s == lesson.scenario and v == lesson.challenger and t == "locust"
+        if s == lesson.scenario and v == lesson.challenger and t == tool
         and (s, lesson.baseline, u, t) in all_cells
     }  # fmt: skip
     if not pairs:
@@ -366,7 +481,7 @@ def verdict(
         for flag, n in cell.flags.items():
             flags[flag] += n
     return Verdict(lesson, users, c, b, ratio, low, high, classify(ratio), ceiling_ratio,
-                   dict(flags), scenario_title, skipped)  # fmt: skip
+                   dict(flags), scenario_title, skipped, tool)  # fmt: skip
 
 
 def verdicts(

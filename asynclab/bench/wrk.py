@@ -29,6 +29,7 @@ class WrkResult:
     generator_cpu: float | None
     generator_cpu_s: float | None
     service_cpu_s: float | None
+    service_cpus_busy: float | None = None  # share of the service CPUs busy with anything
 
     @property
     def error_rate(self) -> float:
@@ -95,11 +96,12 @@ def run_wrk(
     service_pid: int | None = None,
     generator_cpus: int = 1,
     script: Path | None = None,
+    service_cpus: tuple[int, ...] = (),
 ) -> WrkResult:
     """Warm up, then measure: two wrk runs, only the second one counts."""
     target = WrkTarget(url, out_file, service_pid, script)
     return run_wrk_together([target], connections, duration_s, warmup_s, taskset, threads,
-                            generator_cpus)[0]  # fmt: skip
+                            generator_cpus, service_cpus)[0]  # fmt: skip
 
 
 def run_wrk_together(
@@ -110,6 +112,7 @@ def run_wrk_together(
     taskset: tuple[str, ...] = (),
     threads: int = 1,
     generator_cpus: int = 1,
+    service_cpus: tuple[int, ...] = (),
 ) -> list[WrkResult]:
     """``run_wrk`` on several targets at once: one wrk each, warm-ups and windows side by side.
 
@@ -139,7 +142,7 @@ def run_wrk_together(
                  for cmd in cmds]  # fmt: skip
         pids = {f"generator{i}": proc.pid for i, proc in enumerate(procs)}
         pids.update({f"service{i}": t.service_pid for i, t in enumerate(targets) if t.service_pid})
-        with CpuSampler(pids) as sampler:
+        with CpuSampler(pids, cpus=service_cpus) as sampler:
             start = time.monotonic()  # the sampler's clock
             outputs = [proc.communicate(timeout=math.ceil(duration_s) + 30)[0] for proc in procs]
             end = time.monotonic()
@@ -170,5 +173,6 @@ def run_wrk_together(
             generator_cpu=(gen[0] / gen[1] / generator_cpus) if gen else None,
             generator_cpu_s=gen[0] if gen else None,
             service_cpu_s=svc[0] / svc[1] * window if svc else None,
+            service_cpus_busy=sampler.cpus_busy(start, end),
         ))  # fmt: skip
     return results

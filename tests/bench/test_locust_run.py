@@ -148,3 +148,25 @@ def test_terminate_stops_the_whole_process_group() -> None:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def test_the_sampler_tells_how_busy_the_service_cpus_were() -> None:
+    """A CPU kept busy by this test reads as busy, whatever else shares it: the figure that
+    tells a service short of cores from one whose cores other work took."""
+    cpu = min(os.sched_getaffinity(0))
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {cpu})
+    try:
+        with CpuSampler({}, interval=0.05, cpus=(cpu,)) as sampler:
+            spun = 0
+            # Spin on this CPU until the sampler has a span of it to read (bounded).
+            deadline = time.monotonic() + 30
+            while len(sampler.times) < 6 and time.monotonic() < deadline:
+                spun += 1
+    finally:
+        os.sched_setaffinity(0, before)
+    busy = sampler.cpus_busy(sampler.times[0], sampler.times[-1])
+    assert spun
+    assert busy is not None
+    assert 0.5 < busy <= 1.0  # this thread alone kept it busy (the GIL lets it spin)
+    assert CpuSampler({}).cpus_busy(0, 1) is None  # no CPUs given: nothing to say

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from asynclab.bench.profiles import PROFILES, customise, get_profile
 from asynclab.bench.scenarios import FANOUT_CALLS, SCENARIOS, WAIT_MS
-from asynclab.bench.verdicts import SERVER_LESSONS
+from asynclab.bench.verdicts import PARITY_LESSONS, SERVER_LESSONS
 from asynclab.variants import VARIANTS
 from services.common.errors import parse_params, within_wait_budget
 from services.common.models import Fanout, Wait, WorkNative, WorkPython
@@ -43,12 +43,52 @@ def test_granian_variants_of_both_frameworks_are_measured_side_by_side() -> None
     for name in ("full", "servers"):
         pairs = PROFILES[name].pairs()
         assert ("flask-granian", "fastapi-granian") in pairs, name
-    # The other pairs keep their order.
+    # The other pairs keep their order; the reference services' default variants join the
+    # Python services' defaults (the parity lesson compares fastapi-async with them).
     assert PROFILES["full"].pairs()[1:4] == [
-        ("flask-sync", "fastapi-async"),
-        ("flask-gthread", "fastapi-workers"),
+        ("flask-sync", "fastapi-async", "node-single", "go-single"),
+        ("flask-gthread", "fastapi-workers", "node-cluster", "go-multi"),
         ("flask-gevent", "fastapi-def"),
     ]
+
+
+def test_parity_profile_holds_every_parity_lesson_on_both_generators() -> None:
+    parity = PROFILES["parity"]
+    planned = {(c.scenario, v) for c in parity.cells for v in parity.variants}
+    for lesson in PARITY_LESSONS:
+        assert (lesson.scenario, lesson.challenger) in planned, lesson.key
+        assert (lesson.scenario, lesson.baseline) in planned, lesson.key
+    # FastAPI and the references it is compared with are measured side by side.
+    assert parity.pairs() == [("flask-sync", "fastapi-async", "node-single", "go-single"),
+                              ("flask-gevent",)]  # fmt: skip
+    # Where Node or Go may outrun one Locust process, wrk measures every repetition as well.
+    tools = {c.scenario: c.tools for c in parity.cells}
+    assert tools == {"json": ("locust", "wrk"), "db": ("locust", "wrk"),
+                     "queries": ("locust", "wrk"), "io_db": ("locust",),
+                     "fanout": ("locust",)}  # fmt: skip
+    runs = parity.runs()
+    wrk = [r for r in runs if r.tool == "wrk"]
+    assert len(wrk) == 3 * len(parity.variants) * parity.repetitions
+    assert len({r.key for r in runs}) == len(runs)
+    # The full profile measures the lesson too, with the same generators.
+    full = {c.scenario: c for c in PROFILES["full"].cells}
+    for cell in parity.cells:
+        assert cell.tools == full[cell.scenario].tools
+        assert set(cell.users) <= set(full[cell.scenario].users)
+    assert {lesson.baseline for lesson in PARITY_LESSONS} <= set(PROFILES["full"].variants)
+
+
+def test_without_wrk_every_cell_keeps_locust() -> None:
+    """Compose mode or no wrk: Locust alone, and its outrun runs are flagged (matrix.Bench)."""
+    parity = PROFILES["parity"].without_tool("wrk")
+    assert {c.tools for c in parity.cells} == {("locust",)}
+    assert not [r for r in parity.runs() if r.tool == "wrk"]
+    assert not PROFILES["quick"].without_tool("wrk").wrk_check
+
+
+def test_reference_variants_alone_make_their_own_pairs() -> None:
+    only = customise(get_profile("parity"), variants=["go-single", "node-cluster", "node-single"])
+    assert only.pairs() == [("node-single", "go-single"), ("node-cluster",)]
 
 
 def test_servers_profile_holds_every_server_lesson() -> None:

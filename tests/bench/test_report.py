@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import statistics
 import struct
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from asynclab.bench.cli import report
+from asynclab.bench.parity import KIND_TEXT
 from asynclab.bench.report import build_report
-from asynclab.bench.verdicts import SERVER_LESSONS
+from asynclab.bench.verdicts import PARITY_LESSONS, SERVER_LESSONS, classify
 
 DATA = Path(__file__).parent / "data"
 
@@ -183,3 +186,91 @@ def test_report_renders_the_servers_lesson_from_a_recorded_set(servers_set: Path
     assert {p.name for p in out.charts if p.suffix == ".png"} == {
         f"{kind}_{s}.png" for kind in ("throughput", "latency") for s in ("json", "db", "io_db")
     }
+
+
+@pytest.fixture
+def parity_set(tmp_path: Path) -> Path:
+    """A set recorded with ``asynclab bench --profile parity --repetitions 3 --duration 4
+    --warmup 2`` on this busy two-core machine (other labs shared its service CPU)."""
+    set_dir = tmp_path / "20261202-084742"
+    set_dir.mkdir()
+    for name in ("summary.json", "manifest.json"):
+        shutil.copy(DATA / "parity" / name, set_dir / name)
+    return set_dir
+
+
+def median_ok_rps(rows: list[dict[str, Any]], scenario: str, variant: str, tool: str) -> float:
+    """What a verdict compares, computed here again: the median of the unflagged runs (all of
+    them when every run is flagged) of successful requests per second."""
+    mine = [r for r in rows if (r["scenario"], r["variant"], r["tool"]) == (scenario, variant,
+                                                                          tool)]  # fmt: skip
+    used = [r for r in mine if not r["flags"]] or mine
+    return statistics.median(r["ok_rps"] for r in used)
+
+
+def locust_outrun(rows: list[dict[str, Any]], scenario: str, variant: str) -> bool:
+    """Locust's runs were flagged for the generator, or fell >10% short of wrk's."""
+    locust = [r for r in rows if (r["scenario"], r["variant"], r["tool"]) == (scenario, variant,
+                                                                            "locust")]  # fmt: skip
+    flagged = any({"generator_cpu", "generator_bound"} & set(r["flags"]) for r in locust)
+    wrk = median_ok_rps(rows, scenario, variant, "wrk")
+    return flagged or median_ok_rps(rows, scenario, variant, "locust") < 0.9 * wrk
+
+
+def test_report_renders_the_parity_lesson_from_a_recorded_set(parity_set: Path) -> None:
+    out = build_report(parity_set)
+    rows = json.loads((parity_set / "summary.json").read_text())["rows"]
+    found = {v["lesson"]: v for v in json.loads((parity_set / "verdicts.json").read_text())}
+    assert {k for k in found if k.startswith("parity-")} == {x.key for x in PARITY_LESSONS}
+    for lesson in PARITY_LESSONS:
+        v = found[lesson.key]
+        tool = v["generator"]
+        ratio = median_ok_rps(rows, lesson.scenario, "fastapi-async", tool) / median_ok_rps(
+            rows, lesson.scenario, lesson.baseline, tool
+        )
+        assert v["ratio"] == pytest.approx(ratio, abs=1e-3), lesson.key
+        if v["judged"]:
+            # A tie within ±15%, from the figures; what explained it, read from the same cells.
+            assert v["outcome"] == classify(ratio), lesson.key
+            assert v["explained_by"] in KIND_TEXT, lesson.key
+            assert v["explanation"] in v["text"] or v["explanation"] in out.markdown.read_text()
+        if tool == "wrk":
+            # wrk measured it because Locust was outrun on a side: named, and true of the rows.
+            assert v["locust_outrun"], lesson.key
+            sides = ("fastapi-async", lesson.baseline)
+            behind = [x for x in sides if locust_outrun(rows, lesson.scenario, x)]
+            assert behind, lesson.key
+            assert all(f"{variant} at 64 users" in v["locust_outrun"] for variant in behind)
+        else:
+            assert v["locust_outrun"] is None, lesson.key
+    # This machine's figures: Node and Go answered /json faster than one Locust process asked.
+    assert found["parity-go-json"]["generator"] == "wrk"
+    # The pools tie all three on /io/db (Little's law: 30 connections ÷ 0.05 s = 600 rps).
+    assert {found[f"parity-{r}-io_db"]["outcome"] for r in ("node", "go")} == {"tie"}
+    # FastAPI's /fanout runs all outlived their warm-up: not judged, and said so.
+    assert found["parity-go-fanout"]["judged"] is False
+    assert "every run of fastapi-async was flagged" in found["parity-go-fanout"]["text"]
+
+    markdown = out.markdown.read_text()
+    page = out.html.read_text()
+    for text in ("## Is FastAPI on par with Node and Go?", "charts/parity.png",
+                 "### Throughput and p99 on each route", "FastAPI loses", "a tie",
+                 "Locust was outrun", "measured with wrk", "| generator |"):  # fmt: skip
+        assert text in markdown, text
+    assert "Is FastAPI on par with Node and Go?" in page
+    # The closing table: every route, and Flask, FastAPI, Node and Go, each cell's generator.
+    closing = markdown.split("### Throughput and p99 on each route")[1].split("\n## ")[0]
+    header = (
+        "| route | users | flask-sync | flask-gevent | fastapi-async | node-single | go-single |"
+    )
+    assert header in closing
+    for route in ("/json", "/db", "/queries?queries=20", "/io/db?ms=50", "/fanout?calls=5&ms=50"):
+        [line] = [x for x in closing.splitlines() if x.startswith(f"| {route} |")]
+        assert line.count(" rps, p99 ") == 5, line
+        assert ("(wrk)" in line) == (route in ("/json", "/db")), line
+    slide = parity_set / "charts" / "parity.png"
+    assert slide in out.charts
+    assert png_size(slide) == (1920, 1080)
+    # Every cell names its generator in the table of ceilings.
+    assert "| TechEmpower json | go-single | 64 | wrk |" in markdown
+    assert "| TechEmpower json | go-single | 64 | Locust |" in markdown

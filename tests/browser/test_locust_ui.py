@@ -11,6 +11,8 @@ from playwright.sync_api import Page
 from prometheus_client.parser import text_string_to_metric_families
 
 from asynclab.lab import Lab
+from asynclab.registry import SERVICES
+from asynclab.webui import targets_env
 
 pytestmark = pytest.mark.browser
 
@@ -60,6 +62,10 @@ def test_speaker_runs_one_scenario_against_flask(
     page.locator("input[name=userCount]").fill("2")
     page.locator("input[name=spawnRate]").fill("2")
     page.get_by_text("Custom parameters").click()
+    # Every service of the registry is a target, Node and Go included, FastAPI first.
+    offered = page.locator("select#target option").all_inner_texts()
+    assert offered == [t.replace("=", " ", 1) for t in targets_env(lab.settings).split(",")]
+    assert {o.split()[0] for o in offered} == set(SERVICES)
     page.locator("select#target").select_option(label=f"flask {flask_url}")
     page.get_by_role("button", name="Start").click()
 

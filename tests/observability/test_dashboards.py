@@ -18,7 +18,7 @@ RECORDED = re.compile(r"\b[a-z_]+:[a-z_]+:[a-z0-9_]+\b")
 
 def test_the_three_dashboards_exist() -> None:
     titles = {load(path)["title"] for path in DASHBOARDS}
-    assert titles == {"Flask vs FastAPI", "Load generator", "Postgres"}
+    assert titles == {"Services", "Load generator", "Postgres"}
 
 
 def test_datasource_has_the_fixed_uid() -> None:
@@ -53,10 +53,13 @@ def test_bench_scenarios_are_annotations(path: Path) -> None:
     assert any("locust_running" in a.get("expr", "") for a in annotations)
 
 
-def test_flask_vs_fastapi_has_scenario_and_variant_variables() -> None:
-    [path] = [p for p in DASHBOARDS if load(p)["title"] == "Flask vs FastAPI"]
-    names = {var["name"] for var in load(path)["templating"]["list"]}
-    assert names == {"scenario", "variant"}
+def test_services_has_scenario_service_and_variant_variables() -> None:
+    # tests/test_registry_files.py holds the Service selector to the registry.
+    [path] = [p for p in DASHBOARDS if load(p)["title"] == "Services"]
+    variables = {var["name"]: var for var in load(path)["templating"]["list"]}
+    assert set(variables) == {"scenario", "service", "variant"}
+    # The variants offered are those of the services selected.
+    assert '{service=~"$service"}' in variables["variant"]["definition"]
 
 
 @pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.stem)

@@ -16,9 +16,15 @@ import httpx
 import pytest
 from helpers import free_ports, listening, poll_until, terminate
 
+from asynclab.registry import SERVICES
 from asynclab.settings import ROOT
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+
+
+def nowhere_urls(port: int) -> dict[str, str]:
+    """The locustfile's ``<SERVICE>_URL`` for every service of the registry, all at ``port``."""
+    return {f"{name.upper()}_URL": f"http://127.0.0.1:{port}" for name in SERVICES}
 
 
 @pytest.fixture
@@ -30,8 +36,7 @@ def web_ui_on_a_taken_metrics_port(tmp_path: Path) -> Iterator[tuple[str, Path]]
         **os.environ,
         "LOCUST_METRICS_PORT": str(metrics_port),
         # Never contacted: no test is started.
-        "FLASK_URL": f"http://127.0.0.1:{nowhere}",
-        "FASTAPI_URL": f"http://127.0.0.1:{nowhere}",
+        **nowhere_urls(nowhere),
     }
     argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE)]
     argv += ["--web-host", "127.0.0.1", "--web-port", str(web_port)]
@@ -68,8 +73,7 @@ def headless_run(tmp_path: Path, final_scrape_s: str) -> tuple[subprocess.Popen[
         **os.environ,
         "LOCUST_METRICS_PORT": str(metrics_port),
         "LOCUST_METRICS_FINAL_SCRAPE_S": final_scrape_s,
-        "FLASK_URL": f"http://127.0.0.1:{nowhere}",
-        "FASTAPI_URL": f"http://127.0.0.1:{nowhere}",
+        **nowhere_urls(nowhere),
     }
     argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless"]
     argv += ["-u", "1", "-r", "1", "-t", "1s", "--only-summary"]
