@@ -1,4 +1,4 @@
-"""Blocking database and upstream access (psycopg_pool, httpx.Client): Flask and FastAPI ``def``.
+"""Blocking database and upstream access (psycopg_pool, urllib3): Flask and FastAPI ``def``.
 
 Every public method either returns the payload or raises ``ApiError``: the handlers above it
 do nothing but parse parameters and encode.
@@ -11,14 +11,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import httpx
 import psycopg
+import urllib3
 
 from services.common import errors, sql, work
 from services.common.config import ServiceConfig
 from services.common.models import ItemIn
 from services.common.sync_pool import SyncPool
-from services.common.upstream import client_options
+from services.common.upstream import CALL_TIMEOUT_S, blocking_pool, delay_path
 
 # Converted once, at import: a statement with misordered placeholders stops the service here.
 SELECT_WORLD = sql.pyformat(sql.SELECT_WORLD)
@@ -32,7 +32,7 @@ class SyncBackend:
     def __init__(self, config: ServiceConfig) -> None:
         self.config = config
         self.db = SyncPool(config)
-        self.http = httpx.Client(**client_options(config))
+        self.http = blocking_pool(config)
 
     def open(self) -> None:
         self.db.open()
@@ -102,10 +102,11 @@ class SyncBackend:
 
     def upstream(self, ms: int) -> dict[str, int]:
         try:
-            response = self.http.get("/delay", params={"ms": ms})
-            response.raise_for_status()
-        except httpx.HTTPError:
+            response = self.http.request("GET", delay_path(ms), pool_timeout=CALL_TIMEOUT_S)
+        except urllib3.exceptions.HTTPError:
             raise errors.upstream_unavailable() from None
+        if response.status >= 400:
+            raise errors.upstream_unavailable()
         return {"ms": ms}
 
     def fanout(self, calls: int, ms: int) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """The FastAPI service: ``create_app()`` under uvicorn, or gunicorn with uvicorn workers.
 
 ``SERVICE_HANDLERS=async`` (the default) serves every route from ``async def`` handlers on
-asyncpg and httpx.AsyncClient. ``SERVICE_HANDLERS=def`` serves the same routes from plain
+asyncpg and aiohttp. ``SERVICE_HANDLERS=def`` serves the same routes from plain
 ``def`` handlers, which FastAPI runs in its thread pool, on the blocking data layer that Flask
 uses. Routes, SQL, validation and bodies are the contract in docs/contract.md.
 """

@@ -1,4 +1,4 @@
-"""Non-blocking database and upstream access (asyncpg, httpx.AsyncClient) for async handlers.
+"""Non-blocking database and upstream access (asyncpg, aiohttp) for async handlers.
 
 The same operations, SQL and payloads as services/common/sync_backend.py, awaited instead of
 blocking; ``fanout`` runs its calls concurrently, the natural way of async code.
@@ -12,13 +12,13 @@ import time
 from types import TracebackType
 from typing import Any
 
+import aiohttp
 import asyncpg
-import httpx
 
 from services.common import errors, sql, work
 from services.common.config import ServiceConfig
 from services.common.models import ItemIn
-from services.common.upstream import client_options
+from services.common.upstream import async_session, delay_path
 
 # InternalClientError: a connection the server closed while it sat idle in the pool can be
 # handed out before asyncpg has seen the close ("cannot switch to state 12; another operation
@@ -37,9 +37,11 @@ class AsyncBackend:
         self.config = config
         self.pool: asyncpg.Pool | None = None
         self.waiting = 0
-        self.http = httpx.AsyncClient(**client_options(config))
+        # aiohttp's session belongs to the event loop it is made on: made in open().
+        self.http: aiohttp.ClientSession | None = None
 
     async def open(self) -> None:
+        self.http = async_session(self.config)
         # min_size=0 lets the service start while Postgres is down (/readyz says 503 then);
         # warming every connection now keeps the pool as fixed as the psycopg one.
         self.pool = await asyncpg.create_pool(
@@ -58,7 +60,8 @@ class AsyncBackend:
                 await self._release(conn)
 
     async def close(self) -> None:
-        await self.http.aclose()
+        if self.http is not None:
+            await self.http.close()
         if self.pool is not None:
             await self.pool.close()
 
@@ -138,10 +141,12 @@ class AsyncBackend:
         return work.item_payload(row)
 
     async def upstream(self, ms: int) -> dict[str, int]:
+        if self.http is None:
+            raise RuntimeError("AsyncBackend.open() was not awaited")
         try:
-            response = await self.http.get("/delay", params={"ms": ms})
-            response.raise_for_status()
-        except httpx.HTTPError:
+            async with self.http.get(delay_path(ms)) as response:
+                await response.read()
+        except (TimeoutError, aiohttp.ClientError):
             raise errors.upstream_unavailable() from None
         return {"ms": ms}
 
