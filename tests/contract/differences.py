@@ -48,17 +48,17 @@ SERVER_ANSWERS: dict[str, tuple[bytes, dict[str, tuple[int, str]]]] = {
     "unknown-method": (
         raw.head("FOO"),
         {"gunicorn": (405, "application/json"), "uvicorn": (400, "text/plain; charset=utf-8"),
-         "granian": (405, "application/json")},
+         "granian": (405, "application/json"), "node": (405, "application/json")},
     ),
     "malformed-http": (
         b"GET /json HTTP/1.1\r\nHost: asynclab\r\nno colon\r\nConnection: close\r\n\r\n",
         {"gunicorn": (400, "text/html"), "uvicorn": (400, "text/plain; charset=utf-8"),
-         "granian": (400, "")},
+         "granian": (400, ""), "node": (400, "application/json")},
     ),
     "asterisk-target": (
         raw.head("GET", "*"),
         {"gunicorn": (400, "text/html"), "uvicorn": (404, "application/json"),
-         "granian": (404, "application/json")},
+         "granian": (404, "application/json"), "node": (404, "application/json")},
     ),
 }  # fmt: skip
 # id -> (the id of one of contract/raw.py's SAME_ANSWER_CASES, and the (status, media type) of
