@@ -48,17 +48,20 @@ SERVER_ANSWERS: dict[str, tuple[bytes, dict[str, tuple[int, str]]]] = {
     "unknown-method": (
         raw.head("FOO"),
         {"gunicorn": (405, "application/json"), "uvicorn": (400, "text/plain; charset=utf-8"),
-         "granian": (405, "application/json"), "node": (405, "application/json")},
+         "granian": (405, "application/json"),
+         "node": (405, "application/json"), "go": (405, "application/json")},
     ),
     "malformed-http": (
         b"GET /json HTTP/1.1\r\nHost: asynclab\r\nno colon\r\nConnection: close\r\n\r\n",
         {"gunicorn": (400, "text/html"), "uvicorn": (400, "text/plain; charset=utf-8"),
-         "granian": (400, ""), "node": (400, "application/json")},
+         "granian": (400, ""),
+         "node": (400, "application/json"), "go": (400, "text/plain; charset=utf-8")},
     ),
     "asterisk-target": (
         raw.head("GET", "*"),
         {"gunicorn": (400, "text/html"), "uvicorn": (404, "application/json"),
-         "granian": (404, "application/json"), "node": (404, "application/json")},
+         "granian": (404, "application/json"),
+         "node": (404, "application/json"), "go": (404, "application/json")},
     ),
 }  # fmt: skip
 # id -> (the id of one of contract/raw.py's SAME_ANSWER_CASES, and the (status, media type) of
@@ -71,7 +74,13 @@ GRANIAN_ANSWERS: dict[str, tuple[str, dict[str, tuple[int, str]]]] = {
     "granian-content-type-twice": ("content-type-twice", {"flask": (400, "application/json")}),
     "granian-host-twice": ("host-twice", {"flask": (200, "application/json")}),
 }
-NAMED = [*RANDOM_BY_DESIGN, *OWN_BODY, *SERVER_ANSWERS, *GRANIAN_ANSWERS]
+# id -> (the id of one of contract/raw.py's SAME_ANSWER_CASES, and the (status, media type) Go's
+# server (net/http) answers that head with itself, before the service sees it).
+GO_ANSWERS: dict[str, tuple[str, tuple[int, str]]] = {
+    # net/http refuses a repeated Host itself: a 400 as the contract says, but in its own text.
+    "go-host-twice": ("host-twice", (400, "text/plain; charset=utf-8")),
+}
+NAMED = [*RANDOM_BY_DESIGN, *OWN_BODY, *SERVER_ANSWERS, *GRANIAN_ANSWERS, *GO_ANSWERS]
 
 
 def front(variant: Variant) -> str:
@@ -86,13 +95,17 @@ def front(variant: Variant) -> str:
 
 def own_answer(variant: Variant, case: str) -> tuple[int, str] | None:
     """The (status, media type) a variant gives one of raw.SAME_ANSWER_CASES where it answers
-    otherwise than the contract's JSON (nginx's or granian's own refusal); None elsewhere."""
+    otherwise than the contract's JSON (nginx's, granian's or Go's own refusal); None elsewhere."""
     if variant.proxy is not None and case in PROXY_ANSWERS:
         return PROXY_ANSWERS[case]
     if variant.server == "granian":
         for id_, answers in GRANIAN_ANSWERS.values():
             if id_ == case and variant.framework in answers:
                 return answers[variant.framework]
+    if variant.server == "go":
+        for id_, answer in GO_ANSWERS.values():
+            if id_ == case:
+                return answer
     return None
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
+from asynclab.variants import GO_BINARY
 from services.common import openapi
 from services.common.config import ServiceConfig
 from services.common.routes import ROUTES
@@ -29,7 +31,8 @@ from services.flask.app import create_app as create_flask
 Routes = set[tuple[str, str]]  # (method, path in Starlette's syntax: /items/{id})
 # Served beside the table by every service: the instrumentation's and the table's document.
 ADDED: Routes = {("GET", "/metrics"), ("GET", openapi.OPENAPI_PATH)}
-CONTRACT = Path(__file__).resolve().parents[2] / "docs" / "contract.md"
+ROOT = Path(__file__).resolve().parents[2]
+CONTRACT = ROOT / "docs" / "contract.md"
 
 
 def table() -> Routes:
@@ -105,6 +108,19 @@ def test_fastapi_handlers_are_async_or_def_by_variant(handlers: str, coroutines:
     endpoints = {route.path: route.endpoint for route in app.routes if isinstance(route, APIRoute)}
     for route in ROUTES:
         assert inspect.iscoroutinefunction(endpoints[route.path]) is coroutines, route.path
+
+
+def test_go_serves_the_table() -> None:
+    """The Go service's own table, as ``asynclab-go --routes`` prints it (one "METHOD /path" a
+    line, HEAD beside GET), is the Python services' table."""
+    binary = ROOT / GO_BINARY
+    assert binary.is_file(), f"{GO_BINARY} is not built: run scripts/install.sh"
+    listed = subprocess.run(
+        [binary, "--routes"], check=True, capture_output=True, text=True, timeout=30
+    ).stdout
+    pairs = (line.split(" ", 1) for line in listed.splitlines())
+    found = {(method, path) for method, path in pairs}
+    assert_same("Go", found, with_head(table() | ADDED))
 
 
 def contract_routes() -> Routes:
