@@ -97,7 +97,7 @@ DEBIAN = Base(
 )  # fmt: skip
 # What docker/node.Dockerfile installs in its stages (Debian's slim image has passwd).
 NODE_BASE = Base(
-    "node-base",
+    "debian-node",
     "trixie",
     packages=("nodejs", "npm", "busybox", "ca-certificates", "passwd"),
     hooks=(TRUST_HOST_CA,),
@@ -105,7 +105,7 @@ NODE_BASE = Base(
 )
 # What docker/go.Dockerfile's build stage installs: Go offline, from Debian's sources.
 GO_BUILD = Base(
-    "go-build",
+    "debian-go",
     "bookworm",
     packages=(
         "golang-go", "golang-github-jackc-pgx-v4-dev",

@@ -26,7 +26,7 @@ from helpers import poll_until
 
 from asynclab.registry import SERVICES as SERVICE_ROWS
 from asynclab.registry import get_service
-from tests.engine.conftest import SERVICES, ComposeRun
+from tests.engine.conftest import LOCUST_WORKERS, SERVICES, ComposeRun
 from tests.observability.dashboards import DASHBOARDS, Query, queries
 
 pytestmark = [pytest.mark.engine, pytest.mark.timeout(900)]
@@ -140,16 +140,24 @@ def test_every_service_passes_the_contract_subset(clients: dict[str, httpx.Clien
 
 
 def stop(locust: httpx.Client) -> None:
-    """Stop the master's run, and wait until it and its workers have."""
+    """Stop the master's run, and wait until it and its workers have, and every worker is ready
+    again: a stopped worker leaves the master and comes back once its users have stopped, and a
+    run started before then would go to the others alone."""
     response = locust.post("/stop")
     assert response.status_code == 200, response.text
     assert response.json()["success"], response.text
 
     def stopped() -> bool:
         stats = locust.get("/stats/requests").json()
-        return bool(stats["state"] == "stopped" and stats["user_count"] == 0)
+        workers = stats["workers"]
+        return bool(
+            stats["state"] == "stopped"
+            and stats["user_count"] == 0
+            and len(workers) == LOCUST_WORKERS
+            and all(w["state"] == "ready" for w in workers)
+        )
 
-    poll_until(stopped, "the master and its workers to stop", timeout=WAIT_S)
+    poll_until(stopped, "the master and its workers to stop, the workers to be ready", WAIT_S)
 
 
 @pytest.fixture(scope="module")
@@ -161,10 +169,20 @@ def web_load(lab: ComposeRun, prometheus: httpx.Client) -> Iterator[float]:
     with httpx.Client(base_url=lab.url("ASYNCLAB_LOCUST_PORT"), timeout=30) as locust:
 
         def swarm(host: str) -> None:
-            form = {"user_count": "4", "spawn_rate": "4", "host": host, "user_classes": "Mixed"}
+            users = 4
+            form = {"user_count": str(users), "spawn_rate": str(users), "host": host,
+                    "user_classes": "Mixed"}  # fmt: skip
             response = locust.post("/swarm", data=form)
             assert response.status_code == 200, response.text
             assert response.json()["success"], response.text
+
+            # The master starts the run after it answers; until then its figures are the last
+            # run's, and a stop would find nothing to stop.
+            def started() -> bool:
+                stats = locust.get("/stats/requests").json()
+                return bool(stats["state"] == "running" and stats["user_count"] == users)
+
+            poll_until(started, f"the run on {host} to start", timeout=WAIT_S)
 
         def requests_at_least(count: int) -> dict[str, Any] | None:
             stats: dict[str, Any] = locust.get("/stats/requests").json()
@@ -192,14 +210,22 @@ def test_the_master_runs_two_workers_and_prometheus_sees_the_requests(
     lab: ComposeRun, prometheus: httpx.Client, web_load: float
 ) -> None:
     with httpx.Client(base_url=lab.url("ASYNCLAB_LOCUST_PORT"), timeout=30) as locust:
+        last: dict[str, Any] = {}
 
         def both_workers_run_users() -> bool:
             # Each worker's entry follows its heartbeat, a moment behind the requests.
             stats = locust.get("/stats/requests").json()
             workers = stats["workers"]
-            return stats["worker_count"] == 2 and all(w["user_count"] > 0 for w in workers)
+            last.update(state=stats["state"], users=stats["user_count"], workers=workers)
+            return stats["worker_count"] == LOCUST_WORKERS and all(
+                w["user_count"] > 0 for w in workers
+            )
 
-        poll_until(both_workers_run_users, "both workers to run users", timeout=WAIT_S)
+        try:
+            poll_until(both_workers_run_users, "both workers to run users", timeout=WAIT_S)
+        except AssertionError as exc:
+            logs = lab.compose("logs", "--no-color", "locust-master", "locust-worker")
+            pytest.fail(f"{exc}; the master's last report: {last}\n{logs[-6000:]}")
 
     def seen() -> bool:
         by_service = 'sum by (service) (http_requests_total{route="/io/db"})'
