@@ -25,13 +25,19 @@ function runPrimary (config) {
 
   const fork = () => cluster.fork()
   for (let i = 0; i < config.workers; i++) fork()
+  const served = new Set() // workers that listened: a worker that dies before is not replaced
+  cluster.on('listening', (worker) => served.add(worker.id))
 
   cluster.on('exit', (worker, code, signal) => {
-    if (!stopping) {
+    if (!stopping && served.has(worker.id)) {
       console.error(`worker ${worker.process.pid} exited (${signal || code}); starting another`)
       fork()
+    } else if (!stopping) {
+      // It could not start (its error is in the log above): another would fail alike.
+      console.error(`worker ${worker.process.pid} failed to start (${signal || code}); stopping`)
+      stop('SIGTERM', 1)
     } else if (Object.keys(cluster.workers).length === 0) {
-      process.exit(0)
+      process.exit(exitCode)
     }
   })
 
@@ -71,16 +77,18 @@ function runPrimary (config) {
     return metrics.aggregate(results)
   }
 
-  const stop = (signal) => {
+  let exitCode = 0
+  function stop (signal, code = 0) {
     if (stopping) return
     stopping = true
+    exitCode = code
     // The lab signals the whole process group; a worker signalled twice stops once.
     for (const w of Object.values(cluster.workers)) w.process.kill(signal)
     setTimeout(() => {
       for (const w of Object.values(cluster.workers)) w.process.kill('SIGKILL')
-      process.exit(0)
+      process.exit(exitCode)
     }, KILL_AFTER_MS).unref()
-    if (Object.keys(cluster.workers).length === 0) process.exit(0)
+    if (Object.keys(cluster.workers).length === 0) process.exit(exitCode)
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGTERM'))

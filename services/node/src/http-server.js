@@ -65,14 +65,19 @@ function createServer (config, metrics, handler) {
     if (read === null) return respond(res, errors.malformedRequest(), true)
     req[TARGET] = read
     if (metrics === null || read.decoded === routes.METRICS_PATH) return handler(req, res)
-    const start = performance.now()
+    read.start = performance.now()
     metrics.inFlight++
-    res.once('close', () => {
-      metrics.inFlight--
-      const route = read.match === null ? UNMATCHED : read.match.rows[0].path
-      metrics.tally.record(route, req.method, res.statusCode, (performance.now() - start) / 1000)
-    })
+    res.on('close', finished) // one shared function, no closure per request
     handler(req, res)
+  }
+
+  // A response sent, or its connection lost: `this` is the response.
+  function finished () {
+    const req = this.req
+    const read = req[TARGET]
+    metrics.inFlight--
+    const route = read.match === null ? UNMATCHED : read.match.rows[0].path
+    metrics.tally.record(route, req.method, this.statusCode, (performance.now() - read.start) / 1000)
   }
 
   return server
