@@ -1,8 +1,9 @@
 """Slow clients: connections that send nothing, or their request head a byte at a time.
 
-Every variant that multiplexes connections (gevent, uvicorn, granian, Node) or buffers them (nginx
-in front of flask-sync) closes such a connection once its request head is not complete within 5 s,
-and serves other clients meanwhile. flask-sync and flask-gthread read with blocking calls and are
+Every variant that multiplexes connections (gevent, uvicorn, granian, Node, Go's goroutines) or
+buffers them (nginx in front of flask-sync) closes such a connection once its request head is not
+complete within 5 s (Go: of its first byte, on a kept-alive connection), and serves other
+clients meanwhile. flask-sync and flask-gthread read with blocking calls and are
 held by slow clients: that is their model, measured by ``scripts/bench_slow_clients.py`` and
 explained in the README, not tested here.
 """
@@ -23,7 +24,7 @@ from asynclab.variants import VARIANTS, Framework, Variant
 
 SLOW_CLIENT_SAFE = ["flask-gevent", "flask-sync-nginx", "fastapi-async", "fastapi-workers",
                     "fastapi-def", "flask-granian", "fastapi-granian",
-                    "node-single", "node-cluster"]  # fmt: skip
+                    "node-single", "node-cluster", "go-single", "go-multi"]  # fmt: skip
 CONNECTIONS = 20  # of each kind: well within gevent's 100 connections per worker
 
 

@@ -25,6 +25,9 @@ type apiError struct {
 	allow  string // the Allow header of a 405
 }
 
+// Error makes an apiError an error, so that a database callback can return one (a 404).
+func (e *apiError) Error() string { return e.error }
+
 func (e *apiError) body() []byte {
 	w := &jsonWriter{buf: make([]byte, 0, 160)}
 	w.raw("{").key("error").str(e.error).key("detail").raw("[")

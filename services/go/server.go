@@ -12,7 +12,6 @@ import (
 )
 
 type service struct {
-	name    string
 	db      *database
 	up      *upstream
 	metrics *metrics // nil when SERVICE_METRICS_ENABLED=false
@@ -21,9 +20,7 @@ type service struct {
 	server  []string // the Server header
 }
 
-var (
-	closeHeader = []string{"close"}
-)
+var closeHeader = []string{"close"}
 
 func (s *service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header()["Server"] = s.server

@@ -69,7 +69,7 @@ def test_fanout(
     assert set(body) == {"calls", "ms", "mode", "elapsed_ms"}
     assert (body["calls"], body["ms"]) == (calls, ms)
     variant = get_variant(getattr(lab.settings, f"{framework}_variant"))
-    assert body["mode"] == ("concurrent" if variant.handlers == "async" else "sequential")
+    assert body["mode"] == ("concurrent" if variant.concurrent_calls else "sequential")
     assert isinstance(body["elapsed_ms"], float)
     # A lower bound only: every call waits at least ms, in sequence each wait adds up.
     waits = calls if body["mode"] == "sequential" else 1
