@@ -5,15 +5,15 @@
 ARG GO_BUILD_IMAGE=debian:bookworm-20250520-slim
 
 FROM ${GO_BUILD_IMAGE} AS builder
-# Not pinned: Debian's stable suite changes them only for security fixes, and drops the version
-# it replaces from the mirror, so a pin would break the build rather than reproduce it.
-# Installed when the base image lacks them (a base of Debian's slim images always does);
-# $PACKAGES unquoted: one word per package.
+WORKDIR /app
+# Go and every library package of services/go/debian-packages.lock, whose versions build.sh
+# checks; BusyBox for the healthcheck. Installed when the base image lacks them (a base of
+# Debian's slim images always does); $PACKAGES unquoted: one word per package.
+COPY services/go/debian-packages.lock services/go/
 # hadolint ignore=DL3008,SC2086
-RUN PACKAGES="golang-go golang-github-jackc-pgx-v4-dev golang-github-prometheus-client-golang-dev busybox-static" \
+RUN PACKAGES="golang-go busybox-static $(sed -e '/^#/d' -e 's/=.*//' services/go/debian-packages.lock)" \
     && (dpkg -s $PACKAGES >/dev/null 2>&1 || (apt-get update \
         && apt-get install -y --no-install-recommends $PACKAGES && rm -rf /var/lib/apt/lists/*))
-WORKDIR /app
 COPY services/go/ services/go/
 # build.sh checks the packages against services/go/debian-packages.lock, and builds without cgo:
 # the binary needs no C library, so the image needs no operating system.

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).parent / "images"
+ROOT = Path(__file__).resolve().parents[2]
 MIRROR = os.environ.get("ASYNCLAB_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 REPOSITORY = "asynclab-local"
 # The CA bundle of this machine: builds reach PyPI through whatever it trusts.
@@ -103,16 +104,22 @@ NODE_BASE = Base(
     hooks=(TRUST_HOST_CA,),
     hook_files=(HOST_CA,),
 )
-# What docker/go.Dockerfile's build stage installs: Go offline, from Debian's sources.
+# What docker/go.Dockerfile's build stage installs: Go and the library packages of the Go
+# service's lock (their versions, build.sh checks), BusyBox for the healthcheck.
+GO_LOCK = ROOT / "services" / "go" / "debian-packages.lock"
+
+
+def locked_packages() -> tuple[str, ...]:
+    lines = GO_LOCK.read_text().splitlines() if GO_LOCK.is_file() else []
+    return tuple(line.split("=")[0] for line in lines if line and not line.startswith("#"))
+
+
 GO_BUILD = Base(
     "debian-go",
     "bookworm",
-    packages=(
-        "golang-go", "golang-github-jackc-pgx-v4-dev",
-        "golang-github-prometheus-client-golang-dev", "busybox-static",
-    ),
+    packages=("golang-go", "busybox-static", *locked_packages()),
     hooks=(),
-)  # fmt: skip
+)
 
 
 @dataclass(frozen=True)
