@@ -26,6 +26,7 @@ import json
 import os
 import subprocess
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -266,13 +267,14 @@ def ensure_images(
     builder = Builder(docker, env, log_dir)
     tags = {s.variable: s.tag() for s in SUBSTITUTES}
     bases = {s.base.tag(): s.base for s in SUBSTITUTES}
-    for substitute in SUBSTITUTES:
-        if builder.present(substitute.tag()):
-            continue
-        base = substitute.base
-        if not builder.present(base.tag()):
-            echo(f"building {base.tag()} with mmdebstrap")
-            builder.import_base(base)
+    missing = [s for s in SUBSTITUTES if not builder.present(s.tag())]
+    needed = {s.base.tag(): s.base for s in missing if not builder.present(s.base.tag())}
+    for tag in needed:
+        echo(f"building {tag} with mmdebstrap")
+    # At once: mostly waiting for the mirror, and a cold cache has three to make.
+    with ThreadPoolExecutor(max_workers=len(needed) or 1) as pool:
+        list(pool.map(builder.import_base, needed.values()))
+    for substitute in missing:
         builder.build(substitute)
     listed = builder.run("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
     current = {*bases, *tags.values()}
