@@ -97,6 +97,54 @@ EOF
 
 service_names() { lab_services | cut -d' ' -f1; }
 
+# What compose cannot compute for the reference services (their images have no Python to run
+# `asynclab serve`), one "VARIABLE value how" a line: the value asynclab/variants.py gives for
+# the settings in force. node-cluster shares each pool among its workers, at least one
+# connection each; go-multi runs Go code on the whole CPUs of SERVICE_CPUS (rounded up).
+# tests/compose/test_scripts.py holds these to asynclab/variants.py.
+derived_values() {
+  local workers db http cpus
+  workers=$(setting ASYNCLAB_WORKERS)
+  db=$(setting ASYNCLAB_DB_POOL_SIZE)
+  http=$(setting ASYNCLAB_HTTP_POOL_SIZE)
+  cpus=$(setting SERVICE_CPUS)
+  echo "NODE_CLUSTER_DB_POOL_SIZE $(share "$db" "$workers") ASYNCLAB_DB_POOL_SIZE=$db shared by ASYNCLAB_WORKERS=$workers"
+  echo "NODE_CLUSTER_HTTP_POOL_SIZE $(share "$http" "$workers") ASYNCLAB_HTTP_POOL_SIZE=$http shared by ASYNCLAB_WORKERS=$workers"
+  echo "GO_MULTI_GOMAXPROCS $(whole_cpus "$cpus") SERVICE_CPUS=$cpus rounded up"
+}
+
+# A budget shared among processes, at least 1 each; "?" unless both are whole numbers.
+share() {
+  if [[ $1 =~ ^[0-9]+$ && $2 =~ ^[1-9][0-9]*$ ]]; then echo $(($1 / $2 > 1 ? $1 / $2 : 1)); else echo "?"; fi
+}
+
+whole_cpus() {
+  if [[ $1 =~ ^[0-9]*\.?[0-9]+$ ]]; then
+    awk -v cpus="$1" 'BEGIN { n = int(cpus); if (n < cpus) n++; print (n < 1 ? 1 : n) }'
+  else
+    echo "?"
+  fi
+}
+
+# Refuse to start a reference service on another budget than the Python services get: a shell or
+# .env.local that changes ASYNCLAB_DB_POOL_SIZE, ASYNCLAB_HTTP_POOL_SIZE, ASYNCLAB_WORKERS or
+# SERVICE_CPUS must change what .env derives from them too.
+check_derived() {
+  local name wanted how found wrong=no
+  while read -r name wanted how; do
+    found=$(setting "$name")
+    if [ "$wanted" = "?" ]; then
+      echo "asynclab: cannot compute $name from $how: not a number" >&2
+      wrong=yes
+    elif [ "$found" != "$wanted" ]; then
+      echo "asynclab: $name=$found, but $how gives $wanted: compose cannot compute it, so set" \
+        "$name=$wanted beside them (in your shell or $ENV_LOCAL; see .env)" >&2
+      wrong=yes
+    fi
+  done < <(derived_values)
+  if [ "$wrong" = yes ]; then exit 2; fi
+}
+
 # Every variant's profile, so that down and clean also reach variants started by `switch`.
 all_profiles() {
   COMPOSE_PROFILES='' compose config --profiles | paste -sd, -
@@ -143,6 +191,7 @@ services() {
 
 start() {
   ensure_grafana_password
+  check_derived
   require_compose
   local wanted inactive
   wanted=${*:-$(services)}
@@ -212,6 +261,7 @@ main() {
       ;;
     switch)
       ensure_grafana_password
+      check_derived
       require_compose
       switch "$@"
       ;;

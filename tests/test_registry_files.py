@@ -18,7 +18,7 @@ import yaml
 from asynclab.registry import SERVICES, WEB_UI_TARGET, Service
 from asynclab.settings import ROOT
 from asynclab.variants import VARIANTS
-from tests.compose import model
+from tests.compose import model, reference
 from tests.observability.dashboards import DASHBOARDS, load, panels
 
 ROWS = list(SERVICES.values())
@@ -38,11 +38,27 @@ def variants_of(service: Service) -> list[str]:
 
 
 def compose_block(service: Service) -> str:
-    """What every variant of the service shares: its alias, published port and healthcheck."""
+    """What every variant of the service shares: its alias, published port and healthcheck;
+    a reference service (its own server) also its image, built by docker/<name>.Dockerfile."""
     n, port = service.name, service.port
+    if service.python:
+        head = "  <<: *service\n"
+        probe = f'[CMD, python, docker/healthcheck.py, "http://127.0.0.1:{port}/readyz"]'
+    else:
+        args = "".join(f"      {arg}: ${{{arg}}}\n" for arg in base_image_args(service))
+        head = (
+            "  <<: *variant\n"
+            "  build:\n"
+            "    context: .\n"
+            f"    dockerfile: {dockerfile(service)}\n" + (f"    args:\n{args}" if args else "")
+        )
+        probe = (
+            '[CMD, /bin/busybox, wget, -q, -Y, "off", -O, /dev/null, '
+            f'"http://127.0.0.1:{port}/readyz"]'
+        )
     return (
         f"x-{n}: &{n}\n"
-        f"  <<: *service\n"
+        f"{head}"
         f"  networks:\n"
         f"    default:\n"
         f"      aliases: [{n}]\n"
@@ -50,24 +66,57 @@ def compose_block(service: Service) -> str:
         f"    - ${{BIND_ADDRESS}}:${{{service.port_env}}}:{port}\n"
         f"  healthcheck:\n"
         f"    <<: *healthcheck\n"
-        f'    test: [CMD, python, docker/healthcheck.py, "http://127.0.0.1:{port}/readyz"]\n'
+        f"    test: {probe}\n"
     )
 
 
+def dockerfile(service: Service) -> str:
+    return f"docker/{service.name}.Dockerfile"
+
+
+def base_image_args(service: Service) -> list[str]:
+    """The base images its Dockerfile takes as build arguments (``ARG NODE_BASE_IMAGE=...``
+    before the first FROM), which .env names."""
+    path = ROOT / dockerfile(service)
+    head = path.read_text().split("\nFROM ", 1)[0] if path.is_file() else ""
+    return re.findall(r"^ARG (\w+_IMAGE)=", head, re.M)
+
+
+def flow(items: list[str]) -> str:
+    """A YAML flow sequence of strings, quoting only what YAML would read otherwise."""
+    return "[" + ", ".join(scalar(item) for item in items) + "]"
+
+
+def scalar(text: str) -> str:
+    return text if yaml.safe_load(text) == text and "," not in text else json.dumps(text)
+
+
 def variant_block(service: Service, variant: str) -> str:
+    head = f"  {variant}:\n    <<: *{service.name}\n    profiles: [{variant}]\n"
+    if service.python:
+        return (
+            head
+            + f'    command: [python, -m, asynclab.serve, {variant}, --port, "{service.port}"]\n'
+        )
+    environment = "".join(
+        f"      {key}: {scalar(value)}\n"
+        for key, value in reference.compose_environment(variant).items()
+    )
     return (
-        f"  {variant}:\n"
-        f"    <<: *{service.name}\n"
-        f"    profiles: [{variant}]\n"
-        f'    command: [python, -m, asynclab.serve, {variant}, --port, "{service.port}"]\n'
+        f"{head}"
+        f"    command: {flow(reference.container_command(VARIANTS[variant]))}\n"
+        f"    environment:\n"
+        f"      <<: *reference-env\n"
+        f"{environment}"
     )
 
 
 def parsed(text: str) -> dict[str, Any]:
-    """``text`` as compose reads it, with compose.yaml's own x-service and x-healthcheck."""
+    """``text`` as compose reads it, with compose.yaml's own anchors (x-service, ...)."""
     raw = model.raw()
     anchors = "".join(
-        f"x-{name}: &{name} {json.dumps(raw[f'x-{name}'])}\n" for name in ("healthcheck", "service")
+        f"x-{name}: &{name} {json.dumps(raw[f'x-{name}'])}\n"
+        for name in ("healthcheck", "service", "variant", "reference-env")
     )
     data: dict[str, Any] = yaml.safe_load(anchors + text)
     return data
@@ -99,6 +148,21 @@ def test_compose_default_profiles_are_the_default_variants() -> None:
     wanted = ",".join(s.variant for s in ROWS)
     assert model.env_file().get("COMPOSE_PROFILES") == wanted, (
         f".env: one variant per service, the registry's defaults: COMPOSE_PROFILES={wanted}"
+    )
+
+
+@pytest.mark.parametrize("service", ROWS, ids=ids)
+def test_env_file_gives_what_compose_cannot_compute(service: Service) -> None:
+    # A reference service's values derived from settings (node-cluster's pools per worker,
+    # go-multi's GOMAXPROCS), for .env's settings; scripts/compose.sh checks them.
+    wanted: dict[str, str] = {}
+    for variant in variants_of(service) if not service.python else []:
+        wanted |= reference.derived_values(variant, model.env_file())
+    lines = "\n".join(f"{name}={value}" for name, value in wanted.items())
+    found = {name: model.env_file().get(name) for name in wanted}
+    assert found == wanted, (
+        f".env: service {service.name} needs these lines under `# --- resource limits`, beside "
+        f"SERVICE_CPUS (and scripts/compose.sh's derived_values() a line for each):\n\n{lines}"
     )
 
 

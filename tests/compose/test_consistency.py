@@ -1,22 +1,22 @@
 """One source of truth: compose starts what the native runner starts, from the same files.
 
-compose.yaml names variants and nothing derived from them: each service container runs
+compose.yaml names Python variants and nothing derived from them: each of their containers runs
 ``python -m asynclab.serve VARIANT --port N``, and ``asynclab serve`` builds the native
 runner's command and environment from asynclab/variants.py and the ``ASYNCLAB_*`` settings the
-container gets. Inside the containers every port is the native default; .env and the shell
-choose only the published side.
+container gets. The reference services' images have no Python: compose.yaml gives their
+containers ``Variant.command()`` and ``Variant.environment()`` itself (tests/compose/reference.py
+says how each variable is written). Inside the containers every port is the native default;
+.env and the shell choose only the published side.
 """
 
 from __future__ import annotations
 
 import sys
-import typing
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from pydantic.fields import FieldInfo
 
 from asynclab.bench.compose_lab import GENERATOR_METRICS_PORT, LOAD_URLS
 from asynclab.lab import Lab, upstream_command
@@ -26,13 +26,13 @@ from asynclab.serve import serve_plan
 from asynclab.settings import LabSettings
 from asynclab.variants import GUNICORN_CONFIG, VARIANTS, Variant
 from asynclab.webui import locust_web_command, targets_env
-from tests.compose import model
+from tests.compose import model, reference
+from tests.compose.reference import CONTAINER_HOST, INSIDE, changed_settings
 
-CONTAINER_HOST = "0.0.0.0"  # inside a container the service must listen beyond loopback
-# The ports inside the containers: the native defaults, whatever .env or the shell publish.
-INSIDE = LabSettings.model_construct()
 SERVE = ("ASYNCLAB_SERVE_HOST", "ASYNCLAB_SERVE_DATABASE_URL", "ASYNCLAB_SERVE_UPSTREAM_URL",
          "ASYNCLAB_SERVE_METRICS_DIR")  # fmt: skip
+PYTHON_VARIANTS = reference.python_variants()
+REFERENCE_VARIANTS = reference.reference_variants()
 
 
 def env_settings() -> LabSettings:
@@ -65,33 +65,11 @@ def container_settings(environment: dict[str, str]) -> LabSettings:
     return LabSettings.model_validate(values)
 
 
-def another_value(name: str, field: FieldInfo) -> str | None:
-    """A valid value of the setting other than its default (None for paths)."""
-    default = field.default
-    if isinstance(default, bool):
-        return str(not default).lower()
-    if isinstance(default, int):
-        high = next((m.le for m in field.metadata if hasattr(m, "le")), None)
-        return str(default + 1 if high is None or default < high else default - 1)
-    if isinstance(default, float):
-        return str(default * 2)
-    if typing.get_origin(field.annotation) is typing.Literal:
-        return next(str(a) for a in typing.get_args(field.annotation) if a != default)
-    if isinstance(default, str):
-        return default + "x"
-    return None
-
-
 def changed_env() -> dict[str, str]:
     """Every lab setting set otherwise in the shell, as a user may: also one that .env lacks,
     so that a setting added to asynclab/settings.py for the variants cannot be forgotten in
     .env and compose.yaml."""
-    changed = {}
-    for name, field in LabSettings.model_fields.items():
-        value = another_value(name, field)
-        if value is not None:
-            changed[f"ASYNCLAB_{name.upper()}"] = value
-    return changed
+    return changed_settings()
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +82,7 @@ def settings() -> LabSettings:
     return env_settings()
 
 
-@pytest.mark.parametrize("name", VARIANTS)
+@pytest.mark.parametrize("name", PYTHON_VARIANTS)
 def test_each_variant_container_runs_serve_with_its_name_only(
     name: str, services: dict[str, dict[str, Any]]
 ) -> None:
@@ -114,7 +92,7 @@ def test_each_variant_container_runs_serve_with_its_name_only(
     ]  # fmt: skip
 
 
-@pytest.mark.parametrize("name", VARIANTS)
+@pytest.mark.parametrize("name", PYTHON_VARIANTS)
 def test_compose_gives_variants_settings_not_values_derived_from_them(
     name: str, services: dict[str, dict[str, Any]]
 ) -> None:
@@ -125,7 +103,7 @@ def test_compose_gives_variants_settings_not_values_derived_from_them(
     assert all(key.startswith("ASYNCLAB_") for key in environment), environment
 
 
-@pytest.mark.parametrize("name", VARIANTS)
+@pytest.mark.parametrize("name", PYTHON_VARIANTS)
 def test_serve_in_a_container_follows_every_setting_of_the_shell(name: str) -> None:
     """Any setting changed in .env or the shell reaches what the container runs, as natively.
 
@@ -147,6 +125,49 @@ def test_serve_in_a_container_follows_every_setting_of_the_shell(name: str) -> N
     native = serve_plan(name, port, wanted, **addresses)
     assert in_container.argv == native.argv
     assert in_container.env == native.env
+
+
+@pytest.mark.parametrize("name", REFERENCE_VARIANTS)
+def test_each_reference_container_runs_its_variants_command(
+    name: str, services: dict[str, dict[str, Any]]
+) -> None:
+    # The native runner's command line, listening beyond loopback at the default port.
+    assert services[name]["command"] == reference.container_command(VARIANTS[name])
+
+
+@pytest.mark.parametrize("name", REFERENCE_VARIANTS)
+def test_each_reference_container_gets_its_variants_environment(
+    name: str, services: dict[str, dict[str, Any]]
+) -> None:
+    """What the native runner gives the variant for .env's settings, with the container's
+    addresses (the same as x-serve-env's) and the container's CPUs for go-multi."""
+    wanted = reference.container_environment(VARIANTS[name], model.env_file())
+    assert services[name]["environment"] == wanted
+    serve_env = services["flask-sync"]["environment"]
+    assert wanted["SERVICE_DATABASE_URL"] == serve_env["ASYNCLAB_SERVE_DATABASE_URL"]
+    assert wanted["SERVICE_UPSTREAM_URL"] == serve_env["ASYNCLAB_SERVE_UPSTREAM_URL"]
+    assert serve_env["ASYNCLAB_SERVE_METRICS_DIR"] == reference.METRICS_DIR
+
+
+@pytest.mark.parametrize("name", REFERENCE_VARIANTS)
+def test_a_reference_container_follows_every_setting_of_the_shell(name: str) -> None:
+    """Every setting changed at once, with what compose cannot compute changed to match (which
+    scripts/compose.sh demands): the container gets what the native runner would."""
+    shell = changed_env() | {"SERVICE_CPUS": "2.5"}
+    values = model.env_file() | shell
+    shell |= reference.all_derived_values(values)
+    environment = model.load(shell)["services"][name]["environment"]
+    assert environment == reference.container_environment(VARIANTS[name], values | shell)
+
+
+@pytest.mark.parametrize("name", [n for n in REFERENCE_VARIANTS if reference.follows_the_cpus(n)])
+def test_go_code_runs_on_the_whole_cpus_the_container_gets(
+    name: str, services: dict[str, dict[str, Any]]
+) -> None:
+    # Go 1.19 does not read the container's CPU quota: without GOMAXPROCS it would run Go code
+    # on every CPU of the machine and be throttled under a quota of one.
+    service = services[name]
+    assert service["environment"]["GOMAXPROCS"] == str(reference.whole_cpus(service["cpus"]))
 
 
 def test_containers_reach_postgres_and_the_upstream_at_their_native_ports(
@@ -184,7 +205,7 @@ def test_the_upstream_runs_serve_and_serve_runs_the_native_upstream(
 
 
 def test_metrics_directory_is_a_fresh_tmpfs(services: dict[str, dict[str, Any]]) -> None:
-    for name in VARIANTS:
+    for name in PYTHON_VARIANTS:
         metrics_dir = services[name]["environment"]["ASYNCLAB_SERVE_METRICS_DIR"]
         assert metrics_dir in services[name]["tmpfs"], name
 
@@ -199,8 +220,27 @@ def test_services_run_from_the_sources_with_the_one_gunicorn_config(
     assert "WORKDIR /app" in dockerfile
     assert "COPY services/ services/" in dockerfile
     assert "COPY asynclab/ asynclab/" in dockerfile
-    for name in [*VARIANTS, "upstream"]:
+    for name in [*PYTHON_VARIANTS, "upstream"]:
         assert services[name]["build"]["dockerfile"] == "docker/service.Dockerfile"
+
+
+@pytest.mark.parametrize("name", REFERENCE_VARIANTS)
+def test_reference_images_hold_what_their_command_runs(
+    name: str, services: dict[str, dict[str, Any]]
+) -> None:
+    """The image of the variant's service is built from its folder and runs the command from
+    WORKDIR /app, as the native runner does from the project root (the engine test runs it)."""
+    variant = VARIANTS[name]
+    folder = SERVICES[variant.framework].folder
+    path = services[name]["build"]["dockerfile"]
+    assert path == f"docker/{variant.framework}.Dockerfile"
+    text = (model.ROOT / path).read_text()
+    final = text.rsplit("\nFROM ", 1)[1]
+    assert f"COPY {folder}/ {folder}/" in text
+    assert "\nWORKDIR /app\n" in final
+    assert any(arg.startswith(f"{folder}/") for arg in services[name]["command"])
+    # The OpenAPI document it serves (SERVICE_OPENAPI_PATH's default).
+    assert "COPY services/common/openapi.json services/common/openapi.json" in final
 
 
 def test_postgres_loads_the_shared_sql(services: dict[str, dict[str, Any]]) -> None:
@@ -224,10 +264,22 @@ def test_postgres_is_the_native_database(
     assert sync in postgres["command"]
 
 
-def test_postgres_has_connections_for_every_pool(settings: LabSettings) -> None:
-    # Every variant at once (a switch may overlap the next start) plus the exporter and psql.
-    needed = sum(v.db_slots(settings) for v in VARIANTS.values()) + 10
-    assert settings.postgres_max_connections >= needed
+def test_postgres_has_connections_for_every_pool(
+    services: dict[str, dict[str, Any]], settings: LabSettings
+) -> None:
+    # The variants of a service publish one port, so compose runs one of them at a time (and
+    # `switch` removes the others first): the largest pool of each service at once, plus the
+    # exporter and psql.
+    largest: dict[str, int] = {}
+    for variant in VARIANTS.values():
+        slots = variant.db_slots(settings)
+        largest[variant.framework] = max(largest.get(variant.framework, 0), slots)
+    assert settings.postgres_max_connections >= sum(largest.values()) + 10
+    for framework in largest:
+        published = {
+            str(services[n]["ports"]) for n, v in VARIANTS.items() if v.framework == framework
+        }
+        assert len(published) == 1, (framework, published)
 
 
 def test_prometheus_uses_the_shared_configuration(services: dict[str, dict[str, Any]]) -> None:

@@ -24,7 +24,8 @@ def hadolint() -> str:
 
 
 def test_there_are_dockerfiles_for_the_services_and_locust() -> None:
-    assert [p.name for p in DOCKERFILES] == ["locust.Dockerfile", "service.Dockerfile"]
+    names = ["go.Dockerfile", "locust.Dockerfile", "node.Dockerfile", "service.Dockerfile"]
+    assert [p.name for p in DOCKERFILES] == names
 
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)

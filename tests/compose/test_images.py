@@ -20,7 +20,12 @@ import pytest
 
 from tests.compose import model
 
-DOCKERFILES = sorted((model.ROOT / "docker").glob("*.Dockerfile"))
+# The images of the Python code (the reference services' hold none).
+DOCKERFILES = [
+    path
+    for path in sorted((model.ROOT / "docker").glob("*.Dockerfile"))
+    if "uv sync --frozen" in path.read_text()
+]
 
 # Imports every module named on stdin, or loads a file that is no module (such as
 # services/gunicorn.conf.py). -I: nothing from the environment or the working directory.

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.compose import model
+from tests.compose import model, reference
 
 LAB_MODE = model.ROOT / "scripts" / "lab_mode.sh"
 COMPOSE = model.ROOT / "scripts" / "compose.sh"
@@ -158,3 +158,63 @@ def test_an_unknown_command_prints_the_usage() -> None:
     result = run(COMPOSE, "launch")
     assert result.returncode == 2
     assert "scripts/compose.sh up" in result.stderr
+
+
+# --- what compose cannot compute for the reference services ------------------------------------
+
+
+def test_compose_sh_checks_every_value_env_derives_for_the_reference_services() -> None:
+    names = re.findall(r'^  echo "(\w+) \$\(', COMPOSE.read_text(), re.M)
+    assert sorted(names) == sorted(reference.all_derived_values(model.env_file()))
+
+
+@pytest.mark.parametrize(
+    "shell",
+    [
+        {},
+        {"ASYNCLAB_DB_POOL_SIZE": "60"},
+        {"ASYNCLAB_WORKERS": "4", "ASYNCLAB_HTTP_POOL_SIZE": "50"},
+        {"ASYNCLAB_WORKERS": "8", "ASYNCLAB_HTTP_POOL_SIZE": "5"},  # at least one each
+        {"SERVICE_CPUS": "2.5"},
+        {"SERVICE_CPUS": "0.5"},
+        {"SERVICE_CPUS": "3"},
+    ],
+)
+def test_a_start_on_another_budget_needs_what_compose_cannot_compute(
+    tmp_path: Path, shell: dict[str, str]
+) -> None:
+    """scripts/compose.sh computes node-cluster's pools per worker and go-multi's GOMAXPROCS as
+    asynclab/variants.py does, and refuses to start before they agree, saying what to set."""
+    values = model.env_file() | shell
+    wanted = reference.all_derived_values(values)
+    stale = {name: value for name, value in wanted.items() if model.env_file()[name] != value}
+    base = {"ASYNCLAB_ENV_LOCAL": str(tmp_path / ".env.local"), "DOCKER": "/bin/false",
+            "GRAFANA_ADMIN_PASSWORD": "unused"}  # fmt: skip
+    for command in (["up"], ["switch", "node", "node-cluster"]):
+        alone = run(COMPOSE, *command, **base, **shell)
+        assert alone.returncode == 2
+        for name, value in stale.items():
+            assert f"set {name}={value} beside them" in alone.stderr, alone.stderr
+        # Set too, they pass the check, and compose is asked (here: no engine answers).
+        started = run(COMPOSE, *command, **base, **shell, **wanted)
+        assert "compose cannot compute" not in started.stderr, started.stderr
+        assert "does not answer" in started.stderr, started.stderr
+        if not stale:
+            assert "does not answer" in alone.stderr
+
+
+@pytest.mark.parametrize(
+    ("shell", "named"),
+    [
+        ({"ASYNCLAB_WORKERS": "many"}, "ASYNCLAB_WORKERS=many"),
+        ({"SERVICE_CPUS": "1,5"}, "SERVICE_CPUS=1,5"),
+    ],
+)
+def test_a_setting_that_is_no_number_is_named(
+    tmp_path: Path, shell: dict[str, str], named: str
+) -> None:
+    refused = run(COMPOSE, "up", ASYNCLAB_ENV_LOCAL=str(tmp_path / ".env.local"),
+                  DOCKER="/bin/false", GRAFANA_ADMIN_PASSWORD="unused", **shell)  # fmt: skip
+    assert refused.returncode == 2
+    assert named in refused.stderr
+    assert "not a number" in refused.stderr

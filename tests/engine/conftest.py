@@ -42,6 +42,8 @@ PORT_VARIABLES = sorted(
     {k for k in model.env_file() if k.endswith("_PORT")}
     | {f"ASYNCLAB_{name.upper()}" for name in LabSettings.model_fields if name.endswith("_port")}
 )
+# Locust workers of the lab's master (LOCUST_WORKERS), one more than its default.
+LOCUST_WORKERS = 2
 MAKE_LAB_TIMEOUT_S = 420.0  # a cold build fetches every locked package from PyPI
 
 
@@ -157,7 +159,7 @@ def compose_run(engine: PrivateEngine, work_dir: Path) -> ComposeRun:
         "COMPOSE_FILE": f"{ROOT / 'compose.yaml'}:{override}",
         "COMPOSE_PROFILES": PROFILES,
         "ASYNCLAB_COMPOSE_SERVICES": " ".join(SERVICES),
-        "LOCUST_WORKERS": "2",
+        "LOCUST_WORKERS": str(LOCUST_WORKERS),
         "ASYNCLAB_ENV_LOCAL": str(work_dir / ".env.local"),
         "ASYNCLAB_STATE_DIR": str(work_dir / "state"),
         "ASYNCLAB": str(Path(sys.executable).parent / "asynclab"),

@@ -26,14 +26,17 @@ from helpers import poll_until
 
 from asynclab.registry import SERVICES as SERVICE_ROWS
 from asynclab.registry import get_service
-from tests.engine.conftest import SERVICES, ComposeRun
+from tests.engine.conftest import LOCUST_WORKERS, SERVICES, ComposeRun
 from tests.observability.dashboards import DASHBOARDS, Query, queries
 
 pytestmark = [pytest.mark.engine, pytest.mark.timeout(900)]
 
 FRAMEWORKS = tuple(SERVICE_ROWS)
+PYTHON_FRAMEWORKS = tuple(name for name, row in SERVICE_ROWS.items() if row.python)
 PORTS = {name: row.port_env for name, row in SERVICE_ROWS.items()}
-# The contract's TechEmpower routes, /io/db and the health checks: both services, alike.
+# The service every other one answers like (the contract suite's oracle).
+ORACLE = "fastapi"
+# The contract's TechEmpower routes, /io/db and the health checks: every service, alike.
 ROUTES = {"/json", "/plaintext", "/db", "/queries", "/updates", "/fortunes", "/io/db", "/readyz"}
 # cAdvisor's container_* series need cAdvisor; node_* the native lab's node exporter.
 NOT_IN_THIS_LAB = re.compile(r"\b(container_|node_)")
@@ -72,8 +75,8 @@ def test_make_lab_picks_compose_and_prints_the_published_urls(
     lab: ComposeRun, lab_up: subprocess.CompletedProcess[str]
 ) -> None:
     assert "compose mode" in lab_up.stderr, lab_up.stderr
-    for label, variable in [("Locust", "ASYNCLAB_LOCUST_PORT"), ("Flask", "ASYNCLAB_FLASK_PORT"),
-                            ("FastAPI", "ASYNCLAB_FASTAPI_PORT"),
+    services = [(row.label, row.port_env) for row in SERVICE_ROWS.values()]
+    for label, variable in [("Locust", "ASYNCLAB_LOCUST_PORT"), *services,
                             ("Prometheus", "ASYNCLAB_PROMETHEUS_PORT")]:  # fmt: skip
         assert re.search(rf"^  {label} +{re.escape(lab.url(variable))}\b", lab_up.stdout, re.M)
     # Grafana was not started, so it is not offered.
@@ -118,7 +121,7 @@ def test_the_images_run_the_locust_scenarios_and_every_service(lab: ComposeRun) 
     assert imported.strip().endswith("ok")
 
 
-def test_both_services_pass_the_contract_subset(clients: dict[str, httpx.Client]) -> None:
+def test_every_service_passes_the_contract_subset(clients: dict[str, httpx.Client]) -> None:
     for req in [r for r in GOOD_REQUESTS if r.path in ROUTES and r.method == "GET"]:
         answers = {}
         for framework, client in clients.items():
@@ -126,7 +129,8 @@ def test_both_services_pass_the_contract_subset(clients: dict[str, httpx.Client]
             assert response.status_code == 200, (framework, req.id, response.text)
             check_headers(response, framework)
             answers[framework] = (response.headers["content-type"], comparable(req.path, response))
-        assert answers["flask"] == answers["fastapi"], req.id
+        for framework, answer in answers.items():
+            assert answer == answers[ORACLE], (framework, req.id)
     bad = next(r for r in BAD_REQUESTS if r.path == "/io/db" and r.field == "ms")
     for framework, client in clients.items():
         check_error(send(client, bad), framework, bad)
@@ -136,39 +140,61 @@ def test_both_services_pass_the_contract_subset(clients: dict[str, httpx.Client]
 
 
 def stop(locust: httpx.Client) -> None:
-    """Stop the master's run, and wait until it and its workers have."""
+    """Stop the master's run, and wait until it and its workers have, and every worker is ready
+    again: a stopped worker leaves the master and comes back once its users have stopped, and a
+    run started before then would go to the others alone."""
     response = locust.post("/stop")
     assert response.status_code == 200, response.text
     assert response.json()["success"], response.text
 
     def stopped() -> bool:
         stats = locust.get("/stats/requests").json()
-        return bool(stats["state"] == "stopped" and stats["user_count"] == 0)
+        workers = stats["workers"]
+        return bool(
+            stats["state"] == "stopped"
+            and stats["user_count"] == 0
+            and len(workers) == LOCUST_WORKERS
+            and all(w["state"] == "ready" for w in workers)
+        )
 
-    poll_until(stopped, "the master and its workers to stop", timeout=WAIT_S)
+    poll_until(stopped, "the master and its workers to stop, the workers to be ready", WAIT_S)
 
 
 @pytest.fixture(scope="module")
 def web_load(lab: ComposeRun, prometheus: httpx.Client) -> Iterator[float]:
-    """A short load through the Locust web UI's API, first on FastAPI then on Flask (the
-    Target drop-down fills the host field with one service); yields when it started."""
+    """A short load through the Locust web UI's API on each service in turn, Flask's last and
+    left running (the Target drop-down fills the host field with one service); yields when it
+    started."""
     since = time.time()
     with httpx.Client(base_url=lab.url("ASYNCLAB_LOCUST_PORT"), timeout=30) as locust:
 
         def swarm(host: str) -> None:
-            form = {"user_count": "4", "spawn_rate": "4", "host": host, "user_classes": "Mixed"}
+            users = 4
+            form = {"user_count": str(users), "spawn_rate": str(users), "host": host,
+                    "user_classes": "Mixed"}  # fmt: skip
             response = locust.post("/swarm", data=form)
             assert response.status_code == 200, response.text
             assert response.json()["success"], response.text
+
+            # The master starts the run after it answers; until then its figures are the last
+            # run's, and a stop would find nothing to stop.
+            def started() -> bool:
+                stats = locust.get("/stats/requests").json()
+                return bool(stats["state"] == "running" and stats["user_count"] == users)
+
+            poll_until(started, f"the run on {host} to start", timeout=WAIT_S)
 
         def requests_at_least(count: int) -> dict[str, Any] | None:
             stats: dict[str, Any] = locust.get("/stats/requests").json()
             total = next(s for s in stats["stats"] if s["name"] == "Aggregated")
             return stats if total["num_requests"] >= count else None
 
-        swarm("http://fastapi:8002")
-        poll_until(lambda: requests_at_least(50), "50 requests on FastAPI", timeout=WAIT_S)
-        stop(locust)
+        # By its network alias at its port inside the containers (asynclab/locust_targets.py).
+        first = [name for name in FRAMEWORKS if name != "flask"]
+        for name in first:
+            swarm(f"http://{name}:{SERVICE_ROWS[name].port}")
+            poll_until(lambda: requests_at_least(50), f"50 requests on {name}", timeout=WAIT_S)
+            stop(locust)
         swarm("http://flask:8001")
         try:
             poll_until(lambda: requests_at_least(50), "50 requests on Flask", timeout=WAIT_S)
@@ -184,14 +210,22 @@ def test_the_master_runs_two_workers_and_prometheus_sees_the_requests(
     lab: ComposeRun, prometheus: httpx.Client, web_load: float
 ) -> None:
     with httpx.Client(base_url=lab.url("ASYNCLAB_LOCUST_PORT"), timeout=30) as locust:
+        last: dict[str, Any] = {}
 
         def both_workers_run_users() -> bool:
             # Each worker's entry follows its heartbeat, a moment behind the requests.
             stats = locust.get("/stats/requests").json()
             workers = stats["workers"]
-            return stats["worker_count"] == 2 and all(w["user_count"] > 0 for w in workers)
+            last.update(state=stats["state"], users=stats["user_count"], workers=workers)
+            return stats["worker_count"] == LOCUST_WORKERS and all(
+                w["user_count"] > 0 for w in workers
+            )
 
-        poll_until(both_workers_run_users, "both workers to run users", timeout=WAIT_S)
+        try:
+            poll_until(both_workers_run_users, "both workers to run users", timeout=WAIT_S)
+        except AssertionError as exc:
+            logs = lab.compose("logs", "--no-color", "locust-master", "locust-worker")
+            pytest.fail(f"{exc}; the master's last report: {last}\n{logs[-6000:]}")
 
     def seen() -> bool:
         by_service = 'sum by (service) (http_requests_total{route="/io/db"})'
@@ -199,13 +233,14 @@ def test_the_master_runs_two_workers_and_prometheus_sees_the_requests(
         generated = promql(prometheus, 'locust_requests_per_second{name="Aggregated"}', web_load)
         return {s["metric"]["service"] for s in served} == set(FRAMEWORKS) and bool(generated)
 
-    poll_until(seen, "both services' and the generator's requests in Prometheus", timeout=WAIT_S)
+    poll_until(seen, "every service's and the generator's requests in Prometheus", timeout=WAIT_S)
 
 
 def test_every_prometheus_target_is_up(prometheus: httpx.Client, web_load: float) -> None:
     def down() -> list[str]:
         targets = prometheus.get("/api/v1/targets").json()["data"]["activeTargets"]
-        assert {t["labels"]["job"] for t in targets} >= {"flask", "fastapi", "locust", "postgres"}
+        jobs = {row.job for row in SERVICE_ROWS.values()} | {"locust", "postgres"}
+        assert {t["labels"]["job"] for t in targets} >= jobs
         ignored = {GENERATOR, "cadvisor:8080"}  # not running now, not run here
         return [
             f"{t['labels']['instance']}: {t['lastError']}"
@@ -276,7 +311,7 @@ def test_flask_sync_nginx_shelters_the_sync_workers_in_a_container(
     assert lab.service_containers("flask-sync-nginx") == []
 
 
-@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("framework", PYTHON_FRAMEWORKS)
 def test_granian_serves_each_framework_in_a_container(
     lab: ComposeRun, clients: dict[str, httpx.Client], framework: str
 ) -> None:
@@ -293,6 +328,33 @@ def test_granian_serves_each_framework_in_a_container(
         lab.make("lab")
     assert served_variant(clients[framework]) == {default}
     assert lab.service_containers(variant) == []
+
+
+def test_the_reference_services_other_variants_run_in_their_containers(
+    lab: ComposeRun, clients: dict[str, httpx.Client]
+) -> None:
+    """node-cluster forks its workers in the container; go-multi gets GOMAXPROCS = the whole
+    CPUs of SERVICE_CPUS (Go 1.19 reads no CPU quota); both answer, and `make lab` puts the
+    defaults back."""
+    lab.script("switch", "node", "node-cluster")
+    lab.script("switch", "go", "go-multi")
+    try:
+        assert served_variant(clients["node"]) == {"node-cluster"}
+        assert served_variant(clients["go"]) == {"go-multi"}
+        [node] = lab.service_containers("node-cluster")
+        processes = lab.engine.run("top", node["ID"], "-o", "pid,args").splitlines()[1:]
+        # The primary and ASYNCLAB_WORKERS (3) workers.
+        assert len([p for p in processes if "services/node/server.js" in p]) == 4, processes
+        [go] = lab.service_containers("go-multi")
+        env = json.loads(lab.engine.run("inspect", "--format", "{{json .Config.Env}}", go["ID"]))
+        assert "GOMAXPROCS=1" in env, env  # SERVICE_CPUS=1.0 in .env
+        for framework in ("node", "go"):
+            assert clients[framework].get("/db").status_code == 200
+    finally:
+        lab.make("lab")
+    assert served_variant(clients["node"]) == {"node-single"}
+    assert served_variant(clients["go"]) == {"go-single"}
+    assert lab.service_containers("node-cluster") == lab.service_containers("go-multi") == []
 
 
 def test_a_compose_bench_writes_a_complete_summary(
