@@ -24,6 +24,15 @@ Conn = psycopg.Connection[tuple[Any, ...]]
 DETAIL_KEYS = {"field", "in", "type", "message"}
 # Generous: long enough for any slow request of the suite, short enough that a hang fails.
 CLIENT_TIMEOUT_S = 30.0
+# Every service closes a connection idle for 5 s (docs/contract.md); httpx keeps one for 5 s too
+# by default, so a request sent at that moment can meet the server's close ("Server
+# disconnected without sending a response"). The suite's clients drop theirs well before.
+CLIENT_LIMITS = httpx.Limits(keepalive_expiry=2.0)
+
+
+def client(base_url: str) -> httpx.Client:
+    """A client of the suite: its timeout and keep-alive (above)."""
+    return httpx.Client(base_url=base_url, timeout=CLIENT_TIMEOUT_S, limits=CLIENT_LIMITS)
 
 
 def service_url(lab: Lab, framework: str) -> str:

@@ -7,11 +7,15 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from contract.checks import CLIENT_TIMEOUT_S
+from contract.checks import CLIENT_LIMITS, CLIENT_TIMEOUT_S
 
 
 def concurrently(service: str, path: str, n: int) -> list[httpx.Response]:
-    limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
+    limits = httpx.Limits(
+        max_connections=n,
+        max_keepalive_connections=n,
+        keepalive_expiry=CLIENT_LIMITS.keepalive_expiry,
+    )
     with (
         httpx.Client(base_url=service, timeout=CLIENT_TIMEOUT_S, limits=limits) as c,
         ThreadPoolExecutor(max_workers=n) as pool,

@@ -16,7 +16,7 @@ from asynclab import postgres
 from asynclab.lab import Lab
 from asynclab.procs import ProcessRecord, stop_process
 from contract.cases import FRAMEWORKS, VALID_ITEM, Req
-from contract.checks import CLIENT_TIMEOUT_S, check_error, check_json, service_url
+from contract.checks import CLIENT_LIMITS, CLIENT_TIMEOUT_S, check_error, check_json, service_url
 
 DB_DOWN = Req("db-down", "GET", "/", status=503, error="database_unavailable",
               field="database", where="dependency")  # fmt: skip
@@ -47,7 +47,9 @@ def broken_lab(lab_settings_factory: Callable[..., Any]) -> Iterator[Lab]:
 def broken(request: pytest.FixtureRequest, broken_lab: Lab) -> Iterator[tuple[str, httpx.Client]]:
     framework: str = request.param
     # The client timeout is the "not a hang" bound: far above the services' connect timeout.
-    with httpx.Client(base_url=service_url(broken_lab, framework), timeout=CLIENT_TIMEOUT_S) as c:
+    with httpx.Client(
+        base_url=service_url(broken_lab, framework), timeout=CLIENT_TIMEOUT_S, limits=CLIENT_LIMITS
+    ) as c:
         yield framework, c
 
 

@@ -34,7 +34,7 @@ from asynclab import postgres
 from asynclab.lab import Lab
 from asynclab.registry import SERVICES as FRAMEWORKS
 from asynclab.settings import LabSettings
-from contract.checks import CLIENT_TIMEOUT_S, check_error, service_url
+from contract.checks import CLIENT_LIMITS, CLIENT_TIMEOUT_S, check_error, client, service_url
 from contract.test_database_down import DB_DOWN
 
 WRITERS = 3  # per service
@@ -60,7 +60,7 @@ class Writers:
 
     def _write(self, writer: int) -> None:
         deadline = time.monotonic() + 600  # bounded even if the test never stops it
-        with httpx.Client(base_url=self.url, timeout=CLIENT_TIMEOUT_S) as c:
+        with httpx.Client(base_url=self.url, timeout=CLIENT_TIMEOUT_S, limits=CLIENT_LIMITS) as c:
             for n in itertools.count():
                 if self.stop.is_set() or time.monotonic() > deadline:
                     return
@@ -135,8 +135,7 @@ def check_every_acked_item(lab: Lab, writers: list[Writers]) -> None:
         poll_until(answered, f"GET /items/{item_id} to answer", WAIT_S)
         return answers[-1]
 
-    clients = {f: httpx.Client(base_url=service_url(lab, f), timeout=CLIENT_TIMEOUT_S)
-               for f in FRAMEWORKS}  # fmt: skip
+    clients = {f: client(service_url(lab, f)) for f in FRAMEWORKS}
     try:
         with ThreadPoolExecutor(max_workers=8) as pool:
             got = list(pool.map(lambda fb: fetch(clients[fb[0]], fb[1]["id"]), acked))

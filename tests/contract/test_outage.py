@@ -28,7 +28,14 @@ from asynclab import postgres
 from asynclab.lab import Lab
 from asynclab.registry import SERVICES as FRAMEWORKS
 from asynclab.variants import VARIANTS, Framework
-from contract.checks import CLIENT_TIMEOUT_S, check_error, check_json, service_url
+from contract.checks import (
+    CLIENT_LIMITS,
+    CLIENT_TIMEOUT_S,
+    check_error,
+    check_json,
+    client,
+    service_url,
+)
 from contract.test_database_down import DB_DOWN
 
 LOAD_PATHS = ("/db", "/io/db?ms=10")
@@ -66,7 +73,7 @@ class Load:
     def _client(self, i: int) -> None:
         deadline = time.monotonic() + 600  # bounded even if the test never stops it
         paths = cycle(LOAD_PATHS[i % 2 :] + LOAD_PATHS[: i % 2])
-        with httpx.Client(base_url=self.url, timeout=CLIENT_TIMEOUT_S) as c:
+        with httpx.Client(base_url=self.url, timeout=CLIENT_TIMEOUT_S, limits=CLIENT_LIMITS) as c:
             while not self.stop.is_set() and time.monotonic() < deadline:
                 path = next(paths)
                 try:
@@ -136,8 +143,7 @@ def served(request: pytest.FixtureRequest, outage_lab: Lab) -> dict[Framework, s
 def test_an_outage_under_load(outage_lab: Lab, served: dict[Framework, str]) -> None:
     s = outage_lab.settings
     loads = [Load(service_url(outage_lab, f), f) for f in served]
-    probes = {f: httpx.Client(base_url=service_url(outage_lab, f), timeout=CLIENT_TIMEOUT_S)
-              for f in served}  # fmt: skip
+    probes = {f: client(service_url(outage_lab, f)) for f in served}
     try:
         with contextlib.ExitStack() as running:
             for load in loads:
@@ -172,8 +178,7 @@ def test_a_restart_no_request_saw_costs_no_request(
     (psycopg sees a closed connection only when it next uses it; asyncpg sees it at once.)
     """
     s = outage_lab.settings
-    clients = [httpx.Client(base_url=service_url(outage_lab, f), timeout=CLIENT_TIMEOUT_S)
-               for f in served]  # fmt: skip
+    clients = [client(service_url(outage_lab, f)) for f in served]
     try:
         for c in clients:  # every process's pool has its connections (flask-sync: 3 workers)
             poll_until(lambda: c.get("/readyz").status_code == 200, "ready", SEEN_WITHIN_S)  # noqa: B023

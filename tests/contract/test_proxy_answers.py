@@ -15,7 +15,14 @@ import pytest
 from asynclab.lab import Lab
 from contract import differences, raw
 from contract.cases import BAD_REQUESTS, GOOD_REQUESTS
-from contract.checks import CLIENT_TIMEOUT_S, check_refusal, send, service_url, serving
+from contract.checks import (
+    CLIENT_LIMITS,
+    CLIENT_TIMEOUT_S,
+    check_refusal,
+    send,
+    service_url,
+    serving,
+)
 
 CASES = [case for case in raw.SAME_ANSWER_CASES if case[0] not in differences.PROXY_ANSWERS]
 
@@ -61,7 +68,7 @@ def test_what_nginx_refuses_itself(proxied: str, id: str) -> None:
 @pytest.mark.parametrize("id", list(differences.PROXY_REQUESTS))
 def test_what_nginx_answers_itself(proxied: str, id: str) -> None:
     req = next(req for req in GOOD_REQUESTS + BAD_REQUESTS if req.id == id)
-    with httpx.Client(base_url=proxied, timeout=CLIENT_TIMEOUT_S) as client:
+    with httpx.Client(base_url=proxied, timeout=CLIENT_TIMEOUT_S, limits=CLIENT_LIMITS) as client:
         response = send(client, req)
     media_type = response.headers.get("content-type", "")
     assert (response.status_code, media_type) == differences.PROXY_REQUESTS[id], response.text

@@ -20,7 +20,14 @@ from asynclab.registry import SERVICES
 from asynclab.variants import VARIANTS, Framework, Variant
 from contract import differences, raw
 from contract.cases import BAD_REQUESTS, GOOD_REQUESTS, VALID_ITEM, Req, post_json
-from contract.checks import CLIENT_TIMEOUT_S, Conn, answer, check_headers, service_url
+from contract.checks import (
+    CLIENT_LIMITS,
+    CLIENT_TIMEOUT_S,
+    Conn,
+    answer,
+    check_headers,
+    service_url,
+)
 
 SAME = [
     Req("json", "GET", "/json"),
@@ -69,8 +76,12 @@ def test_serves_the_contract(lab: Lab, variant: Variant, db: Conn) -> None:
     mine, other = variant.framework, OTHER[variant.framework]
     proxied = {f: VARIANTS[running_variant(lab, f)].proxy is not None for f in (mine, other)}
     with (
-        httpx.Client(base_url=service_url(lab, mine), timeout=CLIENT_TIMEOUT_S) as c,
-        httpx.Client(base_url=service_url(lab, other), timeout=CLIENT_TIMEOUT_S) as ref,
+        httpx.Client(
+            base_url=service_url(lab, mine), timeout=CLIENT_TIMEOUT_S, limits=CLIENT_LIMITS
+        ) as c,
+        httpx.Client(
+            base_url=service_url(lab, other), timeout=CLIENT_TIMEOUT_S, limits=CLIENT_LIMITS
+        ) as ref,
     ):
         # SAME, then every case of the shared table: each variant runs the route table's
         # handlers its own way (async def, def in a thread pool, sync, gthread, gevent
@@ -126,7 +137,7 @@ def waits_at_once(lab: Lab, variant: Variant, n: int) -> int:
     with (
         psycopg.connect(s.database_url(), autocommit=True) as db,
         httpx.Client(base_url=service_url(lab, variant.framework), timeout=CLIENT_TIMEOUT_S,
-                     limits=httpx.Limits(max_connections=n)) as c,
+                     limits=httpx.Limits(max_connections=n, keepalive_expiry=2.0)) as c,
         ThreadPoolExecutor(max_workers=n) as pool,
     ):  # fmt: skip
         futures = [pool.submit(c.get, "/io/db", params={"ms": WAIT_MS}) for _ in range(n)]
