@@ -164,7 +164,9 @@ def instructions(framework: str, mode: str, requests: int, route: str, tmp: Path
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--frameworks", nargs="+", default=list(SERVICES), choices=SERVICES)
+    # Python's own instructions under callgrind: the services a Python server runs.
+    python = [name for name, service in SERVICES.items() if service.python]
+    parser.add_argument("--frameworks", nargs="+", default=python, choices=python)
     parser.add_argument("--route", default="/json", help="a GET route that needs no database")
     parser.add_argument("--requests", type=int, default=10_000,
                         help="requests measured (the difference between the two runs)")  # fmt: skip
