@@ -39,7 +39,9 @@ COPY services/ services/
 # prometheus_client's multiprocess folder, in the container's own filesystem: fresh at every
 # start of the container, where Kubernetes runs the variant's command itself (deploy/k8s); the
 # compose lab mounts a tmpfs over it, and `asynclab serve` empties it there.
-RUN install -d -o 10001 -g 10001 -m 0700 /tmp/asynclab-metrics
+# World-writable and sticky as /tmp: Docker gives a tmpfs mounted over an existing directory
+# that directory's mode, not its owner (0700 made compose's tmpfs root's, unreadable to 10001).
+RUN install -d -m 1777 /tmp/asynclab-metrics
 USER 10001:10001
 # Finds the port from the command line of PID 1, so one image serves every variant.
 HEALTHCHECK --interval=5s --timeout=3s --start-period=30s --retries=6 \
