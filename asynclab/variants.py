@@ -286,7 +286,7 @@ VARIANTS: dict[str, Variant] = {
         Variant("flask-gthread", "flask", "gunicorn", "gthread", True, "sync",
                 "gunicorn gthread workers: a thread pool per process"),
         Variant("flask-gevent", "flask", "gunicorn", "gevent", True, "sync",
-                "gunicorn gevent workers: greenlets, psycopg and httpx cooperate"),
+                "gunicorn gevent workers: greenlets, psycopg and urllib3 cooperate"),
         Variant("flask-sync-nginx", "flask", "gunicorn", "sync", True, "sync",
                 "gunicorn sync workers behind nginx, which buffers slow clients", proxy="nginx"),
         Variant("fastapi-async", "fastapi", "uvicorn", "uvicorn", False, "async",

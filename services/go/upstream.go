@@ -1,7 +1,7 @@
 package main
 
 // The slow upstream (services/upstream/app.py) through one keep-alive pool of
-// SERVICE_HTTP_POOL_SIZE connections, as services/common/upstream.py configures httpx.
+// SERVICE_HTTP_POOL_SIZE connections, as services/common/upstream.py configures urllib3 and aiohttp.
 
 import (
 	"io"

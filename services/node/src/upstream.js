@@ -23,7 +23,7 @@ class Upstream {
     return this.pool.close()
   }
 
-  // One call; anything but a 2xx answer (httpx's raise_for_status) is the contract's 502.
+  // One call; anything but a 2xx answer (the Python services' status check) is the contract's 502.
   async call (ms) {
     try {
       const { statusCode, body } = await this.pool.request({ method: 'GET', path: `/delay?ms=${ms}` })
