@@ -8,7 +8,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from helpers import poll_until
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from asynclab.lab import Lab
@@ -65,7 +67,14 @@ def locust_ui(lab: Lab) -> Iterator[str]:
     """The Locust web UI aimed at the running lab; its URL. Reuses the lab's own when it has one."""
     manifest = lab.manifest() or {}
     if "locust" in manifest.get("processes", {}):
-        yield lab.settings.url(lab.settings.locust_port)
+        url = lab.settings.url(lab.settings.locust_port)
+        try:
+            yield url
+        finally:
+            # The lab's own UI outlives the test: a test that fails before its Stop click would
+            # leave its users loading the services for the rest of the session (they once
+            # showed up as two extra pg_sleep in test_variants).
+            stop_swarm(url)
         return
     record = start_process(locust_web_process(lab.settings), lab.settings)
     try:
@@ -73,3 +82,13 @@ def locust_ui(lab: Lab) -> Iterator[str]:
         yield record.url
     finally:
         stop_process(record, lab.settings)
+
+
+def stop_swarm(url: str) -> None:
+    """Stop a Locust web UI's run, if any, and wait until its users are gone."""
+    with httpx.Client(base_url=url, timeout=10, trust_env=False) as client:
+        client.post("/stop").raise_for_status()
+        poll_until(
+            lambda: client.get("/stats/requests").json()["state"] in ("ready", "stopped"),
+            f"the Locust run at {url} to stop",
+        )

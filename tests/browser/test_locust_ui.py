@@ -32,12 +32,26 @@ def served(url: str, route: str) -> float:
     )
 
 
-def column(page: Page, header: str) -> float:
-    """A figure of the Aggregated row of the statistics table, e.g. ``"# Requests"``."""
-    table = page.locator("table", has=page.get_by_role("cell", name="Aggregated"))
-    headers = [" ".join(h.split()) for h in table.locator("thead th").all_inner_texts()]
-    row = table.locator("tr", has=page.get_by_role("cell", name="Aggregated"))
-    return float(row.locator("td").nth(headers.index(header)).inner_text().replace(",", ""))
+# Read in one evaluation: the UI re-renders the table as stats arrive, and reading the headers
+# and the row in separate steps once found a table whose headers were not drawn yet.
+AGGREGATED_CELL = """header => {
+  for (const table of document.querySelectorAll('table')) {
+    const headers = [...table.querySelectorAll('thead th')]
+      .map(h => h.innerText.split(/\\s+/).join(' ').trim());
+    const row = [...table.querySelectorAll('tbody tr')]
+      .find(r => [...r.cells].some(c => c.innerText.trim() === 'Aggregated'));
+    const i = headers.indexOf(header);
+    if (row && i >= 0 && i < row.cells.length) return row.cells[i].innerText;
+  }
+  return null;
+}"""
+
+
+def column(page: Page, header: str) -> float | None:
+    """A figure of the Aggregated row of the statistics table, e.g. ``"# Requests"``; None
+    until the table shows it."""
+    text = page.evaluate(AGGREGATED_CELL, header)
+    return None if text is None else float(text.replace(",", ""))
 
 
 def test_speaker_runs_one_scenario_against_flask(
@@ -69,8 +83,8 @@ def test_speaker_runs_one_scenario_against_flask(
     page.locator("select#target").select_option(label=f"flask {flask_url}")
     page.get_by_role("button", name="Start").click()
 
-    poll_until(lambda: column(page, "# Requests") > 0, "the request count to rise above zero")
-    poll_until(lambda: column(page, "Current RPS") > 0, "the current RPS to show")
+    poll_until(lambda: (column(page, "# Requests") or 0) > 0, "the request count to rise above 0")
+    poll_until(lambda: (column(page, "Current RPS") or 0) > 0, "the current RPS to show")
     page.get_by_text(flask_url).first.wait_for()  # the header names the URL under load
     page.screenshot(path=str(artifacts / "locust-ui-running.png"))
     page.get_by_role("button", name="Stop").click()

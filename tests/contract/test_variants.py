@@ -140,6 +140,12 @@ def waits_at_once(lab: Lab, variant: Variant, n: int) -> int:
                      limits=httpx.Limits(max_connections=n, keepalive_expiry=2.0)) as c,
         ThreadPoolExecutor(max_workers=n) as pool,
     ):  # fmt: skip
+        # Counting is only about this service while nothing else waits in Postgres (a Locust
+        # run another test left going once added two).
+        poll_until(
+            lambda: db.execute(SLEEPING).fetchone() == (0,),
+            "no pg_sleep in Postgres before the round (is something else loading the lab?)",
+        )
         futures = [pool.submit(c.get, "/io/db", params={"ms": WAIT_MS}) for _ in range(n)]
         while not all(f.done() for f in futures):
             row = db.execute(SLEEPING).fetchone()
