@@ -37,6 +37,8 @@ def check_row(row: dict[str, Any]) -> None:
     assert row["p50_ms"] <= row["p99_ms"]
     assert 0 <= row["error_rate"] <= 1
     assert 0 <= row["generator_cpu"] <= 1.5
+    # The service's process tree was on this machine (a native lab): its memory was sampled.
+    assert 0 < row["service_rss_mib"] <= row["service_rss_mib_max"]
 
 
 @pytest.mark.slow
