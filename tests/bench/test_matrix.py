@@ -77,6 +77,10 @@ def test_tiny_matrix_writes_well_formed_results(lab: Lab, tmp_path: Path) -> Non
     assert calibration["route"] == "/plaintext"
     assert calibration["locust"]["rps"] > 0
     assert calibration["generator_ceiling_rps"] > 0
+    # The starts of what the lab served, timed when the lab started them.
+    startups = manifest["startup_s"]
+    assert {"flask-sync", "fastapi-async"} <= set(startups)
+    assert all(s > 0 for seconds in startups.values() for s in seconds)
     # The bench found the lab running: it used it and left it running.
     assert manifest["lab"]["started_by_bench"] is False
     assert lab.manifest() is not None
