@@ -15,6 +15,7 @@ from typing import Any
 from asynclab.bench.document import Block, Heading, Para, Table
 from asynclab.procs import FIRST_POLL_S, POLL_S
 from asynclab.registry import SERVICES
+from asynclab.variants import get_variant
 
 Startups = dict[str, list[float]]
 
@@ -62,9 +63,17 @@ def section(manifest: dict[str, Any]) -> list[Block]:
     rows = []
     variants = manifest.get("variants", {})
     for name, seconds in sorted(startups.items(), key=lambda kv: statistics.median(kv[1])):
-        config = variants.get(name) or {}
+        # The lab also serves variants the profile leaves out (Node's and Go's defaults).
+        config = variants.get(name) or {"server": _server(name)}
         spread = f"{min(seconds):.2f}-{max(seconds):.2f}" if len(seconds) > 1 else "-"
         rows.append([name, str(config.get("server", "-")), str(config.get("processes", "-")),
                      str(len(seconds)), f"{statistics.median(seconds):.2f}", spread])  # fmt: skip
     headers = ["variant", "server", "processes", "starts", "median s", "range s"]
     return [*blocks, Para(READING, "note"), Table(headers, rows)]
+
+
+def _server(name: str) -> str:
+    try:
+        return get_variant(name).server
+    except ValueError:  # a variant of another version of the lab
+        return "-"

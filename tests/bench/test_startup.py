@@ -20,11 +20,13 @@ def texts(blocks: list[Block]) -> str:
 
 
 def test_startup_table_gives_each_variants_starts() -> None:
-    manifest = {**MANIFEST, "startup_s": {"flask-sync": [1.4, 1.2, 1.3], "fastapi-async": [0.8]}}
-    blocks = startup.section(manifest)
+    starts = {"flask-sync": [1.4, 1.2, 1.3], "fastapi-async": [0.8], "go-single": [0.05]}
+    blocks = startup.section({**MANIFEST, "startup_s": starts})
     assert "first HTTP 200 of its /readyz" in texts(blocks)
     [table] = [b for b in blocks if isinstance(b, Table)]
     assert table.rows == [
+        # Served by the lab beside the profile's variants: no configuration in the manifest.
+        ["go-single", "go", "-", "1", "0.05", "-"],
         ["fastapi-async", "uvicorn", "1", "1", "0.80", "-"],
         ["flask-sync", "gunicorn", "3", "3", "1.30", "1.20-1.40"],
     ]
