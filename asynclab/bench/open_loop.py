@@ -19,7 +19,7 @@ cause near a ceiling, which is what the lesson is about.
 Each level is offered at 50%, 80% and 95% of the variant's Little's-law ceiling (db slots ÷
 0.05 s, ``ceilings.slot_ceiling``). The closed loop it is compared with is the same generator
 with ``closed_users`` users (latency from the actual send, as Locust's): the fewest that run at
-least as fast as the target when each request holds its slot 10% longer than the wait.
+least as fast as the target when each request holds its slot 25% longer than the wait.
 
 Figures of a run:
 
@@ -66,8 +66,10 @@ SCENARIO = "io_db"
 # A run more than 2% short of its target rate did not hold the load: flagged, not judged.
 SHORTFALL = 0.02
 # The closed loop's users: enough to run as fast as the target if each request holds its slot
-# this much longer than the wait (the service's own time; ~5% measured here).
-HOLD_MARGIN = 0.10
+# this much longer than the wait (the service's own time: 4% on a quiet machine here, 17% on
+# one whose load average was 12). Users beyond the slots only queue: the closed loop then runs
+# at its ceiling, faster than the target, which makes the comparison conservative.
+HOLD_MARGIN = 0.25
 # p99.9 needs this many requests (below it, it is the maximum or close); windows stretch to
 # WINDOW_REQUESTS, at most MAX_WINDOW_S.
 P999_MIN = 1000
@@ -83,8 +85,8 @@ def target_rps(ceiling_rps: float, load: int) -> float:
 
 
 def closed_users(target: float, hold_s: float) -> int:
-    """``closed_users(570, 0.05) == 32``: the fewest users that run at least ``target`` rps
-    when each request holds its slot 10% longer than ``hold_s``."""
+    """``closed_users(570, 0.05) == 36``: the fewest users that run at least ``target`` rps
+    when each request holds its slot 25% longer than ``hold_s``."""
     return max(1, math.ceil(target * hold_s * (1 + HOLD_MARGIN) - 1e-9))
 
 
