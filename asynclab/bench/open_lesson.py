@@ -32,6 +32,7 @@ from asynclab.bench.open_loop import P999_MIN, SCENARIO, SHORTFALL, WINDOW_REQUE
 from asynclab.bench.profiles import OPEN_TOOLS
 from asynclab.bench.rows import FLAG_TEXT
 from asynclab.bench.scenarios import get_scenario
+from asynclab.bench.targets import CEILING_SHARE
 from asynclab.bench.verdicts import TIMES, Outcome, Spread, classify
 
 TITLE = "Open loop: the tail a closed loop hides"
@@ -360,12 +361,23 @@ def _spread_ms(s: Spread | None) -> str:
     return f"{s.median:,.0f} ({s.low:,.0f}-{s.high:,.0f})"
 
 
+def _rate(s: Spread) -> str:
+    """``"299.5 (298.0-301.2)"``: one decimal, as flask-sync's 30 rps needs."""
+    if s.n == 1:
+        return f"{s.median:,.1f}"
+    return f"{s.median:,.1f} ({s.low:,.1f}-{s.high:,.1f})"
+
+
 def _status(lv: Level, note: str | None) -> str:
     """Judged, or the flags and the reason; and why a cell below 90% of its ceiling is."""
     o, c = lv.open, lv.closed
     parts = []
     if o is not None:
         parts.append(f"offered at {o.load}% of the ceiling by design")
+    share = c.of_ceiling if c is not None else None
+    if c is not None and share is not None and share < CEILING_SHARE and c.judged:
+        parts.append(f"closed loop at {share:.0%} of its ceiling ({c.ceiling_note}): its users "
+                     "are sized to the target, which it held")  # fmt: skip
     for cell in (o, c):
         if cell is not None and cell.flags:
             state = "" if cell.judged else ", not judged"
@@ -394,14 +406,14 @@ def table(verdicts: list[OpenVerdict]) -> Table:
             rows.append([
                 v.variant, f"{lv.load}%",
                 "-" if o is None else f"{o.target_rps:,.1f}",
-                "-" if o is None else f"{o.achieved.text()} ({_pct(o.of_target)})",
+                "-" if o is None else f"{_rate(o.achieved)} ({_pct(o.of_target)})",
                 "-" if o is None else _spread_ms(o.p50_ms),
                 "-" if o is None else _spread_ms(o.p99_ms), p999, closed,
                 "-" if hidden is None else hidden.text(),
                 "yes" if lv.judged else "no",
                 _status(lv, v.notes.get(lv.load)),
             ])  # fmt: skip
-    headers = ["variant", "load", "target rps", "achieved rps (of target)", "p50 ms",
+    headers = ["variant", "load", "target rps", "achieved rps (range; of target)", "p50 ms",
                "p99 ms (range)", "p99.9 ms", "closed loop", "open ÷ closed p99", "judged",
                "why (flags, reasons)"]  # fmt: skip
     return Table(headers, rows)

@@ -42,8 +42,8 @@ FLAG_TEXT = {
     "short_of_target": "achieved more than 2% below the target arrival rate",
     "generator_late": "the generator's own lag above 10% of the latency p99",
     "generator_cap": "the generator reached its cap of requests in flight",
-    "slower_than_target": "the closed loop more than 2% below the open loop's target rate: "
-    "not a comparable rate",
+    "slower_than_target": "below the open loop's target rate by more than 2%: not a "
+    "comparable rate",
 }
 
 
