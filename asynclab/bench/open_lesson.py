@@ -28,7 +28,13 @@ from typing import Any
 
 from asynclab.bench.charts import LoadPoint, open_loop_chart
 from asynclab.bench.document import Block, Heading, Image, Para, Table
-from asynclab.bench.open_loop import P999_MIN, SCENARIO, SHORTFALL, WINDOW_REQUESTS
+from asynclab.bench.open_loop import (
+    HOLD_MARGIN,
+    P999_MIN,
+    SCENARIO,
+    SHORTFALL,
+    WINDOW_REQUESTS,
+)
 from asynclab.bench.profiles import OPEN_TOOLS
 from asynclab.bench.rows import FLAG_TEXT
 from asynclab.bench.scenarios import get_scenario
@@ -70,6 +76,7 @@ class OpenCell:
     users: int | None  # the closed loop's
     ceiling_rps: float | None
     ceiling_note: str | None
+    service_cpus_busy: float | None = None  # the service CPUs' busy share, whatever ran
 
     @property
     def of_target(self) -> float:
@@ -119,6 +126,7 @@ def _cell(variant: str, load: int, tool: str, group: list[dict[str, Any]]) -> Op
         lag_p99_ms=_median(used, "lag_p99_ms"), users=max(users) if users else None,
         ceiling_rps=_median(used, "ceiling_rps"),
         ceiling_note=next((r["ceiling_note"] for r in used if r.get("ceiling_note")), None),
+        service_cpus_busy=_median(used, "service_cpus_busy"),
     )  # fmt: skip
 
 
@@ -290,7 +298,9 @@ def shortfall_reason(o: OpenCell, c: OpenCell | None, hold_s: float) -> str | No
 
     The closed loop's Little's law: its slots (its users, or the variant's slots when it has
     more users) ÷ its throughput is how long each request really held a slot; the variant's
-    slots ÷ that is its real ceiling.
+    slots ÷ that is its real ceiling. Below the target, it is the variant's own limit while the
+    hold stays within the service's own time (``HOLD_MARGIN`` beyond the wait); a longer hold
+    means something slowed the service (other work on its CPUs, a busy Postgres): the machine.
     """
     if "short_of_target" not in o.flags:
         return None
@@ -305,10 +315,16 @@ def shortfall_reason(o: OpenCell, c: OpenCell | None, hold_s: float) -> str | No
     measured = (f"the closed loop measured {held * 1000:.1f} ms a request per slot "
                 f"(Little's law: {min(c.users, slots):g} ÷ {c.achieved.median:,.1f} rps), so "
                 f"{slots:g} slots serve {real:,.0f} rps")  # fmt: skip
-    if real < (1 - SHORTFALL) * o.target_rps:
-        return f"{said}: the variant's: {measured}, below the target"
-    late = "; the generator was late" if "generator_late" in o.flags else ""
-    return f"{said}: the machine's: {measured}, enough for the target{late}"
+    busy = "" if c.service_cpus_busy is None else (
+        f"; the service CPUs were {c.service_cpus_busy:.0%} busy")  # fmt: skip
+    if real >= (1 - SHORTFALL) * o.target_rps:
+        late = "; the generator was late" if "generator_late" in o.flags else ""
+        return f"{said}: the machine's: {measured}, enough for the target{late}"
+    if held > hold_s * (1 + HOLD_MARGIN):
+        return (f"{said}: the machine's: {measured}, below the target, but "
+                f"{held / hold_s - 1:.0%} beyond the {hold_s * 1000:g} ms wait, more than the "
+                f"service's own time: something slowed it{busy}")  # fmt: skip
+    return f"{said}: the variant's: {measured}, below the target{busy}"
 
 
 def open_verdicts(rows: list[dict[str, Any]]) -> list[OpenVerdict]:
