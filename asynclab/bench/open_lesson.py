@@ -296,9 +296,9 @@ def _ms(s: Spread | None) -> str:
 def shortfall_reason(o: OpenCell, c: OpenCell | None, hold_s: float) -> str | None:
     """Why an open loop fell short of its target: the variant's ceiling, or the machine.
 
-    The closed loop's Little's law: its slots (its users, or the variant's slots when it has
-    more users) ÷ its throughput is how long each request really held a slot; the variant's
-    slots ÷ that is its real ceiling. Below the target, it is the variant's own limit while the
+    The closed loop's Little's law, when it had a user for every slot at least: the slots ÷
+    its throughput is how long each request really held a slot, and the slots ÷ that is the
+    variant's real ceiling. Below the target, it is the variant's own limit while the
     hold stays within the service's own time (``HOLD_MARGIN`` beyond the wait); a longer hold
     means something slowed the service (other work on its CPUs, a busy Postgres): the machine.
     """
@@ -307,13 +307,15 @@ def shortfall_reason(o: OpenCell, c: OpenCell | None, hold_s: float) -> str | No
     said = f"served {o.achieved.median:,.1f} of {o.target_rps:,.1f} rps"
     if o.sent_rps is not None and o.sent_rps < (1 - SHORTFALL) * o.target_rps:
         return f"{said}: the generator itself sent only {o.sent_rps:,.1f}: the machine's"
-    if c is None or not c.users or not o.ceiling_rps or c.achieved.median <= 0:
+    slots = (o.ceiling_rps or 0) * hold_s
+    # With fewer users than slots a slot idles while its user turns round (reads, reconnects):
+    # the closed loop's throughput then says nothing of the ceiling.
+    if c is None or not c.users or c.users < slots or c.achieved.median <= 0:
         return said
-    slots = o.ceiling_rps * hold_s
-    held = min(c.users, slots) / c.achieved.median
+    held = slots / c.achieved.median
     real = slots / held
     measured = (f"the closed loop measured {held * 1000:.1f} ms a request per slot "
-                f"(Little's law: {min(c.users, slots):g} ÷ {c.achieved.median:,.1f} rps), so "
+                f"(Little's law: {slots:g} ÷ {c.achieved.median:,.1f} rps), so "
                 f"{slots:g} slots serve {real:,.0f} rps")  # fmt: skip
     busy = "" if c.service_cpus_busy is None else (
         f"; the service CPUs were {c.service_cpus_busy:.0%} busy")  # fmt: skip

@@ -194,3 +194,11 @@ def test_the_report_has_the_lesson_and_its_slide(tmp_path: Path) -> None:
     assert [lv["outcome"] for lv in lesson["levels"]] == ["tie", "win"]
     assert lesson["growth"]["outcome"] == "win"
     assert out.verdicts == [lesson["text"]]
+
+
+def test_a_closed_loop_with_fewer_users_than_slots_tells_no_ceiling() -> None:
+    """Its slots idle while each user turns round: its throughput says nothing of the ceiling."""
+    rows = [row("open", 50, 900, ok_rps=250.0, flags=["short_of_target"]),
+            row("closed", 50, 80, ok_rps=290.0)]  # fmt: skip
+    [v] = open_verdicts(rows)
+    assert v.notes[50] == "served 250.0 of 300.0 rps"
