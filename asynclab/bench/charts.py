@@ -307,3 +307,44 @@ def open_loop_chart(
         fig.suptitle(textwrap.fill(title, 70, break_on_hyphens=False), x=0.01, ha="left",
                      fontsize=22, fontweight="bold")  # fmt: skip
         return _save(fig, out_dir, name)
+
+
+def memory_chart(
+    rows: list[tuple[str, list[Cell]]], title: str, out_dir: Path, name: str
+) -> list[Path]:
+    """Successful requests per second per GiB of resident memory, one line per (route,
+    variant): ``rows`` holds each route's label and its cells, top to bottom. A point per cell
+    with its range over the repetitions, on a log scale (the ratios span x2 to x50); beside it,
+    the memory and throughput it comes from."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lines = [(route, c) for route, cells in rows for c in cells if c.rps_per_gib is not None]
+    spans = [x for _, c in lines if c.rps_per_gib for x in (c.rps_per_gib.low, c.rps_per_gib.high)]
+    lo, hi = min(spans or [1.0]) / 1.5, max(spans or [10.0]) * 1.5
+    with matplotlib.rc_context(STYLE | {"axes.grid.axis": "x"}):
+        fig = Figure(figsize=SIZE, layout="constrained")
+        ax: Any = fig.subplots()
+        labels = []
+        for i, (route, cell) in enumerate(lines):
+            spread = cell.rps_per_gib
+            assert spread is not None  # kept above
+            y = len(lines) - 1 - i
+            colour, marker = style(cell.variant, i)
+            err = [[spread.median - spread.low], [spread.high - spread.median]]
+            ax.errorbar([spread.median], [y], xerr=err, color=colour, marker=marker,
+                        markersize=16, capsize=8, linestyle="none")  # fmt: skip
+            rss = f"{cell.rss_mib:,.0f} MiB" if cell.rss_mib is not None else "? MiB"
+            note = f"{rss}, {cell.rps.median:,.0f} rps"
+            ax.annotate(note, (spread.high, y), xytext=(10, 0), textcoords="offset points",
+                        va="center", fontsize=16, color=colour)  # fmt: skip
+            labels.append(f"{route}  {cell.label}")
+        ax.set_xscale("log")
+        ax.set_xlim(lo, hi * 4)  # room for the labels right of the points
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+        ax.set_yticks(range(len(lines)), list(reversed(labels)))
+        ax.set_ylim(-0.6, len(lines) - 0.4)
+        ax.set_xlabel("successful rps per GiB of resident memory (log scale)")
+        fig.suptitle(textwrap.fill(title, 64, break_on_hyphens=False), x=0.01, ha="left",
+                     fontsize=24, fontweight="bold")  # fmt: skip
+        return _save(fig, out_dir, name)

@@ -44,6 +44,7 @@ from asynclab.bench.results import (
 from asynclab.bench.rows import build_row
 from asynclab.bench.sampler import infra_pids
 from asynclab.bench.scenarios import get_scenario
+from asynclab.bench.startup import Startups, record, record_all
 from asynclab.lab import Lab
 from asynclab.procs import http_ok, port_in_use
 from asynclab.registry import SERVICES, get_service
@@ -111,6 +112,7 @@ class Bench:
         self._follow_lab(self.lab.manifest())
         self.started_lab = False
         self.original: dict[str, str] = {}
+        self.startups: Startups = {}  # each variant's timed starts (startup.py)
         self.calibration: dict[str, Any] = {}
         self.metrics_port = self._metrics_port()
         self.set_dir: Path | None = None
@@ -143,6 +145,7 @@ class Bench:
         manifest = self._serving()
         self._follow_lab(manifest)
         self.original = {f: v["name"] for f, v in manifest.get("variants", {}).items()}
+        record_all(self.startups, manifest)
 
     def _serving(self) -> dict[str, Any]:
         manifest = self.lab.manifest()
@@ -163,6 +166,7 @@ class Bench:
             self.echo(f"switching {framework} to {variant_name}")
             self.lab.switch(framework, variant_name)
             manifest = self._serving()
+            record(self.startups, manifest, framework)
         # No pid in compose mode: the service's CPU is then not sampled (null, never a guess).
         process = manifest.get("processes", {}).get(framework) or {}
         return self._load_urls(manifest)[framework], process.get("pid")
@@ -222,6 +226,7 @@ class Bench:
                 manifest["status"] = status
                 manifest["finished_at"] = summary.data["finished_at"]
                 manifest["bench_seconds"] = round(time.monotonic() - started, 1)
+                manifest["startup_s"] = self.startups
                 write_json(set_dir / MANIFEST, manifest)
             self._release_lab()
         return set_dir

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from asynclab.bench import memory, startup
 from asynclab.bench.charts import latency_chart, throughput_chart
 from asynclab.bench.document import Block, Heading, Image, Para, Table, html_page, markdown
 from asynclab.bench.open_lesson import section as open_section
@@ -23,6 +24,7 @@ from asynclab.bench.targets import WRK_AGREEMENT, targets
 from asynclab.bench.verdicts import (
     ALL_LESSONS,
     LESSONS,
+    MEMORY_LESSONS,
     PARITY_LESSONS,
     SERVER_LESSONS,
     TIMES,
@@ -158,22 +160,28 @@ def build_report(set_dir: Path) -> ReportOutputs:
         blocks.append(Para("No lesson could be judged: the set lacks the variants it compares."))
     servers = [v for v in found if v.lesson in SERVER_LESSONS]
     parity = [v for v in found if v.lesson in PARITY_LESSONS]
+    mem = [v for v in found if v.lesson in MEMORY_LESSONS]
     for v in found:
-        if v in parity:
-            continue  # its own section, below
+        if v in parity or v in mem:
+            continue  # their own sections, below
         if v is (servers[0] if servers else None):
             blocks += [Heading("Servers and frameworks", 3), Para(SERVERS, "note")]
         expected = v.lesson.words(v.lesson.expect)
         blocks.append(Para(f"{v.lesson.title} (expected: {expected}): {v.text()}", "verdict"))
 
     outputs = ReportOutputs(set_dir / "report.html", set_dir / "report.md")
-    outputs.verdicts = [full_text(v) if v in parity else v.text() for v in found]
+    outputs.verdicts = [full_text(v) if v in parity else
+                        memory.full_text(v, manifest) if v in mem else v.text()
+                        for v in found]  # fmt: skip
     parity_blocks, outputs.charts = parity_section(found, all_cells, manifest, charts_dir)
     blocks += parity_blocks
     open_blocks, open_charts, open_found = open_section(rows, charts_dir)
     blocks += open_blocks
     outputs.charts += open_charts
     outputs.verdicts += [v.text() for v in open_found]
+    memory_blocks, memory_charts = memory.section(found, all_cells, manifest, charts_dir)
+    blocks += memory_blocks
+    outputs.charts += memory_charts
     blocks.append(Heading("Charts"))
     scenarios = sorted({c.scenario for c in all_cells.values() if c.tool == "locust"},
                        key=_scenario_order)  # fmt: skip
@@ -196,6 +204,8 @@ def build_report(set_dir: Path) -> ReportOutputs:
     blocks.append(Heading("Targets"))
     blocks += [Para(t.text(), "note") for t in targets(all_cells, manifest, time.monotonic() - t0)]
     blocks += _ceiling_table(all_cells, titles, manifest)
+    blocks += memory.efficiency_table(all_cells, titles, manifest)
+    blocks += startup.section(manifest)
     blocks += _wrk_section(all_cells)
     blocks += _calibration(manifest.get("calibration"))
     blocks += _method(manifest)
@@ -219,6 +229,8 @@ def _chart_cells(all_cells: dict[Any, Cell], scenario: str, wrk: bool) -> list[C
 
 
 def _verdict_json(v: Verdict) -> dict[str, Any]:
+    if v.lesson in MEMORY_LESSONS:
+        return {**v.to_json(), **memory.verdict_json(v)}
     if v.lesson not in PARITY_LESSONS or not v.judged:
         return v.to_json()
     explanation = explain(v)

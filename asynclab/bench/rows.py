@@ -4,7 +4,11 @@ the flags that say when not to trust them.
 ``rps`` counts every answer, failures included (as Locust does); ``ok_rps`` only successful
 ones, and it is what verdicts, ceiling shares and targets use. ``infra_cpu`` is what Postgres
 and the upstream (unpinned) used during the window, in cores; ``service_cores`` what the
-service could use (``ceilings.usable_cores``).
+service could use (``ceilings.usable_cores``). ``service_rss_mib`` is the resident memory of
+the service's whole process tree (master, workers, nginx in front), shared pages counted once
+(``sampler.tree_resident_bytes``): the mean of the samples taken during the window, and
+``service_rss_mib_max`` the highest; null where the service's processes are not on this machine
+(compose mode).
 """
 
 from __future__ import annotations
@@ -134,6 +138,8 @@ def build_row(
         "service_cpus_busy": _round(result.service_cpus_busy, 3),
         "generator_cpu": _round(result.generator_cpu, 3),
         "generator_ceiling_rps": _round(run_generator_ceiling(result.rps, result.generator_cpu), 1),
+        "service_rss_mib": _round(result.service_rss_mib, 1),
+        "service_rss_mib_max": _round(result.service_rss_mib_max, 1),
         "infra_cpu": _round(sum(infra.values()), 3) if infra else None,
         "infra_cpu_by": {name: _round(cores, 3) for name, cores in infra.items()} or None,
         "exit_code": exit_code,
