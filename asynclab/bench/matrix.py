@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from asynclab.bench import wrk
+from asynclab.bench import open_loop, wrk
 from asynclab.bench.calibrate import calibrate
 from asynclab.bench.ceilings import slot_ceiling
 from asynclab.bench.compose_lab import ComposeLab
@@ -32,7 +32,7 @@ from asynclab.bench.interrupt import stop_signals_interrupt
 from asynclab.bench.labs import BenchLab, open_lab
 from asynclab.bench.locust_run import Generator, LoadSpec, RunFailed, run_locust
 from asynclab.bench.manifest import build_manifest
-from asynclab.bench.profiles import Profile, Run
+from asynclab.bench.profiles import OPEN_TOOLS, Profile, Run
 from asynclab.bench.results import (
     MANIFEST,
     Status,
@@ -94,6 +94,10 @@ class Bench:
         if profile.wrk_check and not wrk.available():
             echo("wrk is not installed (Debian package wrk): skipping the Locust/wrk comparison")
             profile = dataclasses.replace(profile, wrk_check=())
+        if isinstance(self.lab, ComposeLab) and any(c.open_loop for c in profile.cells):
+            echo("compose mode: skipping the open-loop runs (their generator would run on this "
+                 "machine, outside the lab's network and GENERATOR_CPUS)")  # fmt: skip
+            profile = profile.without_tool("open").without_tool("closed")
         wrk_cells = sorted({c.scenario for c in profile.cells if "wrk" in c.tools})
         why = _no_wrk_reason(self.lab) if wrk_cells else None
         if why:
@@ -271,7 +275,9 @@ class Bench:
         drained = wait_idle(*self._service_urls())
         try:
             result: Any
-            if run.tool == "wrk":
+            if run.tool in OPEN_TOOLS:
+                row = self._open_loop(run, url, pid, warmup, out_dir)
+            elif run.tool == "wrk":
                 result = wrk.run_wrk(url + scenario.path, run.users, p.duration_s, warmup,
                                      out_dir / "wrk.txt", self.plan.taskset, self.plan.cpus, pid,
                                      self.plan.cpus,
@@ -289,8 +295,9 @@ class Bench:
             self.echo(f"[{i}/{total}] {run.key}: FAILED {exc}")
             summary.error(run.key, "".join(traceback.format_exception_only(exc)).strip())
             return
-        row = build_row(run, result, self.settings, self.service_cpus,
-                        self._generator_ceiling(run), f"runs/{run.key}")  # fmt: skip
+        if run.tool not in OPEN_TOOLS:
+            row = build_row(run, result, self.settings, self.service_cpus,
+                            self._generator_ceiling(run), f"runs/{run.key}")  # fmt: skip
         row["warmup_s"] = round(warmup, 2)
         if not drained:
             row["flags"].append(NOT_DRAINED)
@@ -298,20 +305,41 @@ class Bench:
             row["flags"].append(SHORT_WARMUP)
         summary.add(row)
         flags = f" flags={','.join(row['flags'])}" if row["flags"] else ""
+        target = f" (target {row['target_rps']:.1f})" if row.get("target_rps") else ""
         self.echo(
-            f"[{i}/{total}] {run.key}: {row['rps']:.1f} rps, p50 {row['p50_ms']} ms, "
+            f"[{i}/{total}] {run.key}: {row['rps']:.1f} rps{target}, p50 {row['p50_ms']} ms, "
             f"p99 {row['p99_ms']} ms, ceiling {row['ceiling_rps']}, "
             f"generator CPU {row['generator_cpu']}{flags} ({time.monotonic() - started:.0f} s)"
         )
+
+    def _open_loop(
+        self, run: Run, url: str, pid: int | None, warmup: float, out_dir: Path
+    ) -> dict[str, Any]:
+        """An open-loop lesson's run (asynclab.bench.open_loop), as its summary row."""
+        plan = open_loop.plan_for(run, self.settings, self.profile.duration_s)
+        scenario = get_scenario(run.scenario)
+        spec = open_loop.OpenSpec(
+            url + scenario.path, {"ms": scenario.wait_ms}, run.tool, plan, warmup, out_dir,
+            seed=run.repetition, taskset=self.plan.taskset, generator_cpus=self.plan.cpus,
+            service_pid=pid, infra_pids=infra_pids(self._serving()),
+            service_cpus=self.service_cpu_ids,
+        )  # fmt: skip
+        result = open_loop.measure(spec)
+        return open_loop.build_row(run, result, plan, self.settings, f"runs/{run.key}")
 
     def _service_urls(self) -> list[str]:
         urls = self._serving()["urls"]
         return [urls[f] for f in SERVICES if f in urls]
 
     def _warmup_s(self, run: Run) -> float:
+        if run.tool == "open":  # no users to turn over: the profile's warm-up
+            return self.profile.warmup_s
         scenario, variant = get_scenario(run.scenario), get_variant(run.variant)
-        slots = slot_ceiling(scenario, variant, self.settings, run.users)
-        return self.profile.warmup_for(run.users, slots.rps if slots else None)
+        users = run.users
+        if run.tool == "closed":
+            users = open_loop.plan_for(run, self.settings, self.profile.duration_s).users
+        slots = slot_ceiling(scenario, variant, self.settings, users)
+        return self.profile.warmup_for(users, slots.rps if slots else None)
 
     def _generator_ceiling(self, run: Run) -> float | None:
         tool = self.calibration.get(run.tool) or {}

@@ -20,6 +20,7 @@ from typing import Any
 from asynclab.bench.charts import memory_chart
 from asynclab.bench.document import Block, Heading, Image, Para, Table
 from asynclab.bench.parity import generator_name, spread_note
+from asynclab.bench.profiles import OPEN_TOOLS
 from asynclab.bench.scenarios import get_scenario
 from asynclab.bench.targets import CEILING_SHARE
 from asynclab.bench.verdicts import (
@@ -256,7 +257,9 @@ def efficiency_table(
 ) -> list[Block]:
     """Successful rps per core of service CPU and per GiB of resident memory, every cell."""
     rows = []
-    for c in sorted(all_cells.values(), key=lambda c: (c.scenario, c.variant, c.users, c.tool)):
+    # The open-loop lesson's cells are keyed by load, not users: its own table has them.
+    closed = [c for c in all_cells.values() if c.tool not in OPEN_TOOLS]
+    for c in sorted(closed, key=lambda c: (c.scenario, c.variant, c.users, c.tool)):
         per_core = f"{c.rps_per_core:,.0f}" if c.rps_per_core is not None else "-"
         peak = f" (peak {c.rss_mib_max:,.0f})" if c.rss_mib_max is not None else ""
         rows.append([titles.get(c.scenario, c.scenario), c.variant, str(c.users),

@@ -42,6 +42,12 @@ FLAG_TEXT = {
     "locust_exit": "Locust exited with an error",
     "not_drained": "a service was still busy with an earlier run when this one started",
     "short_warmup": "median latency above the warm-up: the queue may not have settled",
+    # The open-loop lesson's (asynclab.bench.open_loop).
+    "short_of_target": "achieved more than 2% below the target arrival rate",
+    "generator_late": "the generator's own lag above 10% of the latency p99",
+    "generator_cap": "the generator reached its cap of requests in flight",
+    "slower_than_target": "below the open loop's target rate by more than 2%: not a "
+    "comparable rate",
 }
 
 
