@@ -56,7 +56,7 @@ test: install-engine ## Run lint, types and the whole test suite against real co
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/mypy
-	@$(VENV)/bin/pytest $(PYTEST_ARGS)
+	@VENV=$(VENV) scripts/test.sh $(PYTEST_ARGS)
 
 .PHONY: lint
 lint: install ## Format and lint the code
