@@ -43,7 +43,7 @@ def io_ceiling(cells: dict[Any, Cell]) -> Target:
     for c in sorted(io, key=lambda c: c.users):
         best[c.variant] = c  # the highest concurrency wins: the most saturated
     if not best:
-        return Target(name, None, "no /io/db runs in this set")
+        return Target(name, None, "no /io/db runs of the lab's variants in this set")
     parts = []
     for v, c in sorted(best.items()):
         note = "" if c.judged else f" (not judged: every run flagged, {c.flag_text()})"

@@ -183,11 +183,17 @@ class Cell:
     cpu_ms: float | None = None  # the service's CPU per successful request, milliseconds
     service_cores: float | None = None  # the cores the service could keep busy
     service_cpus_busy: float | None = None  # its CPUs' busy share, whatever ran on them
+    external: bool = False  # ``variant`` is then an external target's label (external.py)
+
+    @property
+    def name(self) -> str:
+        """The variant, or an external target: ``"fastapi (external)"``."""
+        return f"{self.variant} (external)" if self.external else self.variant
 
     @property
     def label(self) -> str:
-        """The variant, and the generator when it is not Locust: ``"go-single (wrk)"``."""
-        return self.variant if self.tool == "locust" else f"{self.variant} ({self.tool})"
+        """The name, and the generator when it is not Locust: ``"go-single (wrk)"``."""
+        return self.name if self.tool == "locust" else f"{self.name} ({self.tool})"
 
     @property
     def cpu_busy(self) -> float | None:
@@ -257,14 +263,21 @@ def _cell(key: tuple[str, str, int, str], group: list[dict[str, Any]]) -> Cell:
         cpu_ms=_median(r.get("service_cpu_ms_per_request") for r in used),
         service_cores=_median(r.get("service_cores") for r in used),
         service_cpus_busy=_median(r.get("service_cpus_busy") for r in used),
+        external=bool(group[0].get("external")),
     )
+
+
+def subject(row: dict[str, Any]) -> str:
+    """What a row measured: its variant, or an external target's label (no variant)."""
+    name: str = row.get("variant") or row["target_label"]
+    return name
 
 
 def cells(rows: Iterable[dict[str, Any]]) -> dict[tuple[str, str, int, str], Cell]:
     groups: dict[tuple[str, str, int, str], list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         if row.get("rps") is not None:
-            key = (row["scenario"], row["variant"], int(row["users"]), row.get("tool", "locust"))
+            key = (row["scenario"], subject(row), int(row["users"]), row.get("tool", "locust"))
             groups[key].append(row)
     return {key: _cell(key, group) for key, group in groups.items()}
 
