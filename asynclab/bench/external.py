@@ -25,6 +25,7 @@ from asynclab.bench.scenarios import Scenario
 from asynclab.variants import plural
 
 CPU_NOT_MEASURED = "external target: service CPU not measured"
+NO_LAB = "external targets only: no service of the lab was started or loaded"
 # What a reader of an external target's figures must know, in the manifest and the report.
 NOTES = (
     "no variant: its server, workers and pools are unknown, and no lesson judges it",

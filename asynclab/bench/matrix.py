@@ -278,7 +278,7 @@ class Bench:
             "started_by_bench": self.started_lab,
             "urls": lab.get("urls", {}),
             "served_before": self.original,
-            "notes": lab.get("notes", []),
+            "notes": lab.get("notes", []) if self.uses_lab else [external.NO_LAB],
         }
 
     def _calibrate(self, out_dir: Path) -> dict[str, Any]:

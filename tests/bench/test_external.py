@@ -124,6 +124,7 @@ def test_a_target_alone_is_measured_and_reported_without_a_lab(
     assert manifest["variants"] == {}
     assert manifest["cpu_plan"]["service_cpus"] is None
     assert manifest["postgres"] == {"source": "not used: external targets only"}
+    assert manifest["lab"]["notes"] == [external.NO_LAB]
     report = (set_dir / "report.md").read_text()
     assert f"External target fastapi at {url}, not started by the lab" in report
     assert external.CPU_NOT_MEASURED in report
