@@ -21,7 +21,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +74,9 @@ class ProcessRecord:
     # trusted it took its own processes for strangers and left them running. None in records
     # written before this field existed: those are matched by ``create_time``.
     boot_start: float | None = None
+    # Seconds from its spawn to its first ready answer (HTTP 200 from ``ready_url``), as the
+    # readiness poll saw it; None without a readiness check, or in a record written before it.
+    startup_s: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -269,6 +272,7 @@ def start_process(
     log = log_file(settings, spec.name)
     try:
         with log.open("wb") as out:
+            spawned = time.monotonic()  # the start of startup_s
             proc = subprocess.Popen(
                 argv,
                 cwd=spec.cwd,
@@ -314,15 +318,24 @@ def start_process(
         ready = lambda: http_ok(ready_url)  # noqa: E731
     if ready is not None:
         try:
-            wait_ready(record, ready, timeout or settings.start_timeout_s)
+            ready_at = wait_ready(record, ready, timeout or settings.start_timeout_s)
         except BaseException:
             stop_process(record, settings)
             raise
+        record = replace(record, startup_s=round(ready_at - spawned, 3))
     return record
 
 
-def wait_ready(record: ProcessRecord, ready: Callable[[], bool], timeout: float) -> None:
+# Readiness is asked again after 10 ms, then at doubling intervals up to 100 ms: a quick start
+# (Go's, in tens of milliseconds) is timed closely, a slow one is not polled more than before.
+FIRST_POLL_S = 0.01
+POLL_S = 0.1
+
+
+def wait_ready(record: ProcessRecord, ready: Callable[[], bool], timeout: float) -> float:
+    """Poll ``ready`` until it holds; return when it first did (``time.monotonic()``)."""
     deadline = time.monotonic() + timeout
+    pause = FIRST_POLL_S
     while True:
         if not is_ours(record):
             raise LabError(
@@ -330,13 +343,14 @@ def wait_ready(record: ProcessRecord, ready: Callable[[], bool], timeout: float)
                 f"{log_tail(record.log)}"
             )
         if ready():
-            return
+            return time.monotonic()
         if time.monotonic() > deadline:
             raise LabError(
                 f"{record.name} was not ready within {timeout:g} s "
                 f"(ASYNCLAB_START_TIMEOUT_S). Last lines of {record.log}:\n{log_tail(record.log)}"
             )
-        time.sleep(0.1)
+        time.sleep(pause)
+        pause = min(pause * 2, POLL_S)
 
 
 # --- watch and stop -----------------------------------------------------------------------

@@ -213,6 +213,9 @@ def test_manifest_records_variants_and_cpu_plan(lab: Lab) -> None:
     assert manifest["cpu_plan"]["service_cpus"] == lab.settings.service_cpus
     if manifest["cpu_plan"]["services_pinned"]:
         assert manifest["processes"]["flask"]["argv"][:2] == ["taskset", "-c"]
+    # Each start is timed from its spawn to its first ready answer (the bench's startup table).
+    for name in PROCESSES:
+        assert 0 < manifest["processes"][name]["startup_s"] < lab.settings.start_timeout_s, name
 
 
 def test_switch_restarts_one_framework_with_another_variant(lab: Lab) -> None:
@@ -225,6 +228,8 @@ def test_switch_restarts_one_framework_with_another_variant(lab: Lab) -> None:
         assert manifest["variants"]["flask"]["worker_class"] == "gthread"
         assert manifest["processes"]["flask"]["pid"] == record.pid != old_pid
         assert not pid_alive(old_pid)
+        assert record.startup_s is not None
+        assert manifest["processes"]["flask"]["startup_s"] == record.startup_s > 0
     finally:
         lab.switch("flask", lab.settings.variant("flask"))
     assert get(f"{lab.settings.service_url('flask')}/readyz").status_code == 200

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import textwrap
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -237,3 +238,116 @@ def _ratio_ticks(lo: float, hi: float) -> list[float]:
     """Ratio ticks that do not crowd: 1-2-5 steps over a wide span, finer over a narrow one."""
     steps = RATIO_TICKS if hi / lo <= 12 else (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10)
     return [t for t in steps if lo <= t <= hi]
+
+
+@dataclass(frozen=True)
+class LoadPoint:
+    """One load of the open-loop chart: the open loop's percentiles and the closed loop's p99."""
+
+    load: int  # percent of the ceiling
+    p50: float | None
+    p99: float
+    p99_low: float
+    p99_high: float
+    p999: float | None
+    closed_p99: float | None
+    judged: bool
+
+
+def open_loop_chart(
+    panels: dict[str, list[LoadPoint]], title: str, out_dir: Path, name: str
+) -> list[Path]:
+    """Latency percentiles vs offered load, one panel per variant (log scale, shared).
+
+    The open loop's p50, p99 (with its range over the repetitions) and p99.9, in the variant's
+    colour; the closed loop's p99 at the same load in grey, dotted: the gap between the two is
+    the tail a closed loop hides. A load that could not be judged is a hollow point.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    names = list(panels)
+    cols = min(len(names), 3) or 1
+    rows = math.ceil(len(names) / cols) or 1
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=SIZE, layout="constrained")
+        axes = fig.subplots(rows, cols, sharey=True, squeeze=False)
+        for i, ax in enumerate(axes.flat):
+            if i >= len(names):
+                ax.set_visible(False)
+                continue
+            variant, series = names[i], panels[names[i]]
+            colour, marker = style(variant, i)
+            loads = [p.load for p in series]
+            for field, label, line, width in (("p50", "p50", "-", 1.5), ("p99", "p99", "-", 3),
+                                              ("p999", "p99.9", "--", 2)):  # fmt: skip
+                pts = [(p.load, getattr(p, field)) for p in series if getattr(p, field)]
+                if pts:
+                    ax.plot([x for x, _ in pts], [y for _, y in pts], color=colour,
+                            linestyle=line, linewidth=width, marker=marker,
+                            label=f"open {label}")  # fmt: skip
+            err = [[p.p99 - p.p99_low for p in series], [p.p99_high - p.p99 for p in series]]
+            ax.errorbar(loads, [p.p99 for p in series], yerr=err, color=colour, capsize=6,
+                        linestyle="none")  # fmt: skip
+            closed = [(p.load, p.closed_p99) for p in series if p.closed_p99]
+            if closed:
+                ax.plot([x for x, _ in closed], [y for _, y in closed], color="#555555",
+                        linestyle=":", linewidth=3, marker="o", label="closed p99")  # fmt: skip
+            unjudged = [p for p in series if not p.judged]
+            if unjudged:
+                ax.plot([p.load for p in unjudged], [p.p99 for p in unjudged], color="black",
+                        marker="x", markersize=18, linestyle="none",
+                        label="not judged (flagged)")  # fmt: skip
+            ax.set_yscale("log")
+            ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+            ax.set_xticks(loads, [f"{x}%" for x in loads])
+            ax.set_xlim(min(loads, default=50) - 8, max(loads, default=95) + 8)
+            ax.set_title(variant, loc="left", fontsize=20)
+            ax.set_xlabel("offered load (of the ceiling)")
+        axes[0][0].set_ylabel("ms (log scale)")
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncols=5, frameon=False)
+        fig.suptitle(textwrap.fill(title, 70, break_on_hyphens=False), x=0.01, ha="left",
+                     fontsize=22, fontweight="bold")  # fmt: skip
+        return _save(fig, out_dir, name)
+
+
+def memory_chart(
+    rows: list[tuple[str, list[Cell]]], title: str, out_dir: Path, name: str
+) -> list[Path]:
+    """Successful requests per second per GiB of resident memory, one line per (route,
+    variant): ``rows`` holds each route's label and its cells, top to bottom. A point per cell
+    with its range over the repetitions, on a log scale (the ratios span x2 to x50); beside it,
+    the memory and throughput it comes from."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lines = [(route, c) for route, cells in rows for c in cells if c.rps_per_gib is not None]
+    spans = [x for _, c in lines if c.rps_per_gib for x in (c.rps_per_gib.low, c.rps_per_gib.high)]
+    lo, hi = min(spans or [1.0]) / 1.5, max(spans or [10.0]) * 1.5
+    with matplotlib.rc_context(STYLE | {"axes.grid.axis": "x"}):
+        fig = Figure(figsize=SIZE, layout="constrained")
+        ax: Any = fig.subplots()
+        labels = []
+        for i, (route, cell) in enumerate(lines):
+            spread = cell.rps_per_gib
+            assert spread is not None  # kept above
+            y = len(lines) - 1 - i
+            colour, marker = style(cell.variant, i)
+            err = [[spread.median - spread.low], [spread.high - spread.median]]
+            ax.errorbar([spread.median], [y], xerr=err, color=colour, marker=marker,
+                        markersize=16, capsize=8, linestyle="none")  # fmt: skip
+            rss = f"{cell.rss_mib:,.0f} MiB" if cell.rss_mib is not None else "? MiB"
+            note = f"{rss}, {cell.rps.median:,.0f} rps"
+            ax.annotate(note, (spread.high, y), xytext=(10, 0), textcoords="offset points",
+                        va="center", fontsize=16, color=colour)  # fmt: skip
+            labels.append(f"{route}  {cell.label}")
+        ax.set_xscale("log")
+        ax.set_xlim(lo, hi * 4)  # room for the labels right of the points
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+        ax.set_yticks(range(len(lines)), list(reversed(labels)))
+        ax.set_ylim(-0.6, len(lines) - 0.4)
+        ax.set_xlabel("successful rps per GiB of resident memory (log scale)")
+        fig.suptitle(textwrap.fill(title, 64, break_on_hyphens=False), x=0.01, ha="left",
+                     fontsize=24, fontweight="bold")  # fmt: skip
+        return _save(fig, out_dir, name)

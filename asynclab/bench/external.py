@@ -6,9 +6,9 @@ service is deployed, and the rest is said plainly rather than guessed:
 
 - no variant: ``variant`` is null in its rows and ``framework`` is its label; no lesson judges
   it, since each compares two of the lab's variants whose budgets (workers, pools) it knows;
-- no CPU plan, pinning or sampling of the service: its CPU per request, how busy its CPUs were
-  and what Postgres and the upstream used are null (and its memory is not sampled), so there
-  is no measured CPU capacity;
+- no CPU plan, pinning or sampling of the service: its CPU per request, how busy its CPUs were,
+  its resident memory and what Postgres and the upstream used are null, so there is no measured
+  CPU capacity (nor rps per core or per GiB);
 - a Little's-law ceiling only where the route's own wait is known, and then only the users'
   bound: a closed loop of 8 users on ``/io/db?ms=50`` cannot exceed 8 ÷ 0.05 s = 160 rps,
   whatever the service's slots. ``/fanout``'s wait depends on whether the service makes its
@@ -29,8 +29,8 @@ NO_LAB = "external targets only: no service of the lab was started or loaded"
 # What a reader of an external target's figures must know, in the manifest and the report.
 NOTES = (
     "no variant: its server, workers and pools are unknown, and no lesson judges it",
-    "no CPU plan: the lab neither pins it nor samples its processes, so its CPU per request "
-    f"and its CPUs' load are null and its memory is not sampled ({CPU_NOT_MEASURED})",
+    "no CPU plan: the lab neither pins it nor samples its processes, so its CPU per request, "
+    f"its CPUs' load and its resident memory are null ({CPU_NOT_MEASURED})",
     "ceilings: only the users' bound where the route's own wait is known (users ÷ wait on "
     "/io/db, /io/upstream and /pitfall/blocking)",
 )

@@ -65,6 +65,9 @@ class LoadResult:
     returncode: int
     infra_cpu: InfraCpu = ()  # (name, cores) of Postgres and the upstream over the window
     service_cpus_busy: float | None = None  # share of the service CPUs busy with anything
+    # The service tree's resident memory over the window, MiB (sampler.tree_resident_bytes).
+    service_rss_mib: float | None = None  # the mean of the samples
+    service_rss_mib_max: float | None = None  # the highest sample
 
     @property
     def error_rate(self) -> float:
@@ -210,7 +213,7 @@ def run_locust(
         if spec.service_pid:
             pids["service"] = spec.service_pid
         try:
-            with CpuSampler(pids, cpus=spec.service_cpus) as sampler:
+            with CpuSampler(pids, cpus=spec.service_cpus, memory=("service",)) as sampler:
                 if generator is None:
                     proc.wait(timeout=timeout)
                 else:
@@ -265,6 +268,7 @@ def _result(spec: LoadSpec, sampler: CpuSampler, code: int, generator_cpus: int)
         for name, _ in spec.infra_pids
         if (cores := sampler.cores(name, start, end)) is not None
     )
+    rss = sampler.resident_mib("service", start, end)
     return LoadResult(
         requests=final.requests,
         failures=final.failures,
@@ -279,4 +283,6 @@ def _result(spec: LoadSpec, sampler: CpuSampler, code: int, generator_cpus: int)
         returncode=code,
         infra_cpu=infra,
         service_cpus_busy=sampler.cpus_busy(start, end),
+        service_rss_mib=rss[0] if rss else None,
+        service_rss_mib_max=rss[1] if rss else None,
     )

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from asynclab.bench import external, wrk
+from asynclab.bench import external, open_loop, wrk
 from asynclab.bench.calibrate import calibrate
 from asynclab.bench.ceilings import slot_ceiling
 from asynclab.bench.compose_lab import ComposeLab
@@ -32,7 +32,7 @@ from asynclab.bench.interrupt import stop_signals_interrupt
 from asynclab.bench.labs import BenchLab, open_lab
 from asynclab.bench.locust_run import Generator, LoadSpec, RunFailed, run_locust
 from asynclab.bench.manifest import build_manifest
-from asynclab.bench.profiles import Profile, Run
+from asynclab.bench.profiles import OPEN_TOOLS, Profile, Run
 from asynclab.bench.results import (
     MANIFEST,
     Status,
@@ -44,6 +44,7 @@ from asynclab.bench.results import (
 from asynclab.bench.rows import build_row
 from asynclab.bench.sampler import infra_pids
 from asynclab.bench.scenarios import get_scenario
+from asynclab.bench.startup import Startups, record, record_all
 from asynclab.lab import Lab
 from asynclab.procs import cpu_plan, http_ok, port_in_use
 from asynclab.registry import SERVICES, get_service
@@ -98,6 +99,10 @@ class Bench:
         if profile.wrk_check and not wrk.available():
             echo("wrk is not installed (Debian package wrk): skipping the Locust/wrk comparison")
             profile = dataclasses.replace(profile, wrk_check=())
+        if isinstance(self.lab, ComposeLab) and any(c.open_loop for c in profile.cells):
+            echo("compose mode: skipping the open-loop runs (their generator would run on this "
+                 "machine, outside the lab's network and GENERATOR_CPUS)")  # fmt: skip
+            profile = profile.without_tool("open").without_tool("closed")
         wrk_cells = sorted({c.scenario for c in profile.cells if "wrk" in c.tools})
         why = _no_wrk_reason(self.lab) if wrk_cells else None
         if why:
@@ -114,6 +119,7 @@ class Bench:
         self._follow_lab(self.lab.manifest())
         self.started_lab = False
         self.original: dict[str, str] = {}
+        self.startups: Startups = {}  # each variant's timed starts (startup.py)
         self.calibration: dict[str, Any] = {}
         self.metrics_port = self._metrics_port()
         self.set_dir: Path | None = None
@@ -153,6 +159,7 @@ class Bench:
         manifest = self._serving()
         self._follow_lab(manifest)
         self.original = {f: v["name"] for f, v in manifest.get("variants", {}).items()}
+        record_all(self.startups, manifest)
 
     def _serving(self) -> dict[str, Any]:
         if not self.uses_lab:
@@ -178,6 +185,7 @@ class Bench:
             self.echo(f"switching {framework} to {variant_name}")
             self.lab.switch(framework, variant_name)
             manifest = self._serving()
+            record(self.startups, manifest, framework)
         # No pid in compose mode: the service's CPU is then not sampled (null, never a guess).
         process = manifest.get("processes", {}).get(framework) or {}
         return self._load_urls(manifest)[framework], process.get("pid")
@@ -250,6 +258,7 @@ class Bench:
                 manifest["status"] = status
                 manifest["finished_at"] = summary.data["finished_at"]
                 manifest["bench_seconds"] = round(time.monotonic() - started, 1)
+                manifest["startup_s"] = self.startups
                 write_json(set_dir / MANIFEST, manifest)
             self._release_lab()
         return set_dir
@@ -317,7 +326,11 @@ class Bench:
         drained = self._drained()
         try:
             result: Any
-            if run.tool == "wrk":
+            if run.tool in OPEN_TOOLS:
+                row = self._open_loop(run, url, pid, warmup, out_dir)
+                # What every row records: the lab's service it loaded (open loops load no other).
+                row |= {"target_url": url, "target_label": row["framework"], "external": False}
+            elif run.tool == "wrk":
                 result = wrk.run_wrk(url + scenario.path, run.users, p.duration_s, warmup,
                                      out_dir / "wrk.txt", self.plan.taskset, self.plan.cpus, pid,
                                      self.plan.cpus,
@@ -336,8 +349,9 @@ class Bench:
             self.echo(f"[{i}/{total}] {run.key}: FAILED {exc}")
             summary.error(run.key, "".join(traceback.format_exception_only(exc)).strip())
             return
-        row = build_row(run, result, self.settings, self.service_cpus,
-                        self._generator_ceiling(run), f"runs/{run.key}", url)  # fmt: skip
+        if run.tool not in OPEN_TOOLS:
+            row = build_row(run, result, self.settings, self.service_cpus,
+                            self._generator_ceiling(run), f"runs/{run.key}", url)  # fmt: skip
         row["warmup_s"] = round(warmup, 2)
         if not drained:
             row["flags"].append(NOT_DRAINED)
@@ -345,11 +359,27 @@ class Bench:
             row["flags"].append(SHORT_WARMUP)
         summary.add(row)
         flags = f" flags={','.join(row['flags'])}" if row["flags"] else ""
+        target = f" (target {row['target_rps']:.1f})" if row.get("target_rps") else ""
         self.echo(
-            f"[{i}/{total}] {run.key}: {row['rps']:.1f} rps, p50 {row['p50_ms']} ms, "
+            f"[{i}/{total}] {run.key}: {row['rps']:.1f} rps{target}, p50 {row['p50_ms']} ms, "
             f"p99 {row['p99_ms']} ms, ceiling {row['ceiling_rps']}, "
             f"generator CPU {row['generator_cpu']}{flags} ({time.monotonic() - started:.0f} s)"
         )
+
+    def _open_loop(
+        self, run: Run, url: str, pid: int | None, warmup: float, out_dir: Path
+    ) -> dict[str, Any]:
+        """An open-loop lesson's run (asynclab.bench.open_loop), as its summary row."""
+        plan = open_loop.plan_for(run, self.settings, self.profile.duration_s)
+        scenario = get_scenario(run.scenario)
+        spec = open_loop.OpenSpec(
+            url + scenario.path, {"ms": scenario.wait_ms}, run.tool, plan, warmup, out_dir,
+            seed=run.repetition, taskset=self.plan.taskset, generator_cpus=self.plan.cpus,
+            service_pid=pid, infra_pids=infra_pids(self._serving()),
+            service_cpus=self.service_cpu_ids,
+        )  # fmt: skip
+        result = open_loop.measure(spec)
+        return open_loop.build_row(run, result, plan, self.settings, f"runs/{run.key}")
 
     def _service_cpu_ids(self, run: Run) -> tuple[int, ...]:
         """The CPUs whose load is sampled beside the service's: none of an external target."""
@@ -366,12 +396,17 @@ class Bench:
         return drained
 
     def _warmup_s(self, run: Run) -> float:
+        if run.tool == "open":  # no users to turn over: the profile's warm-up
+            return self.profile.warmup_s
         scenario = get_scenario(run.scenario)
+        users = run.users
+        if run.tool == "closed":
+            users = open_loop.plan_for(run, self.settings, self.profile.duration_s).users
         if run.external:
-            slots = external.ceiling(scenario, run.users)
+            slots = external.ceiling(scenario, users)
         else:
-            slots = slot_ceiling(scenario, get_variant(run.variant), self.settings, run.users)
-        return self.profile.warmup_for(run.users, slots.rps if slots else None)
+            slots = slot_ceiling(scenario, get_variant(run.variant), self.settings, users)
+        return self.profile.warmup_for(users, slots.rps if slots else None)
 
     def _generator_ceiling(self, run: Run) -> float | None:
         tool = self.calibration.get(run.tool) or {}

@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 from asynclab.bench.charts import parity_chart
 from asynclab.bench.document import Block, Heading, Image, Para, Table
+from asynclab.bench.profiles import OPEN_TOOLS
 from asynclab.bench.scenarios import get_scenario
 from asynclab.bench.verdicts import (
     PARITY_EXPECT,
@@ -249,6 +250,8 @@ def closing_table(
     found: list[Verdict], all_cells: dict[Any, Cell], manifest: dict[str, Any]
 ) -> Table | None:
     """rps and p99 of each variant on each route, from the generator its verdicts used."""
+    # The open-loop lesson's cells are keyed by load, not users: never a closed-loop figure.
+    all_cells = {k: c for k, c in all_cells.items() if k[3] not in OPEN_TOOLS}
     scenarios = [s for s in PARITY_EXPECT if any(k[0] == s for k in all_cells)]
     variants = [v for v in TABLE_VARIANTS if any(k[1] == v and k[0] in scenarios
                                                  for k in all_cells)]  # fmt: skip

@@ -19,9 +19,17 @@ from asynclab.registry import SERVICES
 from asynclab.target import Target
 from asynclab.variants import VARIANTS, get_variant
 
-Tool = Literal["locust", "wrk"]
+# "open" and "closed": the open-loop lesson's own generator (asynclab.bench.open_gen), at a
+# fixed arrival rate and as the closed loop it is compared with (asynclab.bench.open_loop).
+Tool = Literal["locust", "wrk", "open", "closed"]
+OPEN_TOOLS: tuple[Tool, ...] = ("open", "closed")
 # A warm-up stretched to a queue's turnover never exceeds this.
 MAX_WARMUP_S = 60.0
+# The open-loop lesson: offered loads in percent of each variant's Little's-law ceiling on
+# /io/db?ms=50, and the variants it measures: Flask's three ways of holding a request (a
+# process, a thread, a greenlet) and FastAPI's two (an event loop, a thread of its pool).
+OPEN_LOADS = (50, 80, 95)
+OPEN_VARIANTS = ("flask-sync", "flask-gthread", "flask-gevent", "fastapi-async", "fastapi-def")
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,13 @@ class ScenarioLevels:
     # generator-bound is then judged on wrk's cells (verdicts.verdict), never on the generator's
     # own limit.
     tools: tuple[Tool, ...] = ("locust",)
+    # Only these of the profile's variants (None: all of them).
+    variants: tuple[str, ...] | None = None
+
+    @property
+    def open_loop(self) -> bool:
+        """Its levels are offered loads in percent of the ceiling (``OPEN_LOADS``), not users."""
+        return any(t in OPEN_TOOLS for t in self.tools)
 
 
 @dataclass(frozen=True)
@@ -48,15 +63,19 @@ class Run:
 
     variant: str
     scenario: str
-    users: int
+    users: int  # the offered load in percent of the ceiling for the open-loop tools
     repetition: int
     tool: Tool = "locust"
     external: bool = False
 
     @property
     def key(self) -> str:
-        """A directory name: ``io_db__fastapi-async__u64__r1`` (``__wrk`` for wrk runs)."""
-        base = f"{self.scenario}__{self.variant}__u{self.users}__r{self.repetition}"
+        """A directory name: ``io_db__fastapi-async__u64__r1`` (``__wrk`` for wrk runs,
+        ``io_db__flask-sync__load95__r1__open`` for the open-loop lesson's)."""
+        rep = f"r{self.repetition}"
+        if self.tool in OPEN_TOOLS:
+            return f"{self.scenario}__{self.variant}__load{self.users}__{rep}__{self.tool}"
+        base = f"{self.scenario}__{self.variant}__u{self.users}__{rep}"
         return base + ("__wrk" if self.tool == "wrk" else "")
 
 
@@ -103,25 +122,35 @@ class Profile:
                 for cell in self.cells:
                     if rep > (cell.repetitions or self.repetitions):
                         continue
+                    # An open-loop cell's loads are shares of a ceiling an external target lacks.
+                    mine = [v for v in pair if (cell.variants is None or v in cell.variants)
+                            and not (cell.open_loop and self._external(v))]  # fmt: skip
                     for users in cell.users:
                         for tool in cell.tools:
-                            runs += [self._run(v, cell.scenario, users, rep, tool) for v in pair]
+                            runs += [self._run(v, cell.scenario, users, rep, tool) for v in mine]
             for cell in self.cells:
-                # A scenario that wrk measures anyway needs no separate check.
+                # A scenario that wrk measures anyway needs no separate check; an open-loop
+                # cell's levels are loads, not connections.
+                if cell.open_loop:
+                    continue
                 if cell.scenario in self.wrk_check and "wrk" not in cell.tools:
                     runs += [self._run(v, cell.scenario, max(cell.users), 1, "wrk") for v in pair]
         return runs
 
+    def _external(self, name: str) -> bool:
+        return any(t.label == name for t in self.targets)
+
     def _run(self, name: str, scenario: str, users: int, repetition: int, tool: Tool) -> Run:
-        external = any(t.label == name for t in self.targets)
-        return Run(name, scenario, users, repetition, tool, external)
+        return Run(name, scenario, users, repetition, tool, self._external(name))
 
     def without_tool(self, tool: Tool) -> Profile:
         """The profile without ``tool`` (wrk where it cannot run): every cell keeps its other
-        generators, Locust at least, whose generator-bound runs are then flagged."""
+        generators, Locust at least, whose generator-bound runs are then flagged. An open-loop
+        cell left without its generators goes: its levels are loads, which Locust cannot offer."""
         cells = tuple(
             dataclasses.replace(c, tools=tuple(t for t in c.tools if t != tool) or ("locust",))
             for c in self.cells
+            if not (c.open_loop and not [t for t in c.tools if t != tool])
         )
         wrk_check = () if tool == "wrk" else self.wrk_check
         return dataclasses.replace(self, cells=cells, wrk_check=wrk_check)
@@ -210,6 +239,9 @@ PROFILES: dict[str, Profile] = {
             *(ScenarioLevels(name, (64,), tools=BOTH) for name in ("json", "db", "queries")),
             *(ScenarioLevels(name, (64,)) for name in ("plaintext", "updates", "fortunes")),
             ScenarioLevels("mixed", (64,)),
+            # The open-loop lesson (asynclab.bench.open_loop): its windows stretch to 3,000
+            # requests at least, so about 50 minutes more, most of them flask-sync's.
+            ScenarioLevels("io_db", OPEN_LOADS, tools=OPEN_TOOLS, variants=OPEN_VARIANTS),
         ),
         repetitions=3,
         warmup_s=5,
@@ -274,11 +306,16 @@ def customise(
     changes: dict[str, Any] = {}
     cells = list(profile.cells)
     if scenarios:
-        known = {c.scenario: c for c in profile.cells}
         default = tuple(users or (8, 64))
-        cells = [known.get(s, ScenarioLevels(get_scenario(s).name, default)) for s in scenarios]
+        cells = [
+            cell
+            for s in scenarios
+            for cell in [c for c in profile.cells if c.scenario == s]
+            or [ScenarioLevels(get_scenario(s).name, default)]
+        ]
     if users:
-        cells = [dataclasses.replace(c, users=tuple(users)) for c in cells]
+        # An open-loop cell's levels are loads in percent of the ceiling, not users.
+        cells = [c if c.open_loop else dataclasses.replace(c, users=tuple(users)) for c in cells]
     if repetitions is not None:
         cells = [dataclasses.replace(c, repetitions=None) for c in cells]
     changes["cells"] = tuple(cells)

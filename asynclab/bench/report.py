@@ -11,16 +11,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from asynclab.bench import memory, startup
 from asynclab.bench.charts import latency_chart, throughput_chart
 from asynclab.bench.document import Block, Heading, Image, Para, Table, html_page, markdown
+from asynclab.bench.open_lesson import section as open_section
 from asynclab.bench.parity import explain, full_text, generator_name, spread_note
 from asynclab.bench.parity import section as parity_section
+from asynclab.bench.profiles import OPEN_TOOLS
 from asynclab.bench.results import MANIFEST, SUMMARY, read_json, write_json
 from asynclab.bench.rows import FLAG_TEXT
 from asynclab.bench.targets import WRK_AGREEMENT, targets
 from asynclab.bench.verdicts import (
     ALL_LESSONS,
     LESSONS,
+    MEMORY_LESSONS,
     PARITY_LESSONS,
     SERVER_LESSONS,
     TIMES,
@@ -50,9 +54,9 @@ CLOSED_LOOP = (
     "When the service slows down, the offered load drops with it, so the latencies shown are "
     "those of the requests that were sent; a stream of real users arriving at a fixed rate "
     "would queue longer (coordinated omission). Read the p99 here as a lower bound of what "
-    "users would see, and throughput as the capacity at that concurrency. For a fixed arrival "
-    "rate use Locust's constant_throughput wait time with enough users and report the rate "
-    "actually achieved."
+    "users would see, and throughput as the capacity at that concurrency. The open-loop lesson "
+    "(the full profile) offers /io/db?ms=50 at fixed arrival rates and measures the tail this "
+    "hides."
 )
 
 SLOW_CLIENTS = (
@@ -180,18 +184,28 @@ def build_report(set_dir: Path) -> ReportOutputs:
         blocks.append(Para(EXTERNAL_LESSONS, "note"))
     servers = [v for v in found if v.lesson in SERVER_LESSONS]
     parity = [v for v in found if v.lesson in PARITY_LESSONS]
+    mem = [v for v in found if v.lesson in MEMORY_LESSONS]
     for v in found:
-        if v in parity:
-            continue  # its own section, below
+        if v in parity or v in mem:
+            continue  # their own sections, below
         if v is (servers[0] if servers else None):
             blocks += [Heading("Servers and frameworks", 3), Para(SERVERS, "note")]
         expected = v.lesson.words(v.lesson.expect)
         blocks.append(Para(f"{v.lesson.title} (expected: {expected}): {v.text()}", "verdict"))
 
     outputs = ReportOutputs(set_dir / "report.html", set_dir / "report.md")
-    outputs.verdicts = [full_text(v) if v in parity else v.text() for v in found]
+    outputs.verdicts = [full_text(v) if v in parity else
+                        memory.full_text(v, manifest) if v in mem else v.text()
+                        for v in found]  # fmt: skip
     parity_blocks, outputs.charts = parity_section(found, all_cells, manifest, charts_dir)
     blocks += parity_blocks
+    open_blocks, open_charts, open_found = open_section(rows, charts_dir)
+    blocks += open_blocks
+    outputs.charts += open_charts
+    outputs.verdicts += [v.text() for v in open_found]
+    memory_blocks, memory_charts = memory.section(found, all_cells, manifest, charts_dir)
+    blocks += memory_blocks
+    outputs.charts += memory_charts
     blocks.append(Heading("Charts"))
     scenarios = sorted({c.scenario for c in all_cells.values() if c.tool == "locust"},
                        key=_scenario_order)  # fmt: skip
@@ -214,6 +228,8 @@ def build_report(set_dir: Path) -> ReportOutputs:
     blocks.append(Heading("Targets"))
     blocks += [Para(t.text(), "note") for t in targets(all_cells, manifest, time.monotonic() - t0)]
     blocks += _ceiling_table(all_cells, titles, manifest)
+    blocks += memory.efficiency_table(all_cells, titles, manifest)
+    blocks += startup.section(manifest)
     blocks += _wrk_section(all_cells)
     blocks += _calibration(manifest.get("calibration"))
     blocks += _method(manifest)
@@ -222,7 +238,8 @@ def build_report(set_dir: Path) -> ReportOutputs:
     title = f"asynclab bench ({summary.get('profile', '?')})"
     write_atomic(outputs.markdown, markdown(blocks, set_dir))
     write_atomic(outputs.html, html_page(title, blocks))
-    write_json(set_dir / "verdicts.json", [_verdict_json(v) for v in found])
+    write_json(set_dir / "verdicts.json",
+               [_verdict_json(v) for v in found] + [v.to_json() for v in open_found])  # fmt: skip
     return outputs
 
 
@@ -236,6 +253,8 @@ def _chart_cells(all_cells: dict[Any, Cell], scenario: str, wrk: bool) -> list[C
 
 
 def _verdict_json(v: Verdict) -> dict[str, Any]:
+    if v.lesson in MEMORY_LESSONS:
+        return {**v.to_json(), **memory.verdict_json(v)}
     if v.lesson not in PARITY_LESSONS or not v.judged:
         return v.to_json()
     explanation = explain(v)
@@ -307,8 +326,10 @@ def _ceiling_table(
     all_cells: dict[Any, Cell], titles: dict[str, str], manifest: dict[str, Any]
 ) -> list[Block]:
     rows = []
-    for c in sorted(all_cells.values(), key=lambda c: (_scenario_order(c.scenario), c.variant,
-                                                       c.users, c.tool)):  # fmt: skip
+    # The open-loop lesson's cells have their own table (their levels are loads, not users).
+    closed = [c for c in all_cells.values() if c.tool not in OPEN_TOOLS]
+    for c in sorted(closed, key=lambda c: (_scenario_order(c.scenario), c.variant, c.users,
+                                           c.tool)):  # fmt: skip
         flags = _flags(c.flags) + ("" if c.judged else "; every run flagged, not judged")
         behind = locust_behind(all_cells, c)
         if behind is not None:

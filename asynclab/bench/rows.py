@@ -4,9 +4,13 @@ the flags that say when not to trust them.
 ``rps`` counts every answer, failures included (as Locust does); ``ok_rps`` only successful
 ones, and it is what verdicts, ceiling shares and targets use. ``infra_cpu`` is what Postgres
 and the upstream (unpinned) used during the window, in cores; ``service_cores`` what the
-service could use (``ceilings.usable_cores``). ``target_url`` is the base URL the generator
-loaded and ``target_label`` the framework there: a lab variant's service, or an external
-target's label (``external``; ``variant`` is then null, see ``external.py``).
+service could use (``ceilings.usable_cores``). ``service_rss_mib`` is the resident memory of
+the service's whole process tree (master, workers, nginx in front), shared pages counted once
+(``sampler.tree_resident_bytes``): the mean of the samples taken during the window, and
+``service_rss_mib_max`` the highest; null where the service's processes are not on this machine
+(compose mode, an external target). ``target_url`` is the base URL the generator loaded and
+``target_label`` the framework there: a lab variant's service, or an external target's label
+(``external``; ``variant`` is then null, see ``external.py``).
 """
 
 from __future__ import annotations
@@ -42,6 +46,12 @@ FLAG_TEXT = {
     "locust_exit": "Locust exited with an error",
     "not_drained": "a service was still busy with an earlier run when this one started",
     "short_warmup": "median latency above the warm-up: the queue may not have settled",
+    # The open-loop lesson's (asynclab.bench.open_loop).
+    "short_of_target": "achieved more than 2% below the target arrival rate",
+    "generator_late": "the generator's own lag above 10% of the latency p99",
+    "generator_cap": "the generator reached its cap of requests in flight",
+    "slower_than_target": "below the open loop's target rate by more than 2%: not a "
+    "comparable rate",
 }
 
 
@@ -147,6 +157,8 @@ def build_row(
         "service_cpus_busy": _round(result.service_cpus_busy, 3),
         "generator_cpu": _round(result.generator_cpu, 3),
         "generator_ceiling_rps": _round(run_generator_ceiling(result.rps, result.generator_cpu), 1),
+        "service_rss_mib": _round(result.service_rss_mib, 1),
+        "service_rss_mib_max": _round(result.service_rss_mib_max, 1),
         "infra_cpu": _round(sum(infra.values()), 3) if infra else None,
         "infra_cpu_by": {name: _round(cores, 3) for name, cores in infra.items()} or None,
         "exit_code": exit_code,

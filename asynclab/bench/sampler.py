@@ -1,10 +1,16 @@
 """CPU use of whole process trees (the generator, the service, Postgres and the upstream), and
-of the service CPUs as a whole, sampled in the background.
+of the service CPUs as a whole, sampled in the background; and the resident memory of the trees
+named in ``memory`` (the service's), sampled alongside.
 
 A run's measured window is only known afterwards (Locust reports when its warm-up ended), so
 the sampler keeps a time series and ``usage(name, start, end)`` reads the span from it. Times
 are ``time.monotonic()``: every process of the machine shares that clock (Locust writes its
 window with it), and a step of the system clock, which moves ``time.time()``, leaves it alone.
+
+Resident memory of a tree counts each page once, as far as the kernel's per-process figures
+allow (:func:`tree_resident_bytes`): the plain sum of every process' RSS counts the pages that
+gunicorn's forked workers share (the interpreter, libraries, what the arbiter loaded) once per
+worker, and would charge a multi-process service for memory it does not hold.
 """
 
 from __future__ import annotations
@@ -67,18 +73,59 @@ def tree_cpu_seconds(pid: int) -> float | None:
     return total
 
 
+MIB = 1024 * 1024
+
+
+def tree_resident_bytes(pid: int) -> float | None:
+    """Resident memory of a process and its descendants, shared pages counted once (bytes).
+
+    Every process' private pages (USS), plus the shared pages of the process that has the most
+    (RSS - USS): exact for one process (its RSS); for forked workers, whose shared pages are
+    mostly the same ones, a lower bound of the pages the tree holds at all, while the sum of
+    their RSS is an upper bound that counts a shared page once per worker. PSS would split
+    a shared page among every process that maps it, the lab's other services and the bench
+    included, so a service's figure would depend on what else runs. None if the tree is gone
+    or its memory may not be read (never a partial sum).
+    """
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return None
+    private = 0
+    shared = 0
+    for proc in procs:
+        try:
+            # USS from /proc/<pid>/smaps_rollup; RSS from statm, a moment apart: never below 0.
+            info = proc.memory_full_info()
+        except psutil.AccessDenied:
+            return None
+        except psutil.Error:
+            continue  # it exited since the tree was listed: it holds nothing now
+        private += info.uss
+        shared = max(shared, info.rss - info.uss)
+    return float(private + shared)
+
+
 class CpuSampler:
-    """Samples ``{name: pid}`` trees every ``interval`` seconds while in its ``with`` block, and
-    the busy time of ``cpus`` as :data:`CPUS`."""
+    """Samples ``{name: pid}`` trees every ``interval`` seconds while in its ``with`` block, the
+    busy time of ``cpus`` as :data:`CPUS`, and the resident memory of the trees named in
+    ``memory``."""
 
     def __init__(
-        self, pids: dict[str, int], interval: float = 0.25, cpus: tuple[int, ...] = ()
+        self,
+        pids: dict[str, int],
+        interval: float = 0.25,
+        cpus: tuple[int, ...] = (),
+        memory: tuple[str, ...] = (),
     ) -> None:
         self.pids = dict(pids)
         self.cpus = cpus
+        self.memory = memory
         self.interval = interval
         self.times: list[float] = []
         self.samples: list[dict[str, float | None]] = []
+        self.resident_bytes: list[dict[str, float | None]] = []  # beside ``samples``
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name="cpu-sampler", daemon=True)
@@ -95,7 +142,9 @@ class CpuSampler:
         sample = {name: tree_cpu_seconds(pid) for name, pid in pids}
         if self.cpus:
             sample[CPUS] = busy_cpu_seconds(self.cpus)
+        held = {name: tree_resident_bytes(pid) for name, pid in pids if name in self.memory}
         self.samples.append(sample)
+        self.resident_bytes.append(held)
         self.times.append(now)
 
     def _loop(self) -> None:
@@ -142,3 +191,15 @@ class CpuSampler:
             return None
         (t0, c0), (t1, c1) = points[first], points[last]
         return max(0.0, c1 - c0), t1 - t0
+
+    def resident_mib(self, name: str, start: float, end: float) -> tuple[float, float] | None:
+        """(mean, peak) resident memory of ``name`` over the samples inside the span, in MiB;
+        None when none of them measured it."""
+        held = [
+            value
+            for t, sample in zip(self.times, self.resident_bytes, strict=True)
+            if start <= t <= end and (value := sample.get(name)) is not None
+        ]
+        if not held:
+            return None
+        return sum(held) / len(held) / MIB, max(held) / MIB

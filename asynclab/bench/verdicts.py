@@ -2,7 +2,9 @@
 
 A verdict compares a challenger with a baseline on one scenario at the highest concurrency
 both were judged at: the ratio of their median successful throughputs (``ok_rps``), its spread
-over repetitions, and the ratio of their ceilings, which is what explains it.
+over repetitions, and the ratio of their ceilings, which is what explains it. A lesson of
+another ``metric`` compares that instead: the memory lesson, successful rps per GiB of the
+service's resident memory (``asynclab.bench.memory``).
 
 A flagged run (errors, a saturated generator, ...) may not measure the service: it is left out
 of its cell's figures. A cell whose every run is flagged keeps all of them, so charts still
@@ -28,7 +30,11 @@ from typing import Any, Literal
 from asynclab.bench.rows import FLAG_TEXT
 
 Outcome = Literal["tie", "win", "loss"]
+# What a lesson compares: successful requests per second, or those per GiB of resident memory.
+Metric = Literal["rps", "rps_per_gib"]
+UNITS: dict[Metric, str] = {"rps": "rps", "rps_per_gib": "rps per GiB"}
 TIMES = "\u00d7"
+MIB_PER_GIB = 1024
 
 # Within ±15 % of each other two variants tie: closer than that, the run-to-run noise of a
 # shared two-core machine can flip the order.
@@ -55,6 +61,7 @@ class Lesson:
     # Name each side's service CPU per request: where a server's cost shows when no ceiling
     # (or the same one) explains the ratio.
     cpu_per_request: bool = False
+    metric: Metric = "rps"
 
     def words(self, outcome: Outcome) -> str:
         """``"a tie"``, ``"async wins"``, ``"granian loses"``."""
@@ -130,7 +137,22 @@ PARITY_LESSONS: tuple[Lesson, ...] = tuple(
     for reference in PARITY_REFERENCES
 )  # fmt: skip
 
-ALL_LESSONS = LESSONS + SERVER_LESSONS + PARITY_LESSONS
+# "Flask needs more workers, and more memory": each of Flask's usual deployments against
+# fastapi-async, as successful requests per second per GiB of resident memory (the service's
+# whole process tree), on a route where they wait (/io/db) and the lightest one where they
+# compute (/json). "FastAPI wins": it served more per GiB, so Flask needed more memory for the
+# same work, as the claim says.
+MEMORY_TITLE = "Flask needs more workers, and more memory"
+MEMORY_BASELINES = ("flask-sync", "flask-gthread", "flask-gevent")
+MEMORY_SCENARIOS = ("io_db", "json")
+MEMORY_LESSONS: tuple[Lesson, ...] = tuple(
+    Lesson(f"memory-{baseline}-{scenario}", MEMORY_TITLE, scenario, "fastapi-async", baseline,
+           "win", "FastAPI", metric="rps_per_gib")
+    for scenario in MEMORY_SCENARIOS
+    for baseline in MEMORY_BASELINES
+)  # fmt: skip
+
+ALL_LESSONS = LESSONS + SERVER_LESSONS + PARITY_LESSONS + MEMORY_LESSONS
 
 
 @dataclass(frozen=True)
@@ -183,6 +205,10 @@ class Cell:
     cpu_ms: float | None = None  # the service's CPU per successful request, milliseconds
     service_cores: float | None = None  # the cores the service could keep busy
     service_cpus_busy: float | None = None  # its CPUs' busy share, whatever ran on them
+    rss_mib: float | None = None  # the service tree's resident memory, MiB (window means)
+    rss_mib_max: float | None = None  # the highest sample of any of its runs
+    # Successful rps per GiB of resident memory, run by run; None where memory was not sampled.
+    rps_per_gib: Spread | None = None
     external: bool = False  # ``variant`` is then an external target's label (external.py)
 
     @property
@@ -201,6 +227,15 @@ class Cell:
         if self.cpu_ms is None or not self.service_cores:
             return None
         return self.rps.median * self.cpu_ms / 1000 / self.service_cores
+
+    @property
+    def rps_per_core(self) -> float | None:
+        """Requests served per second of the service's CPU: 1000 ÷ its CPU ms per request."""
+        return 1000 / self.cpu_ms if self.cpu_ms else None
+
+    def figure(self, metric: Metric) -> Spread | None:
+        """The spread a lesson of ``metric`` compares."""
+        return self.rps if metric == "rps" else self.rps_per_gib
 
     @property
     def ceiling_share(self) -> float | None:
@@ -236,6 +271,17 @@ def _median_row(rows: list[dict[str, Any]], key: str) -> dict[str, Any] | None:
     return known[(len(known) - 1) // 2] if known else None
 
 
+def rps_per_gib(row: dict[str, Any]) -> float | None:
+    """A run's successful rps per GiB of its service's mean resident memory."""
+    rss = row.get("service_rss_mib")
+    return ok_rps(row) / (rss / MIB_PER_GIB) if rss else None
+
+
+def _spread(values: Iterable[float | None]) -> Spread | None:
+    known = [v for v in values if v is not None]
+    return Spread.of(known) if known else None
+
+
 def _cell(key: tuple[str, str, int, str], group: list[dict[str, Any]]) -> Cell:
     flags: dict[str, int] = defaultdict(int)
     for row in group:
@@ -263,8 +309,12 @@ def _cell(key: tuple[str, str, int, str], group: list[dict[str, Any]]) -> Cell:
         cpu_ms=_median(r.get("service_cpu_ms_per_request") for r in used),
         service_cores=_median(r.get("service_cores") for r in used),
         service_cpus_busy=_median(r.get("service_cpus_busy") for r in used),
+        rss_mib=_median(r.get("service_rss_mib") for r in used),
+        rss_mib_max=max((r["service_rss_mib_max"] for r in used
+                         if r.get("service_rss_mib_max") is not None), default=None),
+        rps_per_gib=_spread(rps_per_gib(r) for r in used),
         external=bool(group[0].get("external")),
-    )
+    )  # fmt: skip
 
 
 def subject(row: dict[str, Any]) -> str:
@@ -315,6 +365,13 @@ class Verdict:
         return self.challenger.judged and self.baseline.judged
 
     @property
+    def figures(self) -> tuple[Spread, Spread]:
+        """(challenger, baseline) spreads of the lesson's metric, which both cells have."""
+        metric = self.lesson.metric
+        c, b = self.challenger.figure(metric), self.baseline.figure(metric)
+        return c or self.challenger.rps, b or self.baseline.rps
+
+    @property
     def not_judged_reason(self) -> str | None:
         if self.judged:
             return None
@@ -329,14 +386,26 @@ class Verdict:
         return self.judged and self.outcome == self.lesson.expect
 
     def _figures(self) -> str:
-        c, b = self.challenger, self.baseline
+        (c, b), unit = self.figures, UNITS[self.lesson.metric]
         spread = (
             f" (range {TIMES}{self.ratio_low:.2f} to {TIMES}{self.ratio_high:.2f})"
-            if c.rps.n > 1 or b.rps.n > 1
+            if c.n > 1 or b.n > 1
             else ""
         )
         ratio = "" if math.isnan(self.ratio) else f", {TIMES}{self.ratio:.2f}{spread}"
-        return f"{c.variant} {c.rps.text()} vs {b.variant} {b.rps.text()}{ratio}"
+        return (
+            f"{self.challenger.variant} {c.text(unit)} vs {self.baseline.variant} "
+            f"{b.text(unit)}{ratio}"
+        )
+
+    def _ceilings(self) -> str:
+        c, b = self.challenger, self.baseline
+        if c.ceiling_note and c.ceiling_note == b.ceiling_note and not c.ceiling_rps:
+            return f". Ceiling of both: {c.ceiling_note}"
+        if not (c.ceiling_note and b.ceiling_note):
+            return ""
+        ratio = f" ({TIMES}{self.ceiling_ratio:.2f})" if self.ceiling_ratio else ""
+        return f". Ceilings: {c.ceiling_note} vs {b.ceiling_note}{ratio}"
 
     def text(self) -> str:
         c, b = self.challenger, self.baseline
@@ -349,12 +418,9 @@ class Verdict:
         line = f"{head}{self._figures()}: {self.lesson.words(self.outcome)}" + (
             "" if self.as_expected else f" (expected {self.lesson.words(self.lesson.expect)})"
         )
-        if c.ceiling_note and c.ceiling_note == b.ceiling_note and not c.ceiling_rps:
-            line += f". Ceiling of both: {c.ceiling_note}"
-        elif c.ceiling_note and b.ceiling_note:
-            line += f". Ceilings: {c.ceiling_note} vs {b.ceiling_note}"
-            if self.ceiling_ratio:
-                line += f" ({TIMES}{self.ceiling_ratio:.2f})"
+        # The ceilings bound throughput: a ratio of another metric has its own section's words.
+        if self.lesson.metric == "rps":
+            line += self._ceilings()
         said = c.ceiling_kind == b.ceiling_kind == "cpu"  # the ceilings name the CPU already
         if self.lesson.cpu_per_request and c.cpu_ms and b.cpu_ms and not said:
             line += (
@@ -379,6 +445,7 @@ class Verdict:
             "users": self.users,
             "challenger": self.challenger.variant,
             "baseline": self.baseline.variant,
+            "metric": self.lesson.metric,
             "challenger_rps": self.challenger.rps.median,
             "baseline_rps": self.baseline.rps.median,
             "ratio": _json_number(self.ratio),
@@ -467,11 +534,14 @@ def _verdict(
     scenario_title: str,
     tool: str,
 ) -> Verdict | None:
+    metric = lesson.metric
     pairs = {
-        u: (c, all_cells[(s, lesson.baseline, u, t)])
+        u: (c, b)
         for (s, v, u, t), c in all_cells.items()
         if s == lesson.scenario and v == lesson.challenger and t == tool
-        and (s, lesson.baseline, u, t) in all_cells
+        and (b := all_cells.get((s, lesson.baseline, u, t))) is not None
+        # Memory unmeasured on a side (compose mode, sets older than it): nothing to compare.
+        and c.figure(metric) is not None and b.figure(metric) is not None
     }  # fmt: skip
     if not pairs:
         return None
@@ -479,15 +549,16 @@ def _verdict(
     users = max(judged) if judged else max(pairs)
     skipped = tuple(sorted(u for u in pairs if u > users))
     c, b = pairs[users]
-    if b.rps.median <= 0:
+    cf, bf = c.figure(metric) or c.rps, b.figure(metric) or b.rps
+    if bf.median <= 0:
         if c.judged and b.judged:
             return None
         # Nothing succeeded on the baseline: no ratio, but the lesson still says why.
         ratio = low = high = math.nan
     else:
-        ratio = c.rps.median / b.rps.median
-        low = c.rps.low / b.rps.high if b.rps.high else ratio
-        high = c.rps.high / b.rps.low if b.rps.low else ratio
+        ratio = cf.median / bf.median
+        low = cf.low / bf.high if bf.high else ratio
+        high = cf.high / bf.low if bf.low else ratio
     ceiling_ratio = c.ceiling_rps / b.ceiling_rps if c.ceiling_rps and b.ceiling_rps else None
     flags: dict[str, int] = defaultdict(int)
     for cell in (c, b):

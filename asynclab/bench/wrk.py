@@ -30,6 +30,8 @@ class WrkResult:
     generator_cpu_s: float | None
     service_cpu_s: float | None
     service_cpus_busy: float | None = None  # share of the service CPUs busy with anything
+    service_rss_mib: float | None = None  # the service tree's resident memory: window mean
+    service_rss_mib_max: float | None = None  # and its highest sample
 
     @property
     def error_rate(self) -> float:
@@ -142,7 +144,8 @@ def run_wrk_together(
                  for cmd in cmds]  # fmt: skip
         pids = {f"generator{i}": proc.pid for i, proc in enumerate(procs)}
         pids.update({f"service{i}": t.service_pid for i, t in enumerate(targets) if t.service_pid})
-        with CpuSampler(pids, cpus=service_cpus) as sampler:
+        services = tuple(f"service{i}" for i, t in enumerate(targets) if t.service_pid)
+        with CpuSampler(pids, cpus=service_cpus, memory=services) as sampler:
             start = time.monotonic()  # the sampler's clock
             outputs = [proc.communicate(timeout=math.ceil(duration_s) + 30)[0] for proc in procs]
             end = time.monotonic()
@@ -162,6 +165,7 @@ def run_wrk_together(
             raise RuntimeError(f"wrk failed (exit {proc.returncode}): {output[-1000:]}")
         gen = sampler.usage(f"generator{i}", start, end)
         svc = sampler.usage(f"service{i}", start, end)
+        rss = sampler.resident_mib(f"service{i}", start, end)
         window = found.get("window_s", duration_s)
         results.append(WrkResult(
             requests=int(found.get("requests", 0)),
@@ -174,5 +178,7 @@ def run_wrk_together(
             generator_cpu_s=gen[0] if gen else None,
             service_cpu_s=svc[0] / svc[1] * window if svc else None,
             service_cpus_busy=sampler.cpus_busy(start, end),
+            service_rss_mib=rss[0] if rss else None,
+            service_rss_mib_max=rss[1] if rss else None,
         ))  # fmt: skip
     return results

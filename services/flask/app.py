@@ -39,11 +39,29 @@ def _query() -> dict[str, str]:
     return {key: values[-1] for key, values in request.args.lists()}
 
 
+# A body refused for its size is still read, this far, before the answer: the answer keeps the
+# connection alive, and gunicorn's gthread worker, left to discard the rest itself, gives up
+# after 64 KiB and closes the connection under the client's next request (uvicorn, Node and Go
+# read it). A larger body may still cost its connection: a bound, so a refusal stays cheap.
+DISCARD_LIMIT_BYTES = 1024 * 1024
+
+
+def _discard_body() -> None:
+    left = DISCARD_LIMIT_BYTES
+    while left > 0 and (chunk := request.stream.read(min(left, 65536))):
+        left -= len(chunk)
+
+
 def _body() -> bytes:
     """The request body, refused (413) past 64 KiB, chunked bodies included."""
-    errors.check_body_size(request.headers.get("Content-Length"))
+    try:
+        errors.check_body_size(request.headers.get("Content-Length"))
+    except ApiError:
+        _discard_body()
+        raise
     body = request.stream.read(MAX_BODY_BYTES + 1)
     if len(body) > MAX_BODY_BYTES:
+        _discard_body()
         raise errors.payload_too_large()
     return body
 

@@ -115,7 +115,7 @@ def test_a_target_alone_is_measured_and_reported_without_a_lab(
     assert (row["ceiling_rps"], row["ceiling_kind"]) == (40.0, "users")
     assert row["slot_ceiling_rps"] is None
     for unknown in ("service_cpu_ms_per_request", "cpu_ceiling_rps", "service_cores",
-                    "service_cpus_busy", "infra_cpu"):  # fmt: skip
+                    "service_cpus_busy", "infra_cpu", "service_rss_mib"):  # fmt: skip
         assert row[unknown] is None, unknown
 
     manifest = json.loads((set_dir / "manifest.json").read_text())
@@ -130,6 +130,7 @@ def test_a_target_alone_is_measured_and_reported_without_a_lab(
     assert external.CPU_NOT_MEASURED in report
     assert "No lesson could be judged: this set measured external targets only." in report
     assert "| fastapi (external) | 2 |" in report
+    assert "Not measured: this set loaded external targets only" in report  # startup times
 
 
 STAND_IN = """#!{python}

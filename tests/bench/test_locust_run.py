@@ -27,7 +27,7 @@ from asynclab.bench.locust_run import (
     read_final_stats,
     run_locust,
 )
-from asynclab.bench.sampler import CpuSampler, infra_pids
+from asynclab.bench.sampler import CpuSampler, infra_pids, tree_resident_bytes
 from asynclab.bench.scenarios import SCENARIOS
 from asynclab.lab import Lab
 from asynclab.settings import ROOT
@@ -70,6 +70,9 @@ def test_warmup_is_cut_from_the_counted_requests(lab: Lab, tmp_path: Path) -> No
     assert result.returncode == 0
     assert {name for name, _ in result.infra_cpu} == {"postgres", "upstream"}
     assert all(cores >= 0 for _, cores in result.infra_cpu)
+    assert result.service_rss_mib is not None
+    assert result.service_rss_mib_max is not None
+    assert 0 < result.service_rss_mib <= result.service_rss_mib_max
 
 
 def entry(name: str, times: dict[int, int], failures: int = 0) -> dict[str, object]:
@@ -170,3 +173,29 @@ def test_the_sampler_tells_how_busy_the_service_cpus_were() -> None:
     assert busy is not None
     assert 0.5 < busy <= 1.0  # this thread alone kept it busy (the GIL lets it spin)
     assert CpuSampler({}).cpus_busy(0, 1) is None  # no CPUs given: nothing to say
+
+
+def test_resident_memory_counts_each_process_of_a_service_tree(lab: Lab) -> None:
+    """flask-sync's arbiter and workers all count, and the pages they share count once: more
+    than any one process holds, less than their RSS added up."""
+    manifest = lab.manifest()
+    assert manifest is not None
+    pid = manifest["processes"]["flask"]["pid"]
+    root = psutil.Process(pid)
+    tree = [root, *root.children(recursive=True)]
+    assert len(tree) == 1 + lab.settings.workers  # the arbiter (taskset exec'd into it)
+    rss = [proc.memory_info().rss for proc in tree]
+    held = tree_resident_bytes(pid)
+    assert held is not None
+    assert max(rss) < held < sum(rss)
+
+    with CpuSampler({"service": pid}, interval=0.05, memory=("service",)) as sampler:
+        poll_until(lambda: len(sampler.times) >= 4, "four samples")
+    figures = sampler.resident_mib("service", sampler.times[0], sampler.times[-1])
+    assert figures is not None
+    mean, peak = figures
+    assert max(rss) / 2**20 < mean <= peak
+    # Only the samples inside a window count: none there, no figure (never a guess).
+    after = sampler.times[-1] + 1
+    assert sampler.resident_mib("service", after, after + 1) is None
+    assert sampler.resident_mib("generator", sampler.times[0], sampler.times[-1]) is None

@@ -37,6 +37,8 @@ def check_row(row: dict[str, Any]) -> None:
     assert row["p50_ms"] <= row["p99_ms"]
     assert 0 <= row["error_rate"] <= 1
     assert 0 <= row["generator_cpu"] <= 1.5
+    # The service's process tree was on this machine (a native lab): its memory was sampled.
+    assert 0 < row["service_rss_mib"] <= row["service_rss_mib_max"]
 
 
 @pytest.mark.slow
@@ -75,6 +77,10 @@ def test_tiny_matrix_writes_well_formed_results(lab: Lab, tmp_path: Path) -> Non
     assert calibration["route"] == "/plaintext"
     assert calibration["locust"]["rps"] > 0
     assert calibration["generator_ceiling_rps"] > 0
+    # The starts of what the lab served, timed when the lab started them.
+    startups = manifest["startup_s"]
+    assert {"flask-sync", "fastapi-async"} <= set(startups)
+    assert all(s > 0 for seconds in startups.values() for s in seconds)
     # The bench found the lab running: it used it and left it running.
     assert manifest["lab"]["started_by_bench"] is False
     assert lab.manifest() is not None

@@ -112,6 +112,37 @@ def test_flagged_lesson_is_not_judged_and_infra_cpu_is_shown(result_set: Path) -
     assert "measured CPU capacity" in page
 
 
+def test_report_shows_memory_per_gib_and_startup_times(result_set: Path) -> None:
+    """The recorded quick set, as a bench records it now: resident memory in every row and
+    the variants' starts in the manifest."""
+    summary = json.loads((result_set / "summary.json").read_text())
+    for r in summary["rows"]:
+        r["service_rss_mib"] = 178.0 if r["variant"] == "flask-sync" else 81.0
+        r["service_rss_mib_max"] = r["service_rss_mib"] + 4
+    (result_set / "summary.json").write_text(json.dumps(summary))
+    manifest = json.loads((result_set / "manifest.json").read_text())
+    manifest["startup_s"] = {"flask-sync": [1.21, 1.43], "fastapi-async": [0.82]}
+    (result_set / "manifest.json").write_text(json.dumps(manifest))
+
+    out = build_report(result_set)
+    markdown = out.markdown.read_text()
+    assert "## Flask needs more workers, and more memory?" in markdown
+    assert "charts/memory.png" in markdown
+    assert "## Throughput per core and per GiB" in markdown
+    assert "| rps per core | rps per GiB | resident memory |" in markdown
+    assert "81 MiB (peak 85)" in markdown
+    assert "| flask-sync | gunicorn | 3 | 2 | 1.32 | 1.21-1.43 |" in markdown
+    # Its own section: the quick profile's three lessons stay as they were.
+    verdicts = json.loads((result_set / "verdicts.json").read_text())
+    assert [v["lesson"] for v in verdicts] == ["cpu", "io", "pitfall", "memory-flask-sync-io_db"]
+    memory = verdicts[-1]
+    assert (memory["metric"], memory["challenger_rss_mib"], memory["baseline_rss_mib"]) == (
+        "rps_per_gib", 81.0, 178.0)  # fmt: skip
+    assert memory["ratio"] == pytest.approx(
+        memory["challenger_rps_per_gib"] / memory["baseline_rps_per_gib"], rel=1e-3)  # fmt: skip
+    assert "The claim holds here" in out.verdicts[-1]
+
+
 def with_updates(result_set: Path, postgres: dict[str, str] | None) -> None:
     """The recorded set plus an /updates cell (the io_db rows, renamed), as a bench records it."""
     summary = json.loads((result_set / "summary.json").read_text())

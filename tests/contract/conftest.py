@@ -15,9 +15,9 @@ import psycopg
 import pytest
 
 from asynclab.lab import Lab
-from contract import figures
+from contract import checks, figures
 from contract.cases import FRAMEWORKS
-from contract.checks import CLIENT_LIMITS, CLIENT_TIMEOUT_S, Conn, service_url
+from contract.checks import Conn, service_url
 
 # Hypothesis (under schemathesis, test_fuzz.py) keeps caches in ./.hypothesis: not in the repo.
 HYPOTHESIS_HOME = Path(tempfile.gettempdir()) / "asynclab-hypothesis"
@@ -38,19 +38,14 @@ def service(lab: Lab, framework: str) -> str:
 
 @pytest.fixture
 def client(service: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=service, timeout=CLIENT_TIMEOUT_S, limits=CLIENT_LIMITS) as c:
+    with checks.client(service) as c:
         yield c
 
 
 @pytest.fixture(scope="session")
 def clients(lab: Lab) -> Iterator[dict[str, httpx.Client]]:
     """One client per service, for tests that compare the two side by side."""
-    made = {
-        name: httpx.Client(
-            base_url=service_url(lab, name), timeout=CLIENT_TIMEOUT_S, limits=CLIENT_LIMITS
-        )
-        for name in FRAMEWORKS
-    }
+    made = {name: checks.client(service_url(lab, name)) for name in FRAMEWORKS}
     yield made
     for c in made.values():
         c.close()

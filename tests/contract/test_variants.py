@@ -6,9 +6,11 @@ its default variant and serves as the reference. The defaults come back at the e
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
 import httpx
 import psycopg
@@ -19,13 +21,21 @@ from asynclab.lab import Lab
 from asynclab.registry import SERVICES
 from asynclab.variants import VARIANTS, Framework, Variant
 from contract import differences, raw
-from contract.cases import BAD_REQUESTS, GOOD_REQUESTS, VALID_ITEM, Req, post_json
+from contract.cases import (
+    BAD_REQUESTS,
+    GOOD_REQUESTS,
+    MAX_BODY,
+    VALID_ITEM,
+    Req,
+    padded_item,
+    post_json,
+)
 from contract.checks import (
-    CLIENT_LIMITS,
     CLIENT_TIMEOUT_S,
     Conn,
     answer,
     check_headers,
+    client,
     service_url,
 )
 
@@ -76,12 +86,8 @@ def test_serves_the_contract(lab: Lab, variant: Variant, db: Conn) -> None:
     mine, other = variant.framework, OTHER[variant.framework]
     proxied = {f: VARIANTS[running_variant(lab, f)].proxy is not None for f in (mine, other)}
     with (
-        httpx.Client(
-            base_url=service_url(lab, mine), timeout=CLIENT_TIMEOUT_S, limits=CLIENT_LIMITS
-        ) as c,
-        httpx.Client(
-            base_url=service_url(lab, other), timeout=CLIENT_TIMEOUT_S, limits=CLIENT_LIMITS
-        ) as ref,
+        client(service_url(lab, mine)) as c,
+        client(service_url(lab, other)) as ref,
     ):
         # SAME, then every case of the shared table: each variant runs the route table's
         # handlers its own way (async def, def in a thread pool, sync, gthread, gevent
@@ -128,6 +134,45 @@ def test_same_answers_to_raw_heads(lab: Lab, variant: Variant) -> None:
     for id, (request, answers) in differences.SERVER_ANSWERS.items():
         got = raw.exchange(service_url(lab, mine), request)
         assert (got.status, got.media_type) == answers[differences.front(variant)], id
+
+
+def test_a_refused_body_leaves_the_connection_usable(lab: Lab, variant: Variant) -> None:
+    """A body refused for its size (413) is answered on a connection that, unless the answer
+    says ``Connection: close``, serves the next request: gthread once closed it under the
+    client's next request after answering keep-alive (it gave up discarding past 64 KiB)."""
+    url = urlsplit(service_url(lab, variant.framework))
+    assert url.hostname is not None
+    assert url.port is not None
+    body = padded_item(MAX_BODY + 1)
+    post = (
+        b"POST /items HTTP/1.1\r\nHost: asynclab\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(body)
+    )
+    with socket.create_connection((url.hostname, url.port), timeout=CLIENT_TIMEOUT_S) as sock:
+        sock.sendall(post + body)
+        first = read_answer(sock)
+        assert first.status == 413, first
+        if first.headers.get("connection", "").lower() == "close":
+            return
+        sock.sendall(b"GET /json HTTP/1.1\r\nHost: asynclab\r\n\r\n")
+        assert read_answer(sock).status == 200
+
+
+def read_answer(sock: socket.socket) -> raw.Answer:
+    """One answer with a Content-Length from a kept-alive connection."""
+    received = bytearray()
+    while b"\r\n\r\n" not in received:
+        chunk = sock.recv(65536)
+        assert chunk, f"the server closed the connection without an answer: {bytes(received)!r}"
+        received += chunk
+    top, _, body = bytes(received).partition(b"\r\n\r\n")
+    status_line, *field_lines = top.decode("latin-1").split("\r\n")
+    headers = {n.strip().lower(): v.strip() for n, _, v in (f.partition(":") for f in field_lines)}
+    while len(body) < int(headers.get("content-length", "0")):
+        chunk = sock.recv(65536)
+        assert chunk, "the server closed the connection inside an answer"
+        body += chunk
+    return raw.Answer(int(status_line.split(" ")[1]), headers, body)
 
 
 def waits_at_once(lab: Lab, variant: Variant, n: int) -> int:
