@@ -45,6 +45,8 @@ from asynclab.procs import (
 )
 from asynclab.registry import SERVICES
 from asynclab.settings import LabSettings
+from asynclab.target import TargetError, parse_target
+from asynclab.target_check import check
 from asynclab.variants import Framework, Variant, get_variant
 from asynclab.webui import locust_web_process
 
@@ -115,6 +117,7 @@ class Lab:
             if manifest is not None and any(is_ours(r) for r in self._records()):
                 return self._restart_missing(manifest)
             self._refuse_if_running()
+            self._check_target()
             variants = self._variants()
             for variant in variants.values():
                 self._refuse_if_missing(variant)
@@ -163,6 +166,18 @@ class Lab:
                     raise LabError(f"start failed ({exc}); everything started was stopped") from exc
                 raise
             return manifest
+
+    def _check_target(self) -> None:
+        """The web UI's external target (``ASYNCLAB_TARGET``) answers HTTP, or nothing starts."""
+        text = self.settings.target
+        if not text:
+            return
+        try:
+            answer = check(parse_target(text))
+        except TargetError as exc:
+            raise LabError(f"ASYNCLAB_TARGET={text}: {exc}") from None
+        self.echo(f"ASYNCLAB_TARGET {text}: GET {answer.path} answered {answer.status}; the web "
+                  "UI's Target list offers it")  # fmt: skip
 
     # --- restart what is missing ----------------------------------------------------------
 

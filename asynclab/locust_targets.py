@@ -8,16 +8,26 @@ Locust monkey-patches the process with gevent.
 services; the first is the default. Choosing one fills the Host field, which stays the single
 source of truth: Locust's UI shows in its header what the Host field said when the run started,
 so the drop-down must change the field itself, not only what the server receives.
+
+``ASYNCLAB_TARGET="fastapi=http://10.0.0.5:8000"``, a service the lab did not start
+(``asynclab/target.py``), comes last as ``fastapi (external)``, so that the lab's own service
+of that framework keeps its entry: one variable in every mode (the native lab's setting,
+compose's and a cluster's Locust environment).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
 from flask import Response, request
 from locust import events
 from locust.env import Environment
+
+from asynclab.target import TargetError, parse_target
+
+log = logging.getLogger(__name__)
 
 # React owns the Host input: set it through the native setter and announce an input event, so
 # that React's state (which the form submits and the header shows) follows the drop-down.
@@ -34,14 +44,24 @@ document.addEventListener("change", (event) => {
 </script>"""
 
 
-def targets(text: str | None = None) -> dict[str, str]:
-    """``targets("fastapi=http://a:1,flask=http://b:2") == {"fastapi": "http://a:1", ...}``."""
+def targets(text: str | None = None, external: str | None = None) -> dict[str, str]:
+    """``targets("fastapi=http://a:1,flask=http://b:2", "fastapi=http://c:3")`` is
+    ``{"fastapi": "http://a:1", "flask": "http://b:2", "fastapi (external)": "http://c:3"}``."""
     text = os.environ.get("LOCUST_TARGETS", "") if text is None else text
+    external = os.environ.get("ASYNCLAB_TARGET", "") if external is None else external
     found: dict[str, str] = {}
     for part in text.split(","):
         name, _, url = part.strip().partition("=")
         if name.strip() and url.strip():
             found[name.strip()] = url.strip()
+    if external.strip():
+        try:
+            target = parse_target(external)
+        except TargetError as exc:
+            # The lab refuses it before starting Locust; a cluster's Locust logs why it is left out.
+            log.error("ASYNCLAB_TARGET=%s is not in the Target list: %s", external, exc)
+        else:
+            found[f"{target.label} (external)"] = target.url
     return found
 
 

@@ -109,6 +109,13 @@ class LabSettings(_PerService):
     connect_timeout_s: float = Field(default=3.0, gt=0)
 
     metrics_enabled: bool = Field(default=True, description="Serve /metrics and time requests.")
+    # Checked when the lab starts (asynclab/target_check.py), not here: a setting that does not
+    # parse must not stop `asynclab down` or `status`.
+    target: str = Field(
+        default="",
+        description="A service the lab did not start, added to the web UI's Target list: "
+        "LABEL=URL (asynclab/target.py), e.g. fastapi=http://10.0.0.5:8000.",
+    )
     start_timeout_s: float = Field(default=60.0, gt=0, description="Wait for /readyz this long.")
 
     @property

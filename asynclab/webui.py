@@ -1,6 +1,6 @@
 """The Locust web UI of the lab: every scenario and shape of ``loadtests/`` in the class picker,
 aimed at ``registry.WEB_UI_TARGET`` (FastAPI) by default, with every service offered in a
-"Target" drop-down.
+"Target" drop-down, and ``ASYNCLAB_TARGET`` (a service the lab did not start) offered there too.
 
 It runs on the generator's CPUs, like the bench: one Locust process on one CPU, Locust's own
 distributed mode (``--processes N``) on N, so that what the audience sees on stage is measured
@@ -68,6 +68,8 @@ def locust_web_process(settings: LabSettings) -> ProcessSpec:
         env={
             "PYTHONUNBUFFERED": "1",
             "LOCUST_TARGETS": targets_env(settings),
+            # Under its own name: the Locust plugin labels it external (locust_targets.py).
+            "ASYNCLAB_TARGET": settings.target,
             "LOCUST_METRICS_PORT": str(metrics_port),
             "LOCUST_METRICS_HOST": settings.host,
         },

@@ -8,10 +8,12 @@
 #   scripts/compose.sh switch flask flask-gthread   serve another variant on a service's port
 #   scripts/compose.sh urls                    print what to open
 #   scripts/compose.sh bench [ARGS...]         asynclab bench against the compose lab
+#                                              (--target LABEL=URL: a service outside the lab)
 #
 # Settings: .env (committed), then .env.local (gitignored, secrets), then your shell: the same
 # precedence compose applies. ASYNCLAB_COMPOSE_SERVICES="postgres upstream ..." starts only
 # those services (and the variants of COMPOSE_PROFILES among them) for up and bench.
+# ASYNCLAB_TARGET=LABEL=URL adds a service the lab did not start to the web UI's Target list.
 #
 # For the bench (asynclab/bench/compose_lab.py), one generator container per measured run:
 #   scripts/compose.sh generator NAME OUT_DIR [VAR=VALUE...] -- COMMAND...
@@ -145,6 +147,23 @@ check_derived() {
   if [ "$wrong" = yes ]; then exit 2; fi
 }
 
+# The web UI's external target (ASYNCLAB_TARGET=LABEL=URL) must answer HTTP where Locust runs:
+# inside the lab's network, where 127.0.0.1 is the container itself and this machine is
+# host.docker.internal. Checked from a Locust container before anything starts
+# (asynclab/target_check.py says why not).
+check_target() {
+  local target
+  target=$(setting ASYNCLAB_TARGET)
+  if [ -z "$target" ]; then return; fi
+  compose build locust-master
+  if ! compose run --rm --no-deps -T locust-master python -m asynclab.target_check "$target" >/dev/null; then
+    echo "asynclab: ASYNCLAB_TARGET=$target: the lab's Locust cannot load it (why: above). From the" \
+      "containers, this machine is host.docker.internal, and a service there must listen beyond" \
+      "127.0.0.1 (README, Docker Compose)." >&2
+    exit 2
+  fi
+}
+
 # Every variant's profile, so that down and clean also reach variants started by `switch`.
 all_profiles() {
   COMPOSE_PROFILES='' compose config --profiles | paste -sd, -
@@ -193,6 +212,7 @@ start() {
   ensure_grafana_password
   check_derived
   require_compose
+  check_target
   local wanted inactive
   wanted=${*:-$(services)}
   # The variants whose profile is not active: a `switch` or a bench may have left one on a
@@ -293,7 +313,7 @@ main() {
       "$DOCKER" rm --force "${1:?usage: generator-stop NAME}" >/dev/null 2>&1 || true
       ;;
     *)
-      sed -n '2,19p' "$0" >&2
+      sed -n '2,21p' "$0" >&2
       exit 2
       ;;
   esac

@@ -26,7 +26,8 @@ from asynclab.variants import plural as _plural
 @dataclass(frozen=True)
 class Ceiling:
     rps: float
-    kind: Literal["slots", "cpu"]
+    # "users": an external target's, whose slots are unknown (asynclab/bench/external.py)
+    kind: Literal["slots", "cpu", "users"]
     note: str
 
     def to_json(self) -> dict[str, Any]:

@@ -40,6 +40,8 @@ VARIANT_STYLE: dict[str, tuple[str, str]] = {
 }
 # x0.3 and x0.7 too: most ratios of the parity chart lie between x0.2 and x1.5.
 RATIO_TICKS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 10)
+# What a series' dashed line is, when all its cells have one kind of ceiling.
+CEILING_WORDS: dict[str | None, str] = {"cpu": "measured CPU capacity", "users": "users' bound"}
 DPI = 144
 SIZE = (1920 / DPI, 1080 / DPI)  # a full-HD slide; SVG keeps the same 16:9 proportions
 STYLE: Any = {  # matplotlib types rcParams keys as literals; Any keeps this table plain
@@ -116,9 +118,10 @@ def throughput_chart(cells: list[Cell], title: str, out_dir: Path, name: str) ->
                         linestyle=_line(series), label=variant)  # fmt: skip
             ceil = [(c.users, c.ceiling_rps) for c in series if c.ceiling_rps]
             if ceil:
-                # A CPU figure is measured in the same run, not predicted: say which it is.
-                slots = any(c.ceiling_kind != "cpu" for c in series if c.ceiling_rps)
-                what = "ceiling" if slots else "measured CPU capacity"
+                # A CPU figure is measured in the same run, not predicted: say which it is; an
+                # external target's is only what its users allow.
+                kinds = {c.ceiling_kind for c in series if c.ceiling_rps}
+                what = CEILING_WORDS.get(kinds.pop() if len(kinds) == 1 else None, "ceiling")
                 ax.plot([u for u, _ in ceil], [r for _, r in ceil], color=colour,
                         linestyle="--", linewidth=2.5, marker="_", markersize=40,
                         label=f"{variant} {what}")  # fmt: skip

@@ -11,6 +11,7 @@ import click
 from asynclab.bench.profiles import PROFILES, customise, get_profile
 from asynclab.procs import LabError
 from asynclab.settings import LabSettings
+from asynclab.target import TargetError, parse_targets
 
 # Exit codes of ``asynclab bench`` beyond click's own: 130 as a shell reports Ctrl-C.
 EXIT_FAILED = 1
@@ -41,6 +42,16 @@ def _ints(text: str | None) -> list[int] | None:
 )
 @click.option("--scenarios", help="Comma-separated scenarios instead of the profile's.")
 @click.option("--variants", help="Comma-separated variants instead of the profile's.")
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="LABEL=URL",
+    help="A service the lab did not start, loaded with the same scenarios (repeatable), e.g. "
+    "fastapi=http://10.0.0.5:8000: the label names its framework in the report. Checked "
+    "first: http or https, reachable, answers HTTP. Alone, it replaces the profile's variants "
+    "and no lab is started; with --variants both are measured.",
+)
 @click.option("--users", help="Comma-separated concurrency levels for every scenario.")
 @click.option("--repetitions", type=click.IntRange(1, 100), help="Runs per cell.")
 @click.option("--duration", type=click.FloatRange(0.5), help="Measured seconds per run.")
@@ -71,6 +82,7 @@ def bench(
     profile_name: str,
     scenarios: str | None,
     variants: str | None,
+    targets: tuple[str, ...],
     users: str | None,
     repetitions: int | None,
     duration: float | None,
@@ -86,12 +98,21 @@ def bench(
     variant x users x repetition with Locust, and writes results/<timestamp>/ (results/latest
     once it is complete). Ctrl-C keeps the finished runs, marks the set incomplete and exits
     with 130; a failed run exits with 1. With ASYNCLAB_LAB=compose (scripts/compose.sh bench)
-    it measures the compose lab instead.
+    it measures the compose lab instead. With --target alone it loads that service, which the
+    lab did not start, from the generator's CPUs and starts no lab.
 
-    Example: asynclab bench --profile quick --variants flask-sync,fastapi-async
+    Examples:
+
+    \b
+        asynclab bench --profile quick --variants flask-sync,fastapi-async
+        asynclab bench --target fastapi=http://10.0.0.5:8000 --scenarios io_db --users 8,64
     """
     from asynclab.bench.matrix import Bench
 
+    try:
+        external = parse_targets(targets)
+    except TargetError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--target'") from None
     try:
         profile = customise(
             get_profile(profile_name),
@@ -103,6 +124,7 @@ def bench(
             warmup_s=warmup,
             wrk_check=wrk_check,
             calibrate=calibrate,
+            targets=external,
         )
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
@@ -111,6 +133,9 @@ def bench(
     try:
         runner = Bench(settings, profile, results_dir or settings.root / "results", echo=click.echo)
         set_dir = runner.run()
+    except TargetError as exc:
+        given = f" (--target {exc.target.text})" if exc.target else ""
+        raise click.ClickException(f"{exc}{given}") from None
     except LabError as exc:
         raise click.ClickException(str(exc)) from None
     if make_report:

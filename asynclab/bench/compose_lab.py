@@ -15,10 +15,12 @@ the container's first process when the engine runs on this machine, and null oth
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import secrets
 import subprocess
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,8 @@ from asynclab.bench.locust_run import LoadSpec, locust_command
 from asynclab.procs import LabError, http_ok
 from asynclab.registry import SERVICES
 from asynclab.settings import LabSettings
+from asynclab.target import Target, TargetError
+from asynclab.target_check import EXIT_REFUSED, REFUSED, Answer
 from asynclab.variants import VARIANTS, Framework, get_variant
 
 SCRIPT = Path("scripts") / "compose.sh"
@@ -210,6 +214,26 @@ class ComposeLab:
             "(GENERATOR_CPUS in .env, a CPU quota), on the lab's network",
             "unpinned": "postgres, upstream, monitoring (containers with their own limits)",
         }
+
+    def check_target(self, target: Target) -> Answer:
+        """``target_check`` where the generator runs: in a locust-bench container on the lab's
+        network, where 127.0.0.1 is the container itself and this machine is
+        ``host.docker.internal`` (compose.yaml's ``extra_hosts``)."""
+        with tempfile.TemporaryDirectory() as out:
+            cmd = [*self.script, "generator", f"asynclab-check-{secrets.token_hex(4)}", out,
+                   "--", "python", "-m", "asynclab.target_check", target.text]  # fmt: skip
+            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        said = [line for line in done.stderr.splitlines() if line.startswith(REFUSED)]
+        if done.returncode == EXIT_REFUSED and said:
+            raise TargetError(f"{said[-1].removeprefix(REFUSED)} (checked from the lab's "
+                              "generator container)", target)  # fmt: skip
+        try:
+            return Answer.from_json(json.loads(done.stdout.strip().splitlines()[-1]))
+        except (ValueError, KeyError, IndexError):
+            raise LabError(
+                f"checking {target.text} in a generator container failed (exit "
+                f"{done.returncode}): {(done.stderr or done.stdout).strip()[-1000:]}"
+            ) from None
 
     def switch(self, framework: Framework, variant_name: str) -> None:
         """``scripts/compose.sh switch flask flask-gthread``: stops the framework's other

@@ -16,8 +16,8 @@ import httpx
 FAST_S = 0.1
 
 
-def wait_idle(*base_urls: str, timeout_s: float = 15.0) -> bool:
-    """Poll each service's ``/healthz`` until it answers within 100 ms.
+def wait_idle(*base_urls: str, timeout_s: float = 15.0, fast_s: float = FAST_S) -> bool:
+    """Poll each service's ``/healthz`` until it answers within ``fast_s`` (100 ms).
 
     Returns False when some service was still busy after ``timeout_s`` (shared by all of them):
     ``wait_idle("http://127.0.0.1:8001", "http://127.0.0.1:8002")``.
@@ -26,12 +26,12 @@ def wait_idle(*base_urls: str, timeout_s: float = 15.0) -> bool:
     # trust_env=False: a proxy from the environment must never see loopback traffic.
     with httpx.Client(timeout=timeout_s, trust_env=False) as client:
         for base_url in base_urls:
-            if not _drained(client, base_url, deadline):
+            if not _drained(client, base_url, deadline, fast_s):
                 return False
     return True
 
 
-def _drained(client: httpx.Client, base_url: str, deadline: float) -> bool:
+def _drained(client: httpx.Client, base_url: str, deadline: float, fast_s: float) -> bool:
     while time.monotonic() < deadline:
         sent = time.monotonic()
         try:
@@ -39,6 +39,6 @@ def _drained(client: httpx.Client, base_url: str, deadline: float) -> bool:
         except httpx.HTTPError:
             time.sleep(0.1)
             continue
-        if time.monotonic() - sent < FAST_S:
+        if time.monotonic() - sent < fast_s:
             return True
     return False

@@ -25,6 +25,7 @@ BENCH_ONLY = {
     "bench_metrics_port",
     "start_timeout_s",
     "lab",
+    "target",  # the web UI's: a bench loads only the --target it is given
 }
 
 

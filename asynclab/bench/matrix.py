@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from asynclab.bench import open_loop, wrk
+from asynclab.bench import external, open_loop, wrk
 from asynclab.bench.calibrate import calibrate
 from asynclab.bench.ceilings import slot_ceiling
 from asynclab.bench.compose_lab import ComposeLab
@@ -46,9 +46,10 @@ from asynclab.bench.sampler import infra_pids
 from asynclab.bench.scenarios import get_scenario
 from asynclab.bench.startup import Startups, record, record_all
 from asynclab.lab import Lab
-from asynclab.procs import http_ok, port_in_use
+from asynclab.procs import cpu_plan, http_ok, port_in_use
 from asynclab.registry import SERVICES, get_service
 from asynclab.settings import LabSettings
+from asynclab.target_check import Answer, check
 from asynclab.variants import Framework, get_variant
 
 Echo = Callable[[str], None]
@@ -71,7 +72,11 @@ def _no_wrk_reason(lab: BenchLab) -> str | None:
 
 class Bench:
     """``label_prefix`` goes before the scenario label of every Locust run (``"act 1: "``);
-    ``lab`` replaces the one ``settings`` select (``labs.open_lab``)."""
+    ``lab`` replaces the one ``settings`` select (``labs.open_lab``).
+
+    A profile with external targets (``Profile.targets``) loads them too, checked first; with
+    no variants of the lab beside them, no lab is started or used (its settings still give the
+    generator's CPUs, and in compose mode its containers run the generator)."""
 
     def __init__(
         self,
@@ -107,6 +112,8 @@ class Bench:
                  "outrun, its runs are flagged generator-bound")  # fmt: skip
             profile = profile.without_tool("wrk")
         self.profile = profile
+        self.targets = {t.label: t for t in profile.targets}
+        self.answers: dict[str, Answer] = {}  # what each target answered before the load
         self.results_dir = results_dir
         self.echo = echo
         self._follow_lab(self.lab.manifest())
@@ -133,7 +140,14 @@ class Bench:
         native = not isinstance(self.lab, ComposeLab)
         self.service_cpu_ids = pinned_service_cpus(self.settings) if native else ()
 
+    @property
+    def uses_lab(self) -> bool:
+        """False for external targets alone: then nothing of the lab is started or switched."""
+        return bool(self.profile.variants)
+
     def _ensure_lab(self) -> None:
+        if not self.uses_lab:
+            return
         if self.lab.manifest() is None:
             if isinstance(self.lab, Lab):
                 first = {get_variant(v).framework: v for v in reversed(self.profile.variants)}
@@ -148,6 +162,8 @@ class Bench:
         record_all(self.startups, manifest)
 
     def _serving(self) -> dict[str, Any]:
+        if not self.uses_lab:
+            return {}
         manifest = self.lab.manifest()
         if manifest is None:
             raise RuntimeError("the lab stopped during the bench")
@@ -157,9 +173,12 @@ class Bench:
         """Where Locust runs: compose mode's container, else a child process on this machine."""
         return self.lab.generator if isinstance(self.lab, ComposeLab) else None
 
-    def _use(self, variant_name: str) -> tuple[str, int | None]:
-        """Serve ``variant_name`` on its framework's port; return (the URL the generator loads,
-        service pid)."""
+    def _use(self, run: Run) -> tuple[str, int | None]:
+        """Serve the run's variant on its framework's port; return (the URL the generator loads,
+        service pid). An external target's pid is none of ours."""
+        if run.external:
+            return self.targets[run.variant].url, None
+        variant_name = run.variant
         framework: Framework = get_variant(variant_name).framework
         manifest = self._serving()
         if manifest["variants"].get(framework, {}).get("name") != variant_name:
@@ -191,8 +210,22 @@ class Bench:
 
     # --- the matrix -------------------------------------------------------------------------
 
+    def check_targets(self) -> dict[str, Answer]:
+        """Each external target's answer, from where the generator runs; TargetError for the
+        first that is not an HTTP service answering there (``target_check.py``)."""
+        for label, target in self.targets.items():
+            if label not in self.answers:
+                answer = (self.lab.check_target(target) if isinstance(self.lab, ComposeLab)
+                          else check(target))  # fmt: skip
+                self.echo(f"external target {target.text}: GET {answer.path} answered "
+                          f"{answer.status} in {answer.seconds * 1000:.0f} ms")  # fmt: skip
+                self.answers[label] = answer
+        return self.answers
+
     def run(self) -> Path:
-        """Run everything; return the result set's directory (also on interruption)."""
+        """Run everything; return the result set's directory (also on interruption). External
+        targets are checked first: one refused (TargetError) leaves no set behind."""
+        self.check_targets()
         self.set_dir = set_dir = new_set_dir(self.results_dir)
         runs = self.profile.runs()
         summary = Summary(set_dir, self.profile.name, len(runs))
@@ -204,8 +237,7 @@ class Bench:
             with stop_signals_interrupt():
                 self._ensure_lab()
                 lab = self._serving()
-                manifest = build_manifest(self.settings, self.profile, self.plan.to_json(),
-                                          self._lab_facts(lab), lab.get("cpu_plan"))  # fmt: skip
+                manifest = self._manifest(lab)
                 write_json(set_dir / MANIFEST, manifest)
                 if self.profile.calibrate:
                     manifest["calibration"] = self._calibrate(set_dir / "calibration")
@@ -231,21 +263,40 @@ class Bench:
             self._release_lab()
         return set_dir
 
+    def _manifest(self, lab: dict[str, Any]) -> dict[str, Any]:
+        plan, postgres = lab.get("cpu_plan"), None
+        if not self.uses_lab:
+            lab_plan = cpu_plan(self.settings)
+            if isinstance(self.lab, ComposeLab):
+                lab_plan = self.lab.cpu_plan()
+            plan = external.cpu_plan(lab_plan)
+            postgres = {"source": "not used: external targets only"}
+        manifest = build_manifest(self.settings, self.profile, self.plan.to_json(),
+                                  self._lab_facts(lab), plan, postgres)  # fmt: skip
+        if self.targets:
+            manifest["targets"] = [
+                {**t.to_json(), "answer": self.answers[t.label].to_json(),
+                 "notes": list(external.NOTES)}
+                for t in self.targets.values()
+            ]  # fmt: skip
+        return manifest
+
     def _lab_facts(self, lab: dict[str, Any]) -> dict[str, Any]:
         return {
             "mode": self.settings.lab,
             "started_by_bench": self.started_lab,
             "urls": lab.get("urls", {}),
             "served_before": self.original,
-            "notes": lab.get("notes", []),
+            "notes": lab.get("notes", []) if self.uses_lab else [external.NO_LAB],
         }
 
     def _calibrate(self, out_dir: Path) -> dict[str, Any]:
-        targets = {}
+        targets: dict[str, tuple[str, int | None]] = {}
         manifest = self._serving()
-        for framework, config in manifest["variants"].items():
+        for framework, config in manifest.get("variants", {}).items():
             process = manifest.get("processes", {}).get(framework) or {}
             targets[config["name"]] = (self._load_urls(manifest)[framework], process.get("pid"))
+        targets |= {label: (t.url, None) for label, t in self.targets.items()}
         env = self._locust_env("calibration")
         return calibrate(targets, self.plan, out_dir, self.settings.root, echo=self.echo, env=env,
                          generator=self._generator())  # fmt: skip
@@ -264,7 +315,7 @@ class Bench:
 
     def _one(self, run: Run, i: int, total: int, summary: Summary) -> None:
         assert self.set_dir is not None
-        url, pid = self._use(run.variant)
+        url, pid = self._use(run)
         out_dir = self.set_dir / "runs" / run.key
         scenario = get_scenario(run.scenario)
         p = self.profile
@@ -272,24 +323,27 @@ class Bench:
         warmup = self._warmup_s(run)
         # The previous run's queued requests are not this run's, in either service: both
         # share the service CPU.
-        drained = wait_idle(*self._service_urls())
+        drained = self._drained()
         try:
             result: Any
             if run.tool in OPEN_TOOLS:
                 row = self._open_loop(run, url, pid, warmup, out_dir)
+                # What every row records: the lab's service it loaded (open loops load no other).
+                row |= {"target_url": url, "target_label": row["framework"], "external": False}
             elif run.tool == "wrk":
                 result = wrk.run_wrk(url + scenario.path, run.users, p.duration_s, warmup,
                                      out_dir / "wrk.txt", self.plan.taskset, self.plan.cpus, pid,
                                      self.plan.cpus,
-                                     service_cpus=self.service_cpu_ids)  # fmt: skip
+                                     service_cpus=self._service_cpu_ids(run))  # fmt: skip
             else:
                 env = self._locust_env(f"{run.scenario}/{run.variant}")
                 g = self.plan
-                # Postgres and the upstream: native pids only (none in compose mode).
-                infra = infra_pids(self._serving())
+                # Postgres and the upstream: native pids only (none in compose mode), and none
+                # of an external target's.
+                infra = () if run.external else infra_pids(self._serving())
                 spec = LoadSpec(scenario, url, run.users, warmup, p.duration_s, out_dir,
                                 g.taskset, g.locust_processes, pid, env, infra,
-                                self.service_cpu_ids)  # fmt: skip
+                                self._service_cpu_ids(run))  # fmt: skip
                 result = run_locust(spec, self.settings.root, self.plan.cpus, self._generator())
         except (RunFailed, RuntimeError, OSError, subprocess.SubprocessError) as exc:
             self.echo(f"[{i}/{total}] {run.key}: FAILED {exc}")
@@ -297,7 +351,7 @@ class Bench:
             return
         if run.tool not in OPEN_TOOLS:
             row = build_row(run, result, self.settings, self.service_cpus,
-                            self._generator_ceiling(run), f"runs/{run.key}")  # fmt: skip
+                            self._generator_ceiling(run), f"runs/{run.key}", url)  # fmt: skip
         row["warmup_s"] = round(warmup, 2)
         if not drained:
             row["flags"].append(NOT_DRAINED)
@@ -327,18 +381,31 @@ class Bench:
         result = open_loop.measure(spec)
         return open_loop.build_row(run, result, plan, self.settings, f"runs/{run.key}")
 
-    def _service_urls(self) -> list[str]:
-        urls = self._serving()["urls"]
-        return [urls[f] for f in SERVICES if f in urls]
+    def _service_cpu_ids(self, run: Run) -> tuple[int, ...]:
+        """The CPUs whose load is sampled beside the service's: none of an external target."""
+        return () if run.external else self.service_cpu_ids
+
+    def _drained(self) -> bool:
+        """Every service loaded in this set has drained: the lab's, and each external target
+        as fast as it answered before the load (one far away is never as fast as loopback)."""
+        urls = self._serving().get("urls", {})
+        drained = wait_idle(*(urls[f] for f in SERVICES if f in urls))
+        for label, target in self.targets.items():
+            fast_s = external.idle_within(self.answers[label].seconds)
+            drained = wait_idle(target.url, fast_s=fast_s) and drained
+        return drained
 
     def _warmup_s(self, run: Run) -> float:
         if run.tool == "open":  # no users to turn over: the profile's warm-up
             return self.profile.warmup_s
-        scenario, variant = get_scenario(run.scenario), get_variant(run.variant)
+        scenario = get_scenario(run.scenario)
         users = run.users
         if run.tool == "closed":
             users = open_loop.plan_for(run, self.settings, self.profile.duration_s).users
-        slots = slot_ceiling(scenario, variant, self.settings, users)
+        if run.external:
+            slots = external.ceiling(scenario, users)
+        else:
+            slots = slot_ceiling(scenario, get_variant(run.variant), self.settings, users)
         return self.profile.warmup_for(users, slots.rps if slots else None)
 
     def _generator_ceiling(self, run: Run) -> float | None:

@@ -262,7 +262,7 @@ def efficiency_table(
     for c in sorted(closed, key=lambda c: (c.scenario, c.variant, c.users, c.tool)):
         per_core = f"{c.rps_per_core:,.0f}" if c.rps_per_core is not None else "-"
         peak = f" (peak {c.rss_mib_max:,.0f})" if c.rss_mib_max is not None else ""
-        rows.append([titles.get(c.scenario, c.scenario), c.variant, str(c.users),
+        rows.append([titles.get(c.scenario, c.scenario), c.name, str(c.users),
                      generator_name(c.tool, manifest), f"{c.rps.median:,.0f}", per_core,
                      _per_gib(c, spread=True),
                      _mib(c.rss_mib) + peak])  # fmt: skip

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from asynclab.bench.scenarios import get_scenario
 from asynclab.registry import SERVICES
+from asynclab.target import Target
 from asynclab.variants import VARIANTS, get_variant
 
 # "open" and "closed": the open-loop lesson's own generator (asynclab.bench.open_gen), at a
@@ -57,13 +58,15 @@ class ScenarioLevels:
 
 @dataclass(frozen=True)
 class Run:
-    """One measured run of the matrix."""
+    """One measured run of the matrix: of a lab variant, or of an external target (``external``,
+    ``variant`` is then its label)."""
 
     variant: str
     scenario: str
     users: int  # the offered load in percent of the ceiling for the open-loop tools
     repetition: int
     tool: Tool = "locust"
+    external: bool = False
 
     @property
     def key(self) -> str:
@@ -87,6 +90,8 @@ class Profile:
     # Scenarios repeated with wrk at their highest concurrency, to check Locust against it.
     wrk_check: tuple[str, ...] = ()
     calibrate: bool = True
+    # Services the lab did not start (``--target``), measured beside ``variants`` or alone.
+    targets: tuple[Target, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -117,18 +122,26 @@ class Profile:
                 for cell in self.cells:
                     if rep > (cell.repetitions or self.repetitions):
                         continue
-                    mine = [v for v in pair if cell.variants is None or v in cell.variants]
+                    # An open-loop cell's loads are shares of a ceiling an external target lacks.
+                    mine = [v for v in pair if (cell.variants is None or v in cell.variants)
+                            and not (cell.open_loop and self._external(v))]  # fmt: skip
                     for users in cell.users:
                         for tool in cell.tools:
-                            runs += [Run(v, cell.scenario, users, rep, tool) for v in mine]
+                            runs += [self._run(v, cell.scenario, users, rep, tool) for v in mine]
             for cell in self.cells:
                 # A scenario that wrk measures anyway needs no separate check; an open-loop
                 # cell's levels are loads, not connections.
                 if cell.open_loop:
                     continue
                 if cell.scenario in self.wrk_check and "wrk" not in cell.tools:
-                    runs += [Run(v, cell.scenario, max(cell.users), 1, "wrk") for v in pair]
+                    runs += [self._run(v, cell.scenario, max(cell.users), 1, "wrk") for v in pair]
         return runs
+
+    def _external(self, name: str) -> bool:
+        return any(t.label == name for t in self.targets)
+
+    def _run(self, name: str, scenario: str, users: int, repetition: int, tool: Tool) -> Run:
+        return Run(name, scenario, users, repetition, tool, self._external(name))
 
     def without_tool(self, tool: Tool) -> Profile:
         """The profile without ``tool`` (wrk where it cannot run): every cell keeps its other
@@ -174,8 +187,11 @@ class Profile:
                     rows.append([])
                 rows[at].append(name)
         order = list(SERVICES)
-        return [tuple(sorted(row, key=lambda v: order.index(get_variant(v).framework)))
-                for row in rows if row]  # fmt: skip
+        pairs = [tuple(sorted(row, key=lambda v: order.index(get_variant(v).framework)))
+                 for row in rows if row]  # fmt: skip
+        # External targets alternate with the first group at every step, or alone.
+        labels = tuple(t.label for t in self.targets)
+        return [pairs[0] + labels, *pairs[1:]] if pairs else [labels] if labels else []
 
 
 WRK_CHECK = ("cpu_python", "io_db")
@@ -282,8 +298,11 @@ def customise(
     warmup_s: float | None = None,
     wrk_check: bool | None = None,
     calibrate: bool | None = None,
+    targets: tuple[Target, ...] = (),
 ) -> Profile:
-    """The profile with command-line overrides; unknown names raise ValueError."""
+    """The profile with command-line overrides; unknown names raise ValueError.
+
+    With ``targets`` the lab's variants are measured only when ``variants`` names them."""
     changes: dict[str, Any] = {}
     cells = list(profile.cells)
     if scenarios:
@@ -302,6 +321,10 @@ def customise(
     changes["cells"] = tuple(cells)
     if variants:
         changes["variants"] = tuple(get_variant(v).name for v in variants)
+    elif targets:
+        changes["variants"] = ()
+    if targets:
+        changes["targets"] = tuple(targets)
     if repetitions is not None:
         changes["repetitions"] = repetitions
     if duration_s is not None:

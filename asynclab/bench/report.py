@@ -84,6 +84,18 @@ SERVERS = (
 )
 
 
+EXTERNAL_LESSONS = (
+    "External targets are measured with the same scenarios, but no lesson judges them: each "
+    "lesson compares two of the lab's variants, whose workers, pools and CPU plan it knows and "
+    "which explain their ratio; an external target's are unknown to the lab."
+)
+
+
+def external_only(manifest: dict[str, Any]) -> bool:
+    """A set of external targets alone: the lab's services, Postgres and upstream took no part."""
+    return bool(manifest.get("targets")) and not manifest.get("variants")
+
+
 def commits(manifest: dict[str, Any]) -> str | None:
     """``synchronous_commit`` as Postgres ran it for the set; None for sets that predate it."""
     value = (manifest.get("postgres") or {}).get("synchronous_commit")
@@ -92,6 +104,12 @@ def commits(manifest: dict[str, Any]) -> str | None:
 
 def commits_text(manifest: dict[str, Any]) -> str:
     """What a reader of /updates and POST /items figures must know about how Postgres wrote."""
+    if external_only(manifest):
+        return (
+            "The lab's Postgres took no part in this set: how an external target's database "
+            "commits is unknown to the lab, and with it whether /updates and POST /items "
+            "figures include a flush to disk."
+        )
     value = commits(manifest)
     if value is None:
         return (
@@ -141,7 +159,9 @@ def build_report(set_dir: Path) -> ReportOutputs:
     titles = {k: v.get("title", k) for k, v in manifest.get("scenarios", {}).items()}
     # Where a reader of write figures looks, the titles say how Postgres committed them.
     for name, scenario in manifest.get("scenarios", {}).items():
-        if scenario.get("writes"):
+        if scenario.get("writes") and external_only(manifest):
+            titles[name] += " (synchronous_commit unknown: external)"
+        elif scenario.get("writes"):
             titles[name] += f" (synchronous_commit={commits(manifest) or 'not recorded'})"
     charts_dir = set_dir / "charts"
     charts_dir.mkdir(exist_ok=True)
@@ -156,8 +176,12 @@ def build_report(set_dir: Path) -> ReportOutputs:
     blocks: list[Block] = [Heading(f"asynclab bench: {summary.get('profile', '?')} profile", 1)]
     blocks += _header(summary, manifest)
     blocks.append(Heading("Lessons"))
-    if not found:
+    if not found and external_only(manifest):
+        blocks.append(Para("No lesson could be judged: this set measured external targets only."))
+    elif not found:
         blocks.append(Para("No lesson could be judged: the set lacks the variants it compares."))
+    if manifest.get("targets"):
+        blocks.append(Para(EXTERNAL_LESSONS, "note"))
     servers = [v for v in found if v.lesson in SERVER_LESSONS]
     parity = [v for v in found if v.lesson in PARITY_LESSONS]
     mem = [v for v in found if v.lesson in MEMORY_LESSONS]
@@ -268,13 +292,33 @@ def _header(summary: dict[str, Any], manifest: dict[str, Any]) -> list[Block]:
     git = manifest.get("git", {})
     cpu = manifest.get("cpu", {})
     plan = manifest.get("cpu_plan", {})
+    services = (
+        f"services: {plan.get('services')}"
+        if external_only(manifest)
+        else f"services on CPU {plan.get('service_cpus', '?')} ({plan.get('services', '?')})"
+    )
     blocks.append(Para(
         f"Started {summary.get('started_at')}, finished {summary.get('finished_at') or '-'}; "
         f"git {str(git.get('revision') or '?')[:12]}{' (dirty)' if git.get('dirty') else ''}; "
-        f"CPU {cpu.get('model', '?')} x {cpu.get('count', '?')}; services on CPU "
-        f"{plan.get('service_cpus', '?')} ({plan.get('services', '?')}), generator on CPU "
+        f"CPU {cpu.get('model', '?')} x {cpu.get('count', '?')}; {services}, generator on CPU "
         f"{plan.get('generator_cpus', '?')} ({plan.get('generator_plan', '?')})."))  # fmt: skip
+    blocks += _external_targets(manifest)
     blocks.append(Para(commits_text(manifest), "note"))
+    return blocks
+
+
+def _external_targets(manifest: dict[str, Any]) -> list[Block]:
+    """Each external target, what it answered before the load, and what the lab cannot know."""
+    blocks: list[Block] = []
+    for target in manifest.get("targets") or []:
+        answer = target.get("answer") or {}
+        server = f", Server: {answer['server']}" if answer.get("server") else ""
+        notes = "; ".join(target.get("notes") or [])
+        blocks.append(Para(
+            f"External target {target['label']} at {target['url']}, not started by the lab: "
+            f"GET {answer.get('path', '?')} answered {answer.get('status', '?')} in "
+            f"{_f((answer.get('seconds') or 0) * 1000)} ms{server} before the load. What the "
+            f"lab cannot know of it: {notes}.", "warning"))  # fmt: skip
     return blocks
 
 
@@ -290,7 +334,7 @@ def _ceiling_table(
         behind = locust_behind(all_cells, c)
         if behind is not None:
             flags += f"; {behind:.0%} below wrk: Locust set the pace"
-        rows.append([titles.get(c.scenario, c.scenario), c.variant, str(c.users),
+        rows.append([titles.get(c.scenario, c.scenario), c.name, str(c.users),
                      generator_name(c.tool, manifest), c.rps.text(),
                      _f(c.ceiling_rps), _pct(c.ceiling_share), c.ceiling_note or "-",
                      _f(c.p50_ms, 1), _f(c.p99_ms, 1), _f(c.infra_cpu, 2), flags])  # fmt: skip
@@ -303,7 +347,7 @@ def _ceiling_table(
              "configuration) and the measured CPU capacity (service cores ÷ CPU time per "
              "request, both from the same run: its share is about the service's CPU use, so "
              "it says the service ran out of cores, not what the configuration allows)."),
-        Para(UNPINNED_INFRA, "note"),
+        *([] if external_only(manifest) else [Para(UNPINNED_INFRA, "note")]),
         Table(["scenario", "variant", "users", "generator", "successful rps", "ceiling rps",
                "of ceiling", "ceiling", "p50 ms", "p99 ms", "infra CPU (cores)",
                "flags (runs)"], rows),
@@ -323,7 +367,7 @@ def _wrk_section(all_cells: dict[Any, Cell]) -> list[Block]:
         diff = loc.rps.median / w.rps.median - 1 if w.rps.median else None
         judged = loc.judged and w.judged
         agree = "-" if diff is None else ("yes" if abs(diff) <= WRK_AGREEMENT else "no")
-        rows.append([loc.scenario, loc.variant, str(loc.users), _f(loc.rps.median, 1),
+        rows.append([loc.scenario, loc.name, str(loc.users), _f(loc.rps.median, 1),
                      _f(w.rps.median, 1), "-" if diff is None else f"{diff:+.1%}",
                      agree + ("" if judged else " (flagged, not judged)"),
                      _f(loc.p50_ms, 1), _f(w.p50_ms, 1),
@@ -398,10 +442,17 @@ def _environment(manifest: dict[str, Any]) -> list[Block]:
                      str(v.get("request_slots") or "unbounded"), str(v.get("db_slots")),
                      str(v.get("upstream_slots")), str(v.get("blocking_slots"))])  # fmt: skip
     python = manifest.get("python", {})
-    return [
+    blocks: list[Block] = [
         Heading("Environment"),
         Para(f"Python {python.get('version', '?')} on {manifest.get('platform', '?')}; "
              f"{versions}. Every package version is in manifest.json."),
-        Table(["variant", "server", "worker class", "handlers", "processes", "request slots",
-               "db slots", "upstream slots", "blocking slots"], rows),
     ]  # fmt: skip
+    if rows:
+        blocks.append(Table(["variant", "server", "worker class", "handlers", "processes",
+                             "request slots", "db slots", "upstream slots", "blocking slots"],
+                            rows))  # fmt: skip
+    targets = [[t["label"], t["url"], "unknown: not started by the lab"]
+               for t in manifest.get("targets") or []]  # fmt: skip
+    if targets:
+        blocks.append(Table(["external target", "URL", "server, workers, pools, CPUs"], targets))
+    return blocks

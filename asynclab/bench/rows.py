@@ -8,14 +8,18 @@ service could use (``ceilings.usable_cores``). ``service_rss_mib`` is the reside
 the service's whole process tree (master, workers, nginx in front), shared pages counted once
 (``sampler.tree_resident_bytes``): the mean of the samples taken during the window, and
 ``service_rss_mib_max`` the highest; null where the service's processes are not on this machine
-(compose mode).
+(compose mode, an external target). ``target_url`` is the base URL the generator loaded and
+``target_label`` the framework there: a lab variant's service, or an external target's label
+(``external``; ``variant`` is then null, see ``external.py``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from asynclab.bench import external
 from asynclab.bench.ceilings import (
+    Ceiling,
     binding,
     cpu_ceiling,
     no_ceiling_reason,
@@ -91,16 +95,28 @@ def build_row(
     service_cpus: int,
     generator_ceiling: float | None,
     run_dir: str,
+    target_url: str | None = None,
 ) -> dict[str, Any]:
     scenario = get_scenario(run.scenario)
-    variant = get_variant(run.variant)
     requests = result.requests
     cpu_per_request = (
         result.service_cpu_s / requests if result.service_cpu_s is not None and requests else None
     )
-    slots = slot_ceiling(scenario, variant, settings, run.users)
-    cpu = cpu_ceiling(scenario, variant, settings, cpu_per_request, service_cpus)
-    ceiling = binding(slots, cpu)
+    slots: Ceiling | None
+    cpu: Ceiling | None
+    if run.external:
+        # Its budget is unknown: no variant, no slots, no cores (asynclab/bench/external.py).
+        variant_name, framework, slots, cpu, cores = None, run.variant, None, None, None
+        ceiling = external.ceiling(scenario, run.users)
+        no_ceiling = None if ceiling else external.no_ceiling_reason(scenario)
+    else:
+        variant = get_variant(run.variant)
+        variant_name, framework = variant.name, variant.framework
+        slots = slot_ceiling(scenario, variant, settings, run.users)
+        cpu = cpu_ceiling(scenario, variant, settings, cpu_per_request, service_cpus)
+        ceiling = binding(slots, cpu)
+        no_ceiling = no_ceiling_reason(scenario)
+        cores = usable_cores(scenario, variant, settings, service_cpus)
     if isinstance(result, LoadResult):
         p95, failures, exit_code = result.p95_ms, result.failures, result.returncode
         infra = dict(result.infra_cpu)
@@ -110,12 +126,15 @@ def build_row(
     ok_rps = max(0, requests - failures) / result.window_s if result.window_s else 0.0
     row: dict[str, Any] = {
         "scenario": run.scenario,
-        "variant": run.variant,
-        "framework": variant.framework,
+        "variant": variant_name,
+        "framework": framework,
         "users": run.users,
         "repetition": run.repetition,
         "tool": run.tool,
         "route": scenario.path,
+        "target_url": target_url,
+        "target_label": framework,
+        "external": run.external,
         "rps": _round(result.rps),
         "ok_rps": _round(ok_rps),
         "requests": requests,
@@ -126,14 +145,14 @@ def build_row(
         "error_rate": _round(result.error_rate, 5),
         "ceiling_rps": _round(ceiling.rps, 1) if ceiling else None,
         "ceiling_kind": ceiling.kind if ceiling else None,
-        "ceiling_note": ceiling.note if ceiling else no_ceiling_reason(scenario),
+        "ceiling_note": ceiling.note if ceiling else no_ceiling,
         "slot_ceiling_rps": _round(slots.rps, 1) if slots else None,
         "cpu_ceiling_rps": _round(cpu.rps, 1) if cpu else None,
         "service_cpu_ms_per_request": _round(cpu_per_request * 1000, 3)
         if cpu_per_request
         else None,
         # The cores it can keep busy: with the CPU per request, how close it ran to them.
-        "service_cores": usable_cores(scenario, variant, settings, service_cpus),
+        "service_cores": cores,
         # How busy its CPUs were with anything, itself included: other work may take them.
         "service_cpus_busy": _round(result.service_cpus_busy, 3),
         "generator_cpu": _round(result.generator_cpu, 3),

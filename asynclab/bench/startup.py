@@ -56,7 +56,9 @@ def section(manifest: dict[str, Any]) -> list[Block]:
     startups: Startups = manifest.get("startup_s") or {}
     blocks: list[Block] = [Heading("Startup time")]
     if not startups:
-        why = ("the compose lab does not time its containers' starts"
+        why = ("this set loaded external targets only, which the lab does not start"
+               if manifest.get("targets") and not manifest.get("variants")
+               else "the compose lab does not time its containers' starts"
                if (manifest.get("lab") or {}).get("mode") == "compose"
                else "this set was recorded before startup times were")  # fmt: skip
         return [*blocks, Para(f"Not measured: {why}.", "note")]

@@ -43,7 +43,7 @@ def io_ceiling(cells: dict[Any, Cell]) -> Target:
     for c in sorted(io, key=lambda c: c.users):
         best[c.variant] = c  # the highest concurrency wins: the most saturated
     if not best:
-        return Target(name, None, "no /io/db runs in this set")
+        return Target(name, None, "no /io/db runs of the lab's variants in this set")
     parts = []
     for v, c in sorted(best.items()):
         note = "" if c.judged else f" (not judged: every run flagged, {c.flag_text()})"
@@ -68,7 +68,7 @@ def wrk_agreement(cells: dict[Any, Cell]) -> Target:
             met = met and abs(diff) <= WRK_AGREEMENT
         flagged = [c for c in (loc, w) if not c.judged]
         note = "".join(f" (not judged: {c.tool} {c.flag_text()})" for c in flagged)
-        parts.append(f"{scenario} {variant} {users} users {diff:+.1%}{note}")
+        parts.append(f"{scenario} {loc.name} {users} users {diff:+.1%}{note}")
     if not parts:
         return Target(name, None, "no wrk runs in this set (--wrk-check)")
     return Target(name, met, "; ".join(parts))
@@ -83,7 +83,7 @@ def repeatability(cells: dict[Any, Cell]) -> Target:
     within = sum(cv <= MAX_CV for cv, _ in cvs)
     return Target(name, worst_cv <= MAX_CV,
                   f"{within} of {len(cvs)} cells within 5%; worst {worst.scenario} "
-                  f"{worst.variant} {worst.users} users, CV {worst_cv:.1%}")  # fmt: skip
+                  f"{worst.name} {worst.users} users, CV {worst_cv:.1%}")  # fmt: skip
 
 
 def quick_time(manifest: dict[str, Any], report_seconds: float) -> Target:

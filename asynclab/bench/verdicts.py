@@ -209,11 +209,17 @@ class Cell:
     rss_mib_max: float | None = None  # the highest sample of any of its runs
     # Successful rps per GiB of resident memory, run by run; None where memory was not sampled.
     rps_per_gib: Spread | None = None
+    external: bool = False  # ``variant`` is then an external target's label (external.py)
+
+    @property
+    def name(self) -> str:
+        """The variant, or an external target: ``"fastapi (external)"``."""
+        return f"{self.variant} (external)" if self.external else self.variant
 
     @property
     def label(self) -> str:
-        """The variant, and the generator when it is not Locust: ``"go-single (wrk)"``."""
-        return self.variant if self.tool == "locust" else f"{self.variant} ({self.tool})"
+        """The name, and the generator when it is not Locust: ``"go-single (wrk)"``."""
+        return self.name if self.tool == "locust" else f"{self.name} ({self.tool})"
 
     @property
     def cpu_busy(self) -> float | None:
@@ -307,14 +313,21 @@ def _cell(key: tuple[str, str, int, str], group: list[dict[str, Any]]) -> Cell:
         rss_mib_max=max((r["service_rss_mib_max"] for r in used
                          if r.get("service_rss_mib_max") is not None), default=None),
         rps_per_gib=_spread(rps_per_gib(r) for r in used),
+        external=bool(group[0].get("external")),
     )  # fmt: skip
+
+
+def subject(row: dict[str, Any]) -> str:
+    """What a row measured: its variant, or an external target's label (no variant)."""
+    name: str = row.get("variant") or row["target_label"]
+    return name
 
 
 def cells(rows: Iterable[dict[str, Any]]) -> dict[tuple[str, str, int, str], Cell]:
     groups: dict[tuple[str, str, int, str], list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         if row.get("rps") is not None:
-            key = (row["scenario"], row["variant"], int(row["users"]), row.get("tool", "locust"))
+            key = (row["scenario"], subject(row), int(row["users"]), row.get("tool", "locust"))
             groups[key].append(row)
     return {key: _cell(key, group) for key, group in groups.items()}
 
