@@ -10,6 +10,11 @@ from pydantic_core import PydanticCustomError
 from services.common.work import clamp_queries
 
 MAX_BODY_BYTES = 64 * 1024
+# A body refused for its size is still read, this far, before the answer: the answer keeps the
+# connection alive, and a server left to discard the rest itself may give up (gunicorn's gthread
+# past 64 KiB, granian) and close the connection under the client's next request. Past it the
+# connection may be lost: a bound, so that a refusal stays cheap.
+DISCARD_LIMIT_BYTES = 1024 * 1024
 # The longest wait one request may ask for, in total: /io/db and /io/upstream wait `ms`, and
 # /fanout's sequential variants wait `calls` x `ms`. Far below gunicorn's worker timeout (120 s,
 # services/gunicorn.conf.py), so that no accepted request can get its worker killed.

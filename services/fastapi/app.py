@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from services.common import errors
 from services.common.config import ServiceConfig, load_config
 from services.common.errors import ApiError, dumps
-from services.common.models import MAX_BODY_BYTES
+from services.common.models import DISCARD_LIMIT_BYTES, MAX_BODY_BYTES
 from services.common.openapi import DOCUMENT_BYTES, OPENAPI_PATH
 from services.common.routes import JSON, ROUTES, Route
 from services.common.startup import freeze_startup_objects
@@ -46,13 +46,23 @@ def _error(exc: ApiError) -> Response:
 
 
 async def read_body(request: Request) -> bytes:
-    """The request body, refused (413) past 64 KiB without reading the rest."""
-    errors.check_body_size(request.headers.get("content-length"))
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise errors.payload_too_large()
+    """The request body, refused (413) past 64 KiB; a refused one is read up to
+    DISCARD_LIMIT_BYTES first (services/common/models.py: why)."""
+    chunks = request.stream()
+    try:
+        errors.check_body_size(request.headers.get("content-length"))
+        body = bytearray()
+        async for chunk in chunks:
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                raise errors.payload_too_large()
+    except ApiError:
+        left = DISCARD_LIMIT_BYTES
+        async for chunk in chunks:
+            left -= len(chunk)
+            if left <= 0:
+                break
+        raise
     return bytes(body)
 
 

@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException
 from services.common import errors
 from services.common.config import ServiceConfig, load_config
 from services.common.errors import ApiError, dumps
-from services.common.models import MAX_BODY_BYTES
+from services.common.models import DISCARD_LIMIT_BYTES, MAX_BODY_BYTES
 from services.common.openapi import DOCUMENT_BYTES, OPENAPI_PATH
 from services.common.routes import JSON, ROUTES, Route
 from services.common.startup import freeze_startup_objects
@@ -39,14 +39,8 @@ def _query() -> dict[str, str]:
     return {key: values[-1] for key, values in request.args.lists()}
 
 
-# A body refused for its size is still read, this far, before the answer: the answer keeps the
-# connection alive, and gunicorn's gthread worker, left to discard the rest itself, gives up
-# after 64 KiB and closes the connection under the client's next request (uvicorn, Node and Go
-# read it). A larger body may still cost its connection: a bound, so a refusal stays cheap.
-DISCARD_LIMIT_BYTES = 1024 * 1024
-
-
 def _discard_body() -> None:
+    """Read a refused body, up to DISCARD_LIMIT_BYTES (services/common/models.py: why)."""
     left = DISCARD_LIMIT_BYTES
     while left > 0 and (chunk := request.stream.read(min(left, 65536))):
         left -= len(chunk)
