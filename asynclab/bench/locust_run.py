@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from asynclab.bench.failures import by_kind
 from asynclab.bench.sampler import CpuSampler
 from asynclab.bench.scenarios import Scenario
 
@@ -68,6 +69,9 @@ class LoadResult:
     # The service tree's resident memory over the window, MiB (sampler.tree_resident_bytes).
     service_rss_mib: float | None = None  # the mean of the samples
     service_rss_mib_max: float | None = None  # the highest sample
+    # The window's failures by kind (failures.by_kind); None where Locust recorded no errors
+    # (runs of a Locust support older than the record).
+    failure_kinds: dict[str, int] | None = None
 
     @property
     def error_rate(self) -> float:
@@ -285,4 +289,5 @@ def _result(spec: LoadSpec, sampler: CpuSampler, code: int, generator_cpus: int)
         service_cpus_busy=sampler.cpus_busy(start, end),
         service_rss_mib=rss[0] if rss else None,
         service_rss_mib_max=rss[1] if rss else None,
+        failure_kinds=by_kind(events["failures"]) if "failures" in events else None,
     )
