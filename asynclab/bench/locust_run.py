@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from asynclab.bench.failures import by_kind
 from asynclab.bench.sampler import CpuSampler
 from asynclab.bench.scenarios import Scenario
+from asynclab.openfiles import raise_soft_limit
 
 InfraCpu = tuple[tuple[str, float], ...]
 # Locust appends ".json" to the --json-file it is given.
@@ -205,6 +206,7 @@ def run_locust(
     cmd = locust_command(spec) if generator is None else generator.command(spec)
     (spec.out_dir / "command.txt").write_text(" ".join(cmd) + "\n")
     timeout = spec.warmup_s + spec.duration_s + 60
+    raise_soft_limit()  # a socket per user, inherited by Locust (asynclab/openfiles.py)
     with (spec.out_dir / "stdout.txt").open("wb") as output:
         env = {**os.environ, **dict(spec.env)}
         proc = subprocess.Popen(
