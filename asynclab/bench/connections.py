@@ -1,0 +1,437 @@
+"""Thousands of connections: how many concurrent users each variant holds, and at what memory.
+
+Each Locust user holds one request at a time (no wait between them) on ``/io/sleep?ms=1000``,
+a wait that no pool caps, so 1,000 users are 1,000 open connections and about 1,000 requests a
+second. A variant *holds* a user count when, over the measured window:
+
+- fewer than 1% of its requests failed;
+- their p99 stayed under 2 s (twice the wait);
+- it answered at least users ÷ 2 s successful requests a second. In a closed loop every user
+  that waited less than 2 s asked again: a throughput below that means users whose requests
+  were still waiting when the window closed, which no percentile counts (a sync worker's
+  listen backlog keeps them there).
+
+The figures of a level are the medians of its repetitions, each with its range; when the runs
+disagree the text says how many held. A level that did not hold while the generator was
+flagged (its CPU, its ceiling), or a run that did not start clean, is not judged: the
+generator or the previous run may have set the pace. One that held in spite of a flagged
+generator counts, since a slower generator only lengthens what it measures.
+
+The verdict of a variant is the largest user count it held, and memory per thousand
+connections: the growth of the service's resident memory (all its processes, the mean over
+the window) from its lowest to its highest level held, per thousand users; with a single
+level held, that level's memory per thousand users, its base included (said so).
+
+Below 90% of its ceiling (its slots ÷ 1 s, or users ÷ 1 s where nothing but memory bounds it)
+a level says what the run's own figures name: the generator, errors, the service's CPU, or
+other work on its CPUs.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from asynclab.bench import failures
+from asynclab.bench.charts import connections_chart
+from asynclab.bench.document import Block, Heading, Image, Para, Table
+from asynclab.bench.rows import ERROR_LIMIT, FLAG_TEXT
+from asynclab.bench.scenarios import get_scenario
+from asynclab.bench.verdicts import GENERATOR_FLAGS, Spread
+
+SCENARIO = "io_sleep"
+TITLE = "Thousands of connections"
+HOLD_P99_MS = 2000.0
+CEILING_SHARE = 0.90
+BUSY = 0.90
+# Flags under which a level that did not hold may not have measured the service.
+INCONCLUSIVE = (*GENERATOR_FLAGS, "not_drained", "locust_exit")
+
+
+def _median(values: Iterable[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
+
+
+def _spread(values: Iterable[float | None]) -> Spread | None:
+    known = [float(v) for v in values if v is not None]
+    return Spread.of(known) if known else None
+
+
+def _seconds(ms: float) -> str:
+    return f"{ms:,.0f} ms" if ms < 10_000 else f"{ms / 1000:,.0f} s"
+
+
+def _range(spread: Spread, fmt: Callable[[float], str]) -> str:
+    """``"1,020 ms"`` or ``"1,020 ms (1,010 ms-1,040 ms)"`` over several runs."""
+    if spread.n == 1 or spread.low == spread.high:
+        return fmt(spread.median)
+    return f"{fmt(spread.median)} ({fmt(spread.low)} to {fmt(spread.high)})"
+
+
+def _ok_rps(row: dict[str, Any]) -> float:
+    value = row.get("ok_rps")
+    return float(row.get("rps") or 0 if value is None else value)
+
+
+def run_held(row: dict[str, Any]) -> bool:
+    """One run's answer to "were these users held?" (the rule of the module's docstring)."""
+    users, p99 = int(row["users"]), row.get("p99_ms")
+    return (
+        (row.get("error_rate") or 0) < ERROR_LIMIT
+        and p99 is not None
+        and p99 < HOLD_P99_MS
+        and _ok_rps(row) >= users / (HOLD_P99_MS / 1000)
+    )
+
+
+@dataclass(frozen=True)
+class Level:
+    """The repetitions of one variant at one user count."""
+
+    variant: str
+    users: int
+    runs: int
+    held_runs: int
+    ok_rps: Spread
+    error_rate: Spread
+    p50_ms: float | None
+    p99_ms: Spread | None
+    rss_mib: Spread | None  # the service's mean resident memory over the window, all processes
+    rss_max_mib: float | None  # the highest any run saw
+    ceiling_rps: float | None  # slots (or users) ÷ the wait: Little's law
+    ceiling_note: str | None
+    failure_kinds: dict[str, int] = field(default_factory=dict)  # summed over the runs
+    flags: dict[str, int] = field(default_factory=dict)  # flag -> runs that raised it
+    cpu_busy: float | None = None  # the share of its usable cores the service kept busy
+    service_cpus_busy: float | None = None  # its CPUs' busy share, whatever ran on them
+
+    @property
+    def held(self) -> bool:
+        """The medians pass the rule (``run_held``)."""
+        p99 = self.p99_ms.median if self.p99_ms else None
+        return (
+            self.error_rate.median < ERROR_LIMIT
+            and p99 is not None
+            and p99 < HOLD_P99_MS
+            and self.ok_rps.median >= self.users / (HOLD_P99_MS / 1000)
+        )
+
+    @property
+    def judged(self) -> bool:
+        return self.held or not any(f in self.flags for f in INCONCLUSIVE)
+
+    @property
+    def ceiling_share(self) -> float | None:
+        return self.ok_rps.median / self.ceiling_rps if self.ceiling_rps else None
+
+    def flag_text(self, only: Iterable[str] | None = None) -> str:
+        wanted = set(only) if only is not None else set(self.flags)
+        return ", ".join(f"{FLAG_TEXT.get(f, f)} in {n} of {self.runs} runs"
+                         for f, n in self.flags.items() if f in wanted)  # fmt: skip
+
+    def figures(self) -> str:
+        """``"4,870 rps, p99 1,050 ms, errors 0.00%"``, each with its range."""
+        p99 = f", p99 {_range(self.p99_ms, _seconds)}" if self.p99_ms else ", no answer"
+        errors = _range(self.error_rate, lambda v: f"{v:.2%}")
+        return f"{_range(self.ok_rps, lambda v: f'{v:,.0f} rps')}{p99}, errors {errors}"
+
+    def why_not(self) -> str:
+        """What failed the rule: ``"p99 9.9 s; 3 rps where 500 users ÷ 2 s need 500"``."""
+        parts = []
+        if self.error_rate.median >= ERROR_LIMIT:
+            parts.append(f"errors {self.error_rate.median:.1%}")
+        if self.p99_ms is None:
+            parts.append("no request answered")
+        elif self.p99_ms.median >= HOLD_P99_MS:
+            parts.append(f"p99 {_seconds(self.p99_ms.median)}")
+        need = self.users / (HOLD_P99_MS / 1000)
+        if self.ok_rps.median < need:
+            parts.append(f"{self.ok_rps.median:,.0f} rps where {self.users:,} users need "
+                         f"{need:,.0f}")  # fmt: skip
+        return "; ".join(parts)
+
+    def shortfall(self) -> str | None:
+        """Why the level served under 90% of its ceiling, from its own figures; None at 90% or
+        above (or without a ceiling)."""
+        share = self.ceiling_share
+        if share is None or share >= CEILING_SHARE:
+            return None
+        head = f"{share:.0%} of its ceiling ({self.ceiling_note})"
+        generator = self.flag_text(GENERATOR_FLAGS)
+        if generator:
+            return f"{head}: the generator ({generator})"
+        if self.error_rate.median >= ERROR_LIMIT:
+            return f"{head}: errors ({failures.text(self.failure_kinds)})"
+        if (self.cpu_busy or 0) >= BUSY:
+            return f"{head}: the service's CPU ({self.cpu_busy:.0%} of its cores busy)"
+        if (self.service_cpus_busy or 0) >= BUSY:
+            return (f"{head}: other work kept the service CPUs {self.service_cpus_busy:.0%} "
+                    "busy")  # fmt: skip
+        return f"{head}: none of the measured limits (generator, errors, CPU) explains it"
+
+
+def _level(variant: str, users: int, rows: list[dict[str, Any]]) -> Level:
+    flags: dict[str, int] = defaultdict(int)
+    kinds: dict[str, int] = defaultdict(int)
+    for row in rows:
+        for flag in row.get("flags") or []:
+            flags[flag] += 1
+        for kind, n in (row.get("failure_kinds") or {}).items():
+            kinds[kind] += int(n)
+    cpu_busy = []
+    for row in rows:
+        ms, cores = row.get("service_cpu_ms_per_request"), row.get("service_cores")
+        if ms is not None and cores:
+            cpu_busy.append(_ok_rps(row) * ms / 1000 / cores)
+    rss_max = [r["service_rss_mib_max"] for r in rows if r.get("service_rss_mib_max") is not None]
+    ok, errors = _spread(_ok_rps(r) for r in rows), _spread(r.get("error_rate") or 0 for r in rows)
+    assert ok is not None  # rows is never empty
+    assert errors is not None
+    return Level(
+        variant, users, len(rows), sum(run_held(r) for r in rows), ok, errors,
+        p50_ms=_median(r.get("p50_ms") for r in rows),
+        p99_ms=_spread(r.get("p99_ms") for r in rows),
+        rss_mib=_spread(r.get("service_rss_mib") for r in rows),
+        rss_max_mib=max(rss_max) if rss_max else None,
+        ceiling_rps=_median(r.get("slot_ceiling_rps") for r in rows),
+        ceiling_note=next((r["ceiling_note"] for r in rows if r.get("ceiling_note")), None),
+        failure_kinds=dict(kinds), flags=dict(flags),
+        cpu_busy=_median(cpu_busy),
+        service_cpus_busy=_median(r.get("service_cpus_busy") for r in rows),
+    )  # fmt: skip
+
+
+def levels(rows: Iterable[dict[str, Any]]) -> dict[str, list[Level]]:
+    """Locust's runs of the lesson's scenario, by variant, by user count (ascending)."""
+    groups: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        # The lab's variants only: an external target's slots and memory are unknown.
+        mine = (row.get("scenario") == SCENARIO and row.get("tool", "locust") == "locust"
+                and not row.get("external"))  # fmt: skip
+        if mine and row.get("rps") is not None:
+            groups[(row["variant"], int(row["users"]))].append(row)
+    out: dict[str, list[Level]] = defaultdict(list)
+    for (variant, users), group in sorted(groups.items()):
+        out[variant].append(_level(variant, users, group))
+    return dict(out)
+
+
+@dataclass(frozen=True)
+class Holding:
+    """One variant's verdict: the largest user count it held, and memory per 1,000."""
+
+    variant: str
+    levels: tuple[Level, ...]
+
+    @property
+    def held(self) -> Level | None:
+        """The highest level held; None when it held none."""
+        return next((lv for lv in reversed(self.levels) if lv.held), None)
+
+    @property
+    def held_users(self) -> int | None:
+        return self.held.users if self.held else None
+
+    @property
+    def unjudged_above(self) -> tuple[Level, ...]:
+        """Levels above the one held (or any, when none was) that could not be judged."""
+        floor = self.held_users or 0
+        return tuple(lv for lv in self.levels if lv.users > floor and not lv.judged)
+
+    @property
+    def judged(self) -> bool:
+        """Whether the largest user count held is known: no higher level was left unjudged."""
+        return not self.unjudged_above
+
+    def memory_per_thousand(self) -> tuple[float, str] | None:
+        """(MiB per 1,000 connections, how it was computed), from the levels held; None
+        without memory figures or a level held."""
+        held = [lv for lv in self.levels if lv.held and lv.rss_mib is not None]
+        if not held:
+            return None
+        low, high = held[0], held[-1]
+        assert low.rss_mib is not None
+        assert high.rss_mib is not None
+        if high.users > low.users:
+            growth = (high.rss_mib.median - low.rss_mib.median) / (high.users - low.users)
+            return growth * 1000, (
+                f"growth from {low.users:,} to {high.users:,} users: {low.rss_mib.median:,.0f} "
+                f"to {high.rss_mib.median:,.0f} MiB"
+            )
+        per = high.rss_mib.median / high.users * 1000
+        return per, (f"{high.rss_mib.median:,.0f} MiB at {high.users:,} users, the service's "
+                     "base memory included (one level held)")  # fmt: skip
+
+    def text(self) -> str:
+        """The verdict, in words, from the figures."""
+        tried = ", ".join(f"{lv.users:,}" for lv in self.levels)
+        held = self.held
+        if held is None:
+            first = self.levels[0]
+            line = f"{self.variant} held none of {tried} users"
+            line += (f" (at {first.users:,}: {first.why_not()}; {first.figures()})"
+                     if first.judged else "")  # fmt: skip
+        else:
+            most = " (the most measured)" if held is self.levels[-1] else ""
+            line = f"{self.variant} holds {held.users:,} users{most}: {held.figures()}"
+            if held.held_runs < held.runs:
+                line += f", held in {held.held_runs} of {held.runs} runs"
+            above = [lv for lv in self.levels if lv.users > held.users and lv.judged]
+            if above:
+                line += f"; not {above[0].users:,} ({above[0].why_not()})"
+            lower = [lv for lv in self.levels if lv.users < held.users and not lv.held]
+            if lower:
+                line += (f"; although it did not hold {', '.join(f'{lv.users:,}' for lv in lower)}"
+                         " (the spread of a shared machine)")  # fmt: skip
+        for lv in self.unjudged_above:
+            line += (f". Not judged at {lv.users:,} users, which it did not hold: "
+                     f"{lv.flag_text(INCONCLUSIVE)}")  # fmt: skip
+        memory = self.memory_per_thousand()
+        if memory is not None:
+            line += f". Memory: {memory[0]:,.1f} MiB per 1,000 connections ({memory[1]})"
+        elif held is not None:
+            line += ". Memory: not measured in this set"
+        return line + "."
+
+    def to_json(self) -> dict[str, Any]:
+        memory = self.memory_per_thousand()
+        return {
+            "lesson": "connections",
+            "title": TITLE,
+            "scenario": SCENARIO,
+            "variant": self.variant,
+            "held_users": self.held_users,
+            "judged": self.judged,
+            "levels": [
+                {
+                    "users": lv.users,
+                    "held": lv.held,
+                    "held_runs": lv.held_runs,
+                    "runs": lv.runs,
+                    "judged": lv.judged,
+                    "ok_rps": lv.ok_rps.median,
+                    "ok_rps_range": [lv.ok_rps.low, lv.ok_rps.high],
+                    "error_rate": lv.error_rate.median,
+                    "p99_ms": lv.p99_ms.median if lv.p99_ms else None,
+                    "p99_ms_range": [lv.p99_ms.low, lv.p99_ms.high] if lv.p99_ms else None,
+                    "service_rss_mib": lv.rss_mib.median if lv.rss_mib else None,
+                    "service_rss_mib_max": lv.rss_max_mib,
+                    "failure_kinds": lv.failure_kinds,
+                    "shortfall": lv.shortfall(),
+                }
+                for lv in self.levels
+            ],
+            "memory_mib_per_1000": round(memory[0], 2) if memory else None,
+            "memory_basis": memory[1] if memory else None,
+            "text": self.text(),
+        }
+
+
+def holdings(rows: Iterable[dict[str, Any]]) -> list[Holding]:
+    """Every variant measured on the lesson's scenario, the most users held first."""
+    found = [Holding(v, tuple(lvs)) for v, lvs in levels(rows).items()]
+    return sorted(found, key=lambda h: (-(h.held_users or 0), h.variant))
+
+
+# --- what a sync variant did with the connections beyond its slots ---------------------------
+
+
+def beyond_slots(h: Holding) -> str | None:
+    """What the levels whose users outnumbered the variant's slots show about the rest: how
+    many were refused, reset, timed out, and how long those answered had waited. None for a
+    variant whose slots only memory bounds."""
+    over = [lv for lv in h.levels if lv.ceiling_rps and lv.users > lv.ceiling_rps * _wait_s()]
+    if not over:
+        return None
+    parts = []
+    for lv in over:
+        waited = f", answered ones waited p50 {_seconds(lv.p50_ms)}" if lv.p50_ms else ""
+        parts.append(f"{lv.users:,} users: {lv.ok_rps.median:,.0f} rps served{waited}; "
+                     f"failed: {failures.text(lv.failure_kinds)}")  # fmt: skip
+    refused = sum(lv.failure_kinds.get("refused", 0) for lv in over)
+    if refused:
+        fate = f"{refused:,} connections were refused"
+    else:
+        fate = ("none was refused: the kernel completed their handshakes and they waited in the "
+                "listen backlog (or in the server's own queue) for a slot")  # fmt: skip
+    note = over[0].ceiling_note or "its slots"
+    return f"{h.variant} ({note.split(' ÷ ')[0]}): {fate}. " + "; ".join(parts) + "."
+
+
+def _wait_s() -> float:
+    return get_scenario(SCENARIO).wait_ms / 1000
+
+
+# --- the report's section -------------------------------------------------------------------
+
+
+def intro(manifest: dict[str, Any]) -> str:
+    network = manifest.get("network") or {}
+    somaxconn = network.get("somaxconn")
+    cap = (f"the kernel caps each at net.core.somaxconn = {somaxconn:,}" if somaxconn
+           else "the kernel's net.core.somaxconn caps each (not recorded)")  # fmt: skip
+    return (
+        "Each user holds one request at a time on /io/sleep?ms=1000: a one-second wait that no "
+        "pool caps (asyncio.sleep in async handlers, time.sleep in sync ones, gevent's sleep "
+        "under gevent, a timer in Node, a parked goroutine in Go), so 1,000 users are 1,000 "
+        "open connections asking about 1,000 requests a second. A variant holds a user count "
+        "when fewer than 1% of its requests failed, their p99 stayed under 2 s and it answered "
+        "at least users ÷ 2 s a second (in a closed loop, users still waiting when the window "
+        "closed show up only there): the medians of the repetitions, with their range. Memory "
+        "is the service's resident memory, all its processes, the mean over the window. Every "
+        "server here listens with a backlog of 2,048 connections (gunicorn's, uvicorn's, and "
+        f"the Node and Go services' own); {cap}."
+    )
+
+
+def _table(found: list[Holding]) -> Table:
+    rows = []
+    for h in found:
+        for lv in h.levels:
+            verdict = "held" if lv.held else ("not judged" if not lv.judged else "not held")
+            if lv.runs > 1 and 0 < lv.held_runs < lv.runs:
+                verdict += f" ({lv.held_runs} of {lv.runs} runs held)"
+            rss = _range(lv.rss_mib, lambda v: f"{v:,.0f}") if lv.rss_mib else "-"
+            peak = f"{lv.rss_max_mib:,.0f}" if lv.rss_max_mib is not None else "-"
+            rows.append([h.variant, f"{lv.users:,}", verdict,
+                         _range(lv.ok_rps, lambda v: f"{v:,.0f}"),
+                         _range(lv.p99_ms, _seconds) if lv.p99_ms else "-",
+                         _range(lv.error_rate, lambda v: f"{v:.2%}"),
+                         failures.text(lv.failure_kinds) if lv.failure_kinds else "-",
+                         rss, peak, lv.shortfall() or "-"])  # fmt: skip
+    headers = ["variant", "users", "verdict", "successful rps", "p99", "errors",
+               "failures by kind", "memory MiB (mean)", "peak MiB",
+               "below 90% of the ceiling because"]  # fmt: skip
+    return Table(headers, rows)
+
+
+def section(
+    rows: list[dict[str, Any]], manifest: dict[str, Any], charts_dir: Path
+) -> tuple[list[Block], list[Path], list[Holding]]:
+    """The lesson's blocks, its slide and its verdicts; nothing without its scenario's runs."""
+    found = holdings(rows)
+    if not found:
+        return [], [], []
+    title = f"{TITLE}: the most concurrent users each variant held (p99 < 2 s, errors < 1%)"
+    charts = connections_chart(
+        [(h.variant, h.held_users, max(lv.users for lv in h.levels), h.judged,
+          (m[0] if (m := h.memory_per_thousand()) else None)) for h in found],
+        title, charts_dir, "connections",
+    )  # fmt: skip
+    blocks: list[Block] = [Heading(TITLE), Para(intro(manifest), "note"), Image(charts[0], title)]
+    blocks += [Para(f"{TITLE}: {h.text()}", "verdict") for h in found]
+    blocks.append(_table(found))
+    beyond = [text for h in found if (text := beyond_slots(h))]
+    if beyond:
+        blocks.append(Heading("Connections beyond the slots", 3))
+        blocks += [Para(text, "note") for text in beyond]
+    return blocks, charts, found
+
+
+def verdict_texts(found: list[Holding]) -> list[str]:
+    return [f"{TITLE}: {h.text()}" for h in found]
