@@ -151,8 +151,8 @@ class Level:
             parts.append(f"p99 {_seconds(self.p99_ms.median)}")
         need = self.users / (HOLD_P99_MS / 1000)
         if self.ok_rps.median < need:
-            parts.append(f"{self.ok_rps.median:,.0f} rps where {self.users:,} users need "
-                         f"{need:,.0f}")  # fmt: skip
+            parts.append(f"{self.ok_rps.median:,.0f} rps where {self.users:,} users answered "
+                         f"within 2 s make {need:,.0f}")  # fmt: skip
         return "; ".join(parts)
 
     def shortfall(self) -> str | None:
@@ -274,8 +274,7 @@ class Holding:
         if held is None:
             first = self.levels[0]
             line = f"{self.variant} held none of {tried} users"
-            line += (f" (at {first.users:,}: {first.why_not()}; {first.figures()})"
-                     if first.judged else "")  # fmt: skip
+            line += f" (at {first.users:,}: {first.why_not()})" if first.judged else ""
         else:
             most = " (the most measured)" if held is self.levels[-1] else ""
             line = f"{self.variant} holds {held.users:,} users{most}: {held.figures()}"
