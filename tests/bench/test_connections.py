@@ -138,6 +138,19 @@ def test_a_sync_variant_holds_none_and_its_queue_is_told_from_failure_kinds() ->
     assert beyond_slots(holding([row("go-single", 1000, 990.0, 1010.0)])) is None
 
 
+def test_users_a_full_server_never_answered_fail_it_though_its_p99_looks_fine() -> None:
+    """flask-gevent as measured: 300 greenlets, each kept by its keep-alive connection, answer
+    in a second; the other 700 users wait in the listen backlog, in no percentile."""
+    h = holding([row("flask-gevent", 1000, 281.0, 1300.0, p50_ms=1000.0)])
+    assert h.held_users is None
+    assert h.text() == (
+        "flask-gevent held none of 1,000 users (at 1,000: 281 rps where 1,000 users answered "
+        "within 2 s make 500: about 719 users had no answer within the window, and the p99 of "
+        "1,300 ms counts only the answered)."
+    )
+    assert "about 719 users without an answer coming" in (beyond_slots(h) or "")
+
+
 def test_memory_per_thousand_connections_is_the_growth_between_levels_held() -> None:
     rows = [row("go-single", u, u * 0.98, 1010.0, service_rss_mib=mib, service_rss_mib_max=mib + 3)
             for u, mib in ((1000, 18.0), (2000, 26.0), (5000, 50.0))]  # fmt: skip
