@@ -12,10 +12,13 @@ second. A variant *holds* a user count when, over the measured window:
   listen backlog keeps them there).
 
 The figures of a level are the medians of its repetitions, each with its range; when the runs
-disagree the text says how many held. A level that did not hold while the generator was
-flagged (its CPU, its ceiling), or a run that did not start clean, is not judged: the
-generator or the previous run may have set the pace. One that held in spite of a flagged
-generator counts, since a slower generator only lengthens what it measures.
+disagree the text says how many held. A level that did not hold is not judged where the
+generator was flagged (its CPU, its ceiling), a run did not start clean, or other work kept
+the service CPUs 90% busy while the service's own share stayed under 90%: then the generator,
+the previous run or the machine may have set the pace. Unless the variant's slots alone
+forbid holding the users (Little's law: slots ÷ 1 s below users ÷ 2 s): that needs no clean
+machine. One that held in spite of a flagged generator counts, since a slower generator only
+lengthens what it measures.
 
 The verdict of a variant is the largest user count it held, and memory per thousand
 connections: the growth of the service's resident memory (all its processes, the mean over
@@ -122,8 +125,30 @@ class Level:
         )
 
     @property
+    def slot_bound(self) -> bool:
+        """Its slots alone forbid holding the users (Little's law: slots ÷ 1 s < users ÷ 2 s),
+        whatever else happened on the machine."""
+        ceiling = self.ceiling_rps
+        return ceiling is not None and ceiling < self.users / (HOLD_P99_MS / 1000)
+
+    def inconclusive(self) -> str | None:
+        """Why a level that did not hold may not have measured the service: its runs' flags,
+        or other work on its CPUs (they were 90% busy, the service's own share under 90%);
+        None when it held, when its slots decide, or when nothing disturbed it."""
+        if self.held or self.slot_bound:
+            return None
+        flagged = self.flag_text(INCONCLUSIVE)
+        if flagged:
+            return flagged
+        if (self.service_cpus_busy or 0) >= BUSY and (self.cpu_busy or 0) < BUSY:
+            own = f", {self.cpu_busy:.0%} of them its own" if self.cpu_busy is not None else ""
+            return (f"other work kept the service CPUs {self.service_cpus_busy:.0%} busy{own}: "
+                    "on a shared machine its figures cannot say what held it back")  # fmt: skip
+        return None
+
+    @property
     def judged(self) -> bool:
-        return self.held or not any(f in self.flags for f in INCONCLUSIVE)
+        return self.inconclusive() is None
 
     @property
     def ceiling_share(self) -> float | None:
@@ -300,9 +325,13 @@ class Holding:
             if lower:
                 line += (f"; although it did not hold {', '.join(f'{lv.users:,}' for lv in lower)}"
                          " (the spread of a shared machine)")  # fmt: skip
-        for lv in self.unjudged_above:
-            line += (f". Not judged at {lv.users:,} users, which it did not hold: "
-                     f"{lv.flag_text(INCONCLUSIVE)}")  # fmt: skip
+        unjudged = [(lv.users, lv.inconclusive()) for lv in self.unjudged_above]
+        if unjudged:
+            counts = ", ".join(f"{users:,}" for users, _ in unjudged)
+            reasons = {why for _, why in unjudged}
+            why = (reasons.pop() if len(reasons) == 1 else
+                   "; ".join(f"at {users:,}, {why}" for users, why in unjudged))  # fmt: skip
+            line += f". Not judged at {counts} users, which it did not hold: {why}"
         memory = self.memory_per_thousand()
         if memory is not None:
             line += f". Memory: {memory[0]:,.1f} MiB per 1,000 connections ({memory[1]})"

@@ -115,6 +115,27 @@ def test_a_level_not_held_under_a_flagged_generator_is_not_judged() -> None:
     assert [h.variant for h in holdings(rows)] == ["node-single", "fastapi-async"]
 
 
+def test_other_work_on_the_service_cpus_leaves_a_level_unjudged_unless_slots_decide() -> None:
+    """As measured on a shared machine: the service CPU 100% busy, a few percent of it the
+    service's own. fastapi-async's miss says nothing of fastapi-async; flask-gevent's 300
+    greenlets could not have held 1,000 users anyway (Little's law)."""
+    shared = {"service_cpus_busy": 1.0, "service_cpu_ms_per_request": 0.27, "service_cores": 1}
+    rows = [row("fastapi-async", 1000, 599.0, 2200.0, **shared),
+            row("fastapi-async", 2000, 858.0, 6400.0, **shared),
+            row("flask-gevent", 1000, 281.0, 1300.0, p50_ms=1000.0, **shared)]  # fmt: skip
+    found = {h.variant: h for h in holdings(rows)}
+    fastapi, gevent = found["fastapi-async"], found["flask-gevent"]
+    assert (fastapi.held_users, fastapi.judged) == (None, False)
+    assert fastapi.text() == (
+        "fastapi-async held none of 1,000, 2,000 users. Not judged at 1,000, 2,000 users, which "
+        "it did not hold: at 1,000, other work kept the service CPUs 100% busy, 16% of them its "
+        "own: on a shared machine its figures cannot say what held it back; at 2,000, other work "
+        "kept the service CPUs 100% busy, 23% of them its own: on a shared machine its figures "
+        "cannot say what held it back."
+    )
+    assert (gevent.held_users, gevent.judged) == (None, True)
+
+
 def test_a_sync_variant_holds_none_and_its_queue_is_told_from_failure_kinds() -> None:
     rows = [
         row("flask-sync", 1000, 3.0, 9900.0, p50_ms=9000.0),
