@@ -53,6 +53,7 @@ CEILING_SHARE = 0.90
 BUSY = 0.90
 # Flags under which a level that did not hold may not have measured the service.
 INCONCLUSIVE = (*GENERATOR_FLAGS, "not_drained", "locust_exit")
+SHARED = "other work kept the service CPUs busy"
 
 
 def _median(values: Iterable[float | None]) -> float | None:
@@ -141,9 +142,8 @@ class Level:
         if flagged:
             return flagged
         if (self.service_cpus_busy or 0) >= BUSY and (self.cpu_busy or 0) < BUSY:
-            own = f", {self.cpu_busy:.0%} of them its own" if self.cpu_busy is not None else ""
-            return (f"other work kept the service CPUs {self.service_cpus_busy:.0%} busy{own}: "
-                    "on a shared machine its figures cannot say what held it back")  # fmt: skip
+            own = f", {self.cpu_busy:.0%} its own" if self.cpu_busy is not None else ""
+            return f"{SHARED} ({self.service_cpus_busy:.0%} busy{own})"
         return None
 
     @property
@@ -325,13 +325,17 @@ class Holding:
             if lower:
                 line += (f"; although it did not hold {', '.join(f'{lv.users:,}' for lv in lower)}"
                          " (the spread of a shared machine)")  # fmt: skip
-        unjudged = [(lv.users, lv.inconclusive()) for lv in self.unjudged_above]
+        unjudged = [(lv.users, lv.inconclusive() or "") for lv in self.unjudged_above]
         if unjudged:
             counts = ", ".join(f"{users:,}" for users, _ in unjudged)
             reasons = {why for _, why in unjudged}
             why = (reasons.pop() if len(reasons) == 1 else
                    "; ".join(f"at {users:,}, {why}" for users, why in unjudged))  # fmt: skip
             line += f". Not judged at {counts} users, which it did not hold: {why}"
+            if any(SHARED in why for _, why in unjudged):
+                line += (
+                    ": on a shared machine the service's own figures cannot say what held it back"
+                )
         memory = self.memory_per_thousand()
         if memory is not None:
             line += f". Memory: {memory[0]:,.1f} MiB per 1,000 connections ({memory[1]})"

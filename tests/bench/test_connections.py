@@ -128,10 +128,9 @@ def test_other_work_on_the_service_cpus_leaves_a_level_unjudged_unless_slots_dec
     assert (fastapi.held_users, fastapi.judged) == (None, False)
     assert fastapi.text() == (
         "fastapi-async held none of 1,000, 2,000 users. Not judged at 1,000, 2,000 users, which "
-        "it did not hold: at 1,000, other work kept the service CPUs 100% busy, 16% of them its "
-        "own: on a shared machine its figures cannot say what held it back; at 2,000, other work "
-        "kept the service CPUs 100% busy, 23% of them its own: on a shared machine its figures "
-        "cannot say what held it back."
+        "it did not hold: at 1,000, other work kept the service CPUs busy (100% busy, 16% its "
+        "own); at 2,000, other work kept the service CPUs busy (100% busy, 23% its own): on a "
+        "shared machine the service's own figures cannot say what held it back."
     )
     assert (gevent.held_users, gevent.judged) == (None, True)
 
