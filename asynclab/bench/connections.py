@@ -32,6 +32,7 @@ other work on its CPUs.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -45,6 +46,7 @@ from asynclab.bench.document import Block, Heading, Image, Para, Table
 from asynclab.bench.rows import ERROR_LIMIT, FLAG_TEXT
 from asynclab.bench.scenarios import get_scenario
 from asynclab.bench.verdicts import GENERATOR_FLAGS, Spread
+from asynclab.variants import BACKLOG
 
 SCENARIO = "io_sleep"
 TITLE = "Thousands of connections"
@@ -107,8 +109,10 @@ class Level:
     p99_ms: Spread | None
     rss_mib: Spread | None  # the service's mean resident memory over the window, all processes
     rss_max_mib: float | None  # the highest any run saw
-    ceiling_rps: float | None  # slots (or users) ÷ the wait: Little's law
+    ceiling_rps: float | None  # the binding one: Little's law, or the measured CPU capacity
     ceiling_note: str | None
+    slot_ceiling_rps: float | None  # slots (or users) ÷ the wait: Little's law alone
+    slot_note: str | None  # "3 sync workers ÷ 1 s = 3 rps"
     failure_kinds: dict[str, int] = field(default_factory=dict)  # summed over the runs
     flags: dict[str, int] = field(default_factory=dict)  # flag -> runs that raised it
     cpu_busy: float | None = None  # the share of its usable cores the service kept busy
@@ -129,7 +133,7 @@ class Level:
     def slot_bound(self) -> bool:
         """Its slots alone forbid holding the users (Little's law: slots ÷ 1 s < users ÷ 2 s),
         whatever else happened on the machine."""
-        ceiling = self.ceiling_rps
+        ceiling = self.slot_ceiling_rps
         return ceiling is not None and ceiling < self.users / (HOLD_P99_MS / 1000)
 
     def inconclusive(self) -> str | None:
@@ -199,7 +203,8 @@ class Level:
         share = self.ceiling_share
         if share is None or share >= CEILING_SHARE:
             return None
-        head = f"{share:.0%} of its ceiling ({self.ceiling_note})"
+        # Floored: 89.6% is below 90%, and must not read "90%".
+        head = f"{math.floor(share * 100)}% of its ceiling ({self.ceiling_note})"
         generator = self.flag_text(GENERATOR_FLAGS)
         if generator:
             return f"{head}: the generator ({generator})"
@@ -227,6 +232,10 @@ def _level(variant: str, users: int, rows: list[dict[str, Any]]) -> Level:
         if ms is not None and cores:
             cpu_busy.append(_ok_rps(row) * ms / 1000 / cores)
     rss_max = [r["service_rss_mib_max"] for r in rows if r.get("service_rss_mib_max") is not None]
+    # The run holding the median ceiling: its note explains that number.
+    known = sorted((r for r in rows if r.get("ceiling_rps") is not None),
+                   key=lambda r: float(r["ceiling_rps"]))  # fmt: skip
+    ceiling = known[(len(known) - 1) // 2] if known else None
     ok, errors = _spread(_ok_rps(r) for r in rows), _spread(r.get("error_rate") or 0 for r in rows)
     assert ok is not None  # rows is never empty
     assert errors is not None
@@ -236,8 +245,11 @@ def _level(variant: str, users: int, rows: list[dict[str, Any]]) -> Level:
         p99_ms=_spread(r.get("p99_ms") for r in rows),
         rss_mib=_spread(r.get("service_rss_mib") for r in rows),
         rss_max_mib=max(rss_max) if rss_max else None,
-        ceiling_rps=_median(r.get("slot_ceiling_rps") for r in rows),
-        ceiling_note=next((r["ceiling_note"] for r in rows if r.get("ceiling_note")), None),
+        ceiling_rps=ceiling["ceiling_rps"] if ceiling else None,
+        ceiling_note=ceiling.get("ceiling_note") if ceiling else None,
+        slot_ceiling_rps=_median(r.get("slot_ceiling_rps") for r in rows),
+        slot_note=next((r.get("ceiling_note") for r in rows if r.get("ceiling_kind") == "slots"),
+                       None),
         failure_kinds=dict(kinds), flags=dict(flags),
         cpu_busy=_median(cpu_busy),
         service_cpus_busy=_median(r.get("service_cpus_busy") for r in rows),
@@ -386,11 +398,13 @@ def holdings(rows: Iterable[dict[str, Any]]) -> list[Holding]:
 # --- what a sync variant did with the connections beyond its slots ---------------------------
 
 
-def beyond_slots(h: Holding) -> str | None:
+def beyond_slots(h: Holding, network: dict[str, Any] | None = None) -> str | None:
     """What the levels whose users outnumbered the variant's slots show about the rest: how
-    many were refused, reset, timed out, and how long those answered had waited. None for a
+    many were refused, reset, timed out, and how long those answered had waited; with the
+    manifest's ``network`` facts, what the kernel did past the listen backlog. None for a
     variant whose slots only memory bounds."""
-    over = [lv for lv in h.levels if lv.ceiling_rps and lv.users > lv.ceiling_rps * _wait_s()]
+    over = [lv for lv in h.levels
+            if lv.slot_ceiling_rps and lv.users > lv.slot_ceiling_rps * _wait_s()]  # fmt: skip
     if not over:
         return None
     parts = []
@@ -406,8 +420,24 @@ def beyond_slots(h: Holding) -> str | None:
         fate = ("none was refused: the kernel completed their handshakes and they waited in the "
                 "listen backlog (or in the server's own queue) for a slot, until the client gave "
                 "up (timed out) or the run ended")  # fmt: skip
-    note = over[0].ceiling_note or "its slots"
-    return f"{h.variant} ({note.split(' ÷ ')[0]}): {fate}. " + "; ".join(parts) + "."
+    note = next((lv.slot_note for lv in over if lv.slot_note), "its slots")
+    text = f"{h.variant} ({note.split(' ÷ ')[0]}): {fate}. " + "; ".join(parts) + "."
+    return text + _overflow(over, network or {})
+
+
+def _overflow(over: list[Level], network: dict[str, Any]) -> str:
+    """What the kernel does with handshakes past a full listen backlog, where users exceeded
+    it: by ``tcp_abort_on_overflow``, drop them (the client retries) or reset them."""
+    somaxconn, abort = network.get("somaxconn"), network.get("tcp_abort_on_overflow")
+    cap = min(BACKLOG, somaxconn) if somaxconn else BACKLOG
+    past = [lv.users for lv in over if lv.users > cap]
+    if not past or abort is None:
+        return ""
+    done = ("reset them (tcp_abort_on_overflow = 1): refused, to the client" if abort else
+            "dropped the last step of their handshakes instead of refusing them "
+            "(tcp_abort_on_overflow = 0), and the clients kept retrying")  # fmt: skip
+    return (f" Past the listen backlog ({cap:,} connections, at {past[0]:,} users and more), "
+            f"the kernel {done}.")  # fmt: skip
 
 
 def _wait_s() -> float:
@@ -473,7 +503,7 @@ def section(
     blocks: list[Block] = [Heading(TITLE), Para(intro(manifest), "note"), Image(charts[0], title)]
     blocks += [Para(f"{TITLE}: {h.text()}", "verdict") for h in found]
     blocks.append(_table(found))
-    beyond = [text for h in found if (text := beyond_slots(h))]
+    beyond = [text for h in found if (text := beyond_slots(h, manifest.get("network")))]
     if beyond:
         blocks.append(Heading("Connections beyond the slots", 3))
         blocks += [Para(text, "note") for text in beyond]

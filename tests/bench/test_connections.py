@@ -151,6 +151,13 @@ def test_a_sync_variant_holds_none_and_its_queue_is_told_from_failure_kinds() ->
     assert (
         "failed: 1 connection reset or closed, 7 timed out (the client gave up waiting)." in beyond
     )
+    overflow = beyond_slots(h, {"somaxconn": 1024, "tcp_abort_on_overflow": 0})
+    assert (overflow or "").endswith(
+        " Past the listen backlog (1,024 connections, at 2,000 users and more), the kernel "
+        "dropped the last step of their handshakes instead of refusing them "
+        "(tcp_abort_on_overflow = 0), and the clients kept retrying."
+    )
+    assert beyond_slots(h, {"somaxconn": 4096, "tcp_abort_on_overflow": 0}) == beyond
     refused = holding([row("flask-sync", 1000, 3.0, 900.0, error_rate=0.5,
                            failure_kinds={"refused": 400})])  # fmt: skip
     assert "400 connections were refused" in (beyond_slots(refused) or "")
