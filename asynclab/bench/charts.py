@@ -354,21 +354,22 @@ def memory_chart(
         return _save(fig, out_dir, name)
 
 
-# (variant, most users held or None, most users measured, judged, MiB per 1,000 or None)
-Holding = tuple[str, int | None, int, bool, float | None]
+# (variant, most users held or None, most users measured, judged, MiB per 1,000 or None,
+# whether that is the growth between levels held, not one level's memory with its base)
+Holding = tuple[str, int | None, int, bool, float | None, bool]
 
 
 def connections_chart(holdings: list[Holding], title: str, out_dir: Path, name: str) -> list[Path]:
     """Two bar panels, a bar per variant: the most concurrent users it held (none: an empty
     slot saying so; "≥" where a higher level could not be judged), and its memory per 1,000
-    connections ("-" where unknown)."""
+    connections ("-" where unknown, "*" where one level's memory, its base included)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     names = [h[0] for h in holdings]
     with matplotlib.rc_context(STYLE | {"axes.grid.axis": "y"}):
         fig = Figure(figsize=SIZE, layout="constrained")
         held_ax, memory_ax = fig.subplots(1, 2)
         top = max([h[2] for h in holdings] + [1])
-        for i, (variant, held, _, judged, memory) in enumerate(holdings):
+        for i, (variant, held, _, judged, memory, growth) in enumerate(holdings):
             colour, _marker = style(variant, i)
             held_ax.bar(i, held or 0, color=colour, edgecolor="black" if judged else "#777777",
                         hatch="" if judged else "//")  # fmt: skip
@@ -377,7 +378,8 @@ def connections_chart(holdings: list[Holding], title: str, out_dir: Path, name: 
                              xytext=(0, 6), textcoords="offset points", ha="center",
                              fontsize=16)  # fmt: skip
             memory_ax.bar(i, memory or 0, color=colour)
-            memory_ax.annotate("-" if memory is None else f"{memory:,.0f}", (i, memory or 0),
+            figure = "-" if memory is None else f"{memory:,.0f}" + ("" if growth else "*")
+            memory_ax.annotate(figure, (i, memory or 0),
                                xytext=(0, 6), textcoords="offset points", ha="center",
                                fontsize=16)  # fmt: skip
         known = [h[4] for h in holdings if h[4] is not None]
@@ -389,6 +391,11 @@ def connections_chart(holdings: list[Holding], title: str, out_dir: Path, name: 
             ax.set_ylim(0, high * 1.15)
             ax.set_ylabel(label)
         held_ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        if not all(h[3] for h in holdings):
+            held_ax.set_xlabel("hatched, \u2265: a higher level could not be judged", fontsize=14)
+        if not all(h[5] for h in holdings if h[4] is not None):
+            memory_ax.set_xlabel("*: one level held, its memory with the service's base",
+                                 fontsize=14)  # fmt: skip
         fig.suptitle(textwrap.fill(title, 64, break_on_hyphens=False), x=0.01, ha="left",
                      fontsize=24, fontweight="bold")  # fmt: skip
         return _save(fig, out_dir, name)

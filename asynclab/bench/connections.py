@@ -495,11 +495,13 @@ def section(
     if not found:
         return [], [], []
     title = f"{TITLE}: the most concurrent users each variant held (p99 < 2 s, errors < 1%)"
-    charts = connections_chart(
-        [(h.variant, h.held_users, max(lv.users for lv in h.levels), h.judged,
-          (m[0] if (m := h.memory_per_thousand()) else None)) for h in found],
-        title, charts_dir, "connections",
-    )  # fmt: skip
+    bars = []
+    for h in found:
+        memory = h.memory_per_thousand()
+        growth = memory is not None and memory[1].startswith("growth")
+        bars.append((h.variant, h.held_users, max(lv.users for lv in h.levels), h.judged,
+                     memory[0] if memory else None, growth))  # fmt: skip
+    charts = connections_chart(bars, title, charts_dir, "connections")
     blocks: list[Block] = [Heading(TITLE), Para(intro(manifest), "note"), Image(charts[0], title)]
     blocks += [Para(f"{TITLE}: {h.text()}", "verdict") for h in found]
     blocks.append(_table(found))
