@@ -19,7 +19,14 @@ from asynclab.bench.connections import Holding, beyond_slots, holdings, run_held
 from asynclab.bench.failures import by_kind, kind_of
 from asynclab.bench.locust_run import LoadSpec, run_locust
 from asynclab.bench.matrix import Bench, overlong_queue
-from asynclab.bench.profiles import CONNECTIONS_VARIANTS, PROFILES, Run, customise, get_profile
+from asynclab.bench.profiles import (
+    CONNECTIONS_VARIANTS,
+    OPEN_TOOLS,
+    PROFILES,
+    Run,
+    customise,
+    get_profile,
+)
 from asynclab.bench.report import build_report
 from asynclab.bench.scenarios import SCENARIOS
 from asynclab.lab import Lab
@@ -72,6 +79,12 @@ def test_a_run_holds_its_users_by_errors_p99_and_throughput(
     data = row("fastapi-async", 1000, 980.0, 1050.0) | changes
     assert run_held(data) is held
     assert holding([data]).levels[0].held is held
+
+
+def test_an_external_targets_rows_are_not_judged_here() -> None:
+    mine = row("go-single", 1000, 990.0, 1010.0)
+    theirs = mine | {"variant": "theirs", "external": True}
+    assert [h.variant for h in holdings([mine, theirs])] == ["go-single"]
 
 
 def test_the_verdict_is_the_largest_count_held_with_the_spread_of_its_runs() -> None:
@@ -263,9 +276,9 @@ def test_the_lesson_is_in_the_full_profile_and_has_its_own() -> None:
         assert {r.users for r in runs} == {1000, 2000, 5000}
         assert {r.repetition for r in runs} == {1, 2}
     assert "io_sleep" not in {c.scenario for c in PROFILES["quick"].cells}
-    # Variants asked for on the command line are measured, whatever the lesson's own.
-    asked = customise(get_profile("connections"), variants=["node-cluster"], users=[8])
-    assert {(r.variant, r.users) for r in asked.runs()} == {("node-cluster", 8)}
+    # Of the variants asked for on the command line, the lesson's own.
+    asked = customise(get_profile("connections"), variants=["go-single", "go-multi"], users=[8])
+    assert {(r.variant, r.users) for r in asked.runs()} == {("go-single", 8)}
 
 
 # --- the open-file limit ----------------------------------------------------------------------
@@ -405,3 +418,7 @@ def test_a_queue_that_would_outlast_the_drain_is_flushed_by_a_restart() -> None:
                  Run("fastapi-async", "io_sleep", 5000, 1), Run("flask-sync", "io_db", 256, 1),
                  Run("flask-sync", "cpu_python", 32, 1)):  # fmt: skip
         assert overlong_queue(kept, SETTINGS) is None, kept
+    # Not a service of the lab, or a level that is a load, not users.
+    assert overlong_queue(Run("theirs", "io_sleep", 1000, 1, external=True), SETTINGS) is None
+    open_tool = OPEN_TOOLS[0]
+    assert overlong_queue(Run("flask-sync", "io_db", 95, 1, open_tool), SETTINGS) is None
