@@ -64,7 +64,7 @@ lint: install ## Format and lint the code
 	@$(VENV)/bin/ruff check --fix .
 
 .PHONY: bench
-bench: install ## Run the benchmark matrix (PROFILE=quick|full|servers|parity) and build the report
+bench: install ## Run the benchmark matrix (PROFILE=quick|full|servers|parity|connections) and build the report
 	@if [ "$(LAB_MODE)" = compose ]; then scripts/compose.sh bench --profile $(PROFILE); \
 	else $(ASYNCLAB) bench --profile $(PROFILE); fi
 

@@ -29,6 +29,7 @@ import httpx
 import psutil
 
 from asynclab.files import write_atomic
+from asynclab.openfiles import raise_soft_limit
 from asynclab.settings import LabSettings
 from asynclab.variants import VARIANTS
 
@@ -270,6 +271,9 @@ def start_process(
     settings.pids_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     settings.logs_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     log = log_file(settings, spec.name)
+    # Inherited by the child: a service that holds thousands of connections needs a descriptor
+    # for each (asynclab/openfiles.py).
+    raise_soft_limit()
     try:
         with log.open("wb") as out:
             spawned = time.monotonic()  # the start of startup_s

@@ -55,6 +55,13 @@ def held_slots(scenario: Scenario, variant: Variant, s: LabSettings) -> tuple[fl
         if slots is None:  # a sleeping goroutine holds no thread: only the users bound it
             return math.inf, wait_s, "unbounded (a goroutine per request)"
         return slots, wait_s, variant.request_slots_text(s)
+    if scenario.bound == "sleep":
+        # Nothing behind the wait: a request holds its server slot and nothing else.
+        slots = variant.request_slots(s)
+        if slots is None:
+            holder = "goroutine" if variant.handlers == "goroutine" else "timer on the event loop"
+            return math.inf, wait_s, f"unbounded: a {holder} per request"
+        return slots, wait_s, variant.request_slots_text(s)
     if scenario.bound == "fanout":
         requests, text = variant.request_slots(s), variant.request_slots_text(s)
         upstream = variant.upstream_slots(s)
@@ -82,7 +89,9 @@ def slot_ceiling(
     ``3 workers x 1 connection ÷ 0.05 s = 60 rps``, and with 2 users
     ``2 users (of 3 slots) ÷ 0.05 s = 40 rps``.
     """
-    if scenario.bound not in ("db", "upstream", "blocking", "fanout") or scenario.wait_ms <= 0:
+    if scenario.bound not in ("db", "upstream", "blocking", "fanout", "sleep"):
+        return None
+    if scenario.wait_ms <= 0:
         return None
     slots, hold_s, text = held_slots(scenario, variant, s)
     held = min(users, slots)

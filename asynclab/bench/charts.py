@@ -2,8 +2,9 @@
 
 Throughput vs users per variant with each variant's ceiling dashed in its colour; p50 and p99
 latency vs users; the parity slide (FastAPI ÷ Node and ÷ Go on each route, the tie band
-shaded). Colours are Okabe-Ito; every variant also has its own marker, so the charts read in
-grey too. A series measured with wrk rather than Locust is dotted and says so in its label.
+shaded); the connections slide (the most users each variant held, and its memory per 1,000).
+Colours are Okabe-Ito; every variant also has its own marker, so the charts read in grey too. A
+series measured with wrk rather than Locust is dotted and says so in its label.
 """
 
 from __future__ import annotations
@@ -348,6 +349,53 @@ def memory_chart(
         ax.set_yticks(range(len(lines)), list(reversed(labels)))
         ax.set_ylim(-0.6, len(lines) - 0.4)
         ax.set_xlabel("successful rps per GiB of resident memory (log scale)")
+        fig.suptitle(textwrap.fill(title, 64, break_on_hyphens=False), x=0.01, ha="left",
+                     fontsize=24, fontweight="bold")  # fmt: skip
+        return _save(fig, out_dir, name)
+
+
+# (variant, most users held or None, most users measured, judged, MiB per 1,000 or None,
+# whether that is the growth between levels held, not one level's memory with its base)
+Holding = tuple[str, int | None, int, bool, float | None, bool]
+
+
+def connections_chart(holdings: list[Holding], title: str, out_dir: Path, name: str) -> list[Path]:
+    """Two bar panels, a bar per variant: the most concurrent users it held (none: an empty
+    slot saying so; "≥" where a higher level could not be judged), and its memory per 1,000
+    connections ("-" where unknown, "*" where one level's memory, its base included)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    names = [h[0] for h in holdings]
+    with matplotlib.rc_context(STYLE | {"axes.grid.axis": "y"}):
+        fig = Figure(figsize=SIZE, layout="constrained")
+        held_ax, memory_ax = fig.subplots(1, 2)
+        top = max([h[2] for h in holdings] + [1])
+        for i, (variant, held, _, judged, memory, growth) in enumerate(holdings):
+            colour, _marker = style(variant, i)
+            held_ax.bar(i, held or 0, color=colour, edgecolor="black" if judged else "#777777",
+                        hatch="" if judged else "//")  # fmt: skip
+            label = "none" if held is None else f"{held:,}"
+            held_ax.annotate(label if judged else f"\u2265 {label}", (i, held or 0),
+                             xytext=(0, 6), textcoords="offset points", ha="center",
+                             fontsize=16)  # fmt: skip
+            memory_ax.bar(i, memory or 0, color=colour)
+            figure = "-" if memory is None else f"{memory:,.0f}" + ("" if growth else "*")
+            memory_ax.annotate(figure, (i, memory or 0),
+                               xytext=(0, 6), textcoords="offset points", ha="center",
+                               fontsize=16)  # fmt: skip
+        known = [h[4] for h in holdings if h[4] is not None]
+        for ax, label, high in (
+            (held_ax, "most concurrent users held", top),
+            (memory_ax, "MiB per 1,000 connections", max([*known, 1.0])),
+        ):
+            ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+            ax.set_ylim(0, high * 1.15)
+            ax.set_ylabel(label)
+        held_ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        if not all(h[3] for h in holdings):
+            held_ax.set_xlabel("hatched, \u2265: a higher level could not be judged", fontsize=14)
+        if not all(h[5] for h in holdings if h[4] is not None):
+            memory_ax.set_xlabel("*: one level held, its memory with the service's base",
+                                 fontsize=14)  # fmt: skip
         fig.suptitle(textwrap.fill(title, 64, break_on_hyphens=False), x=0.01, ha="left",
                      fontsize=24, fontweight="bold")  # fmt: skip
         return _save(fig, out_dir, name)

@@ -24,8 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from asynclab.bench.failures import by_kind
 from asynclab.bench.sampler import CpuSampler
 from asynclab.bench.scenarios import Scenario
+from asynclab.openfiles import raise_soft_limit
 
 InfraCpu = tuple[tuple[str, float], ...]
 # Locust appends ".json" to the --json-file it is given.
@@ -68,6 +70,9 @@ class LoadResult:
     # The service tree's resident memory over the window, MiB (sampler.tree_resident_bytes).
     service_rss_mib: float | None = None  # the mean of the samples
     service_rss_mib_max: float | None = None  # the highest sample
+    # The window's failures by kind (failures.by_kind); None where Locust recorded no errors
+    # (runs of a Locust support older than the record).
+    failure_kinds: dict[str, int] | None = None
 
     @property
     def error_rate(self) -> float:
@@ -201,6 +206,7 @@ def run_locust(
     cmd = locust_command(spec) if generator is None else generator.command(spec)
     (spec.out_dir / "command.txt").write_text(" ".join(cmd) + "\n")
     timeout = spec.warmup_s + spec.duration_s + 60
+    raise_soft_limit()  # a socket per user, inherited by Locust (asynclab/openfiles.py)
     with (spec.out_dir / "stdout.txt").open("wb") as output:
         env = {**os.environ, **dict(spec.env)}
         proc = subprocess.Popen(
@@ -285,4 +291,5 @@ def _result(spec: LoadSpec, sampler: CpuSampler, code: int, generator_cpus: int)
         service_cpus_busy=sampler.cpus_busy(start, end),
         service_rss_mib=rss[0] if rss else None,
         service_rss_mib_max=rss[1] if rss else None,
+        failure_kinds=by_kind(events["failures"]) if "failures" in events else None,
     )

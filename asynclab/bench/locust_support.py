@@ -11,7 +11,8 @@ needs to know when that window began and ended, to sample the generator's CPU ov
 span: ``--events-file PATH`` receives ``{"measure_start": t, "measure_end": t}`` in seconds of
 ``time.monotonic()``, the clock the bench's CPU sampler keeps too: one clock for every process
 of the machine, which a step of the system clock (NTP, a VM syncing its clock) does not move,
-where it would have stretched or shrunk the window that divides the request count.
+where it would have stretched or shrunk the window that divides the request count. At the end
+it also receives ``"failures"``: the window's failed requests by error text.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import gevent
 from locust import events
 from locust.env import Environment
 from locust.runners import WorkerRunner
+from locust.stats import StatsError
 
 # The generator's own figures for Prometheus on LOCUST_METRICS_PORT: the lab sets it (a bench's
 # bench_metrics_port, the web UI's locust_metrics_port); by hand it defaults to the latter.
@@ -112,14 +114,26 @@ def option(environment: Environment, name: str) -> Any:
     return getattr(environment.parsed_options, name, DEFAULTS.get(name))
 
 
-def _write_event(environment: Environment, key: str) -> None:
+def _write_event(environment: Environment, key: str, value: Any = None) -> None:
+    """Record ``key`` in the events file: now, on ``time.monotonic()``, unless ``value``."""
     path = option(environment, "events_file")
     if not path or isinstance(environment.runner, WorkerRunner):
         return
     target = Path(path)
     data = json.loads(target.read_text()) if target.exists() else {}
-    data[key] = time.monotonic()
+    data[key] = time.monotonic() if value is None else value
     write_atomic(target, json.dumps(data))
+
+
+def _failures(environment: Environment) -> dict[str, int]:
+    """The measured window's failures by their error text (the warm-up's were reset with the
+    statistics): what tells a refused connection from a timed-out or a wrong answer."""
+    found: dict[str, int] = {}
+    if environment.runner is not None:
+        for error in environment.runner.stats.errors.values():
+            text = StatsError.parse_error(error.error)
+            found[text] = found.get(text, 0) + error.occurrences
+    return found
 
 
 def _cut_warmup(environment: Environment, seconds: float) -> None:
@@ -142,6 +156,7 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
 
 def _on_test_stop(environment: Environment, **_: Any) -> None:
     _write_event(environment, "measure_end")
+    _write_event(environment, "failures", _failures(environment))
 
 
 events.init_command_line_parser.add_listener(_add_arguments)  # type: ignore[no-untyped-call]
@@ -149,18 +164,31 @@ events.test_start.add_listener(_on_test_start)  # type: ignore[no-untyped-call]
 events.test_stop.add_listener(_on_test_stop)  # type: ignore[no-untyped-call]
 
 
+def _no_answer(response: Any) -> bool:
+    """Mark ``response`` failed with its connection's error when no answer came (refused,
+    reset, timed out: FastHttpUser's status 0, whose ``text`` is None). Its error names the
+    kind, which the bench counts (``asynclab.bench.failures``); without this such a request
+    raised in the check and reached no statistics at all."""
+    if response.status_code != 0:
+        return False
+    response.failure(getattr(response, "error", None) or "no answer")
+    return True
+
+
 def expect_json(response: Any, check: Callable[[Any], bool], what: str, status: int = 200) -> None:
     """Mark ``response`` failed unless it has ``status`` and a JSON body passes ``check``.
 
     >>> expect_json(resp, lambda b: b == {"ms": 50}, '{"ms": 50}')
     """
+    if _no_answer(response):
+        return
     if response.status_code != status:
-        response.failure(f"status {response.status_code}: {response.text[:200]}")
+        response.failure(f"status {response.status_code}: {(response.text or '')[:200]}")
         return
     try:
         body = response.json()
     except ValueError:
-        response.failure(f"not JSON: {response.text[:200]}")
+        response.failure(f"not JSON: {(response.text or '')[:200]}")
         return
     if check(body):
         response.success()
@@ -170,8 +198,10 @@ def expect_json(response: Any, check: Callable[[Any], bool], what: str, status: 
 
 def expect_text(response: Any, needles: list[str], what: str) -> None:
     """Mark ``response`` failed unless it is a 200 whose body contains every needle."""
+    if _no_answer(response):
+        return
     if response.status_code != 200:
-        response.failure(f"status {response.status_code}: {response.text[:200]}")
+        response.failure(f"status {response.status_code}: {(response.text or '')[:200]}")
     elif all(n in (response.text or "") for n in needles):
         response.success()
     else:

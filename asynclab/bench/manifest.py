@@ -20,6 +20,7 @@ import psycopg
 from asynclab import postgres
 from asynclab.bench.profiles import Profile
 from asynclab.bench.scenarios import SCENARIOS
+from asynclab.openfiles import raise_soft_limit
 from asynclab.procs import cpu_plan
 from asynclab.settings import LabSettings
 from asynclab.variants import get_variant
@@ -82,6 +83,26 @@ def postgres_facts(settings: LabSettings) -> dict[str, Any]:
     return {**shown, "source": "SHOW on the lab's Postgres at the start of the bench"}
 
 
+def read_int(path: str) -> int | None:
+    try:
+        return int(Path(path).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def network_facts() -> dict[str, Any]:
+    """What bounds thousands of connections on this machine (its network namespace): the
+    kernel's cap on every listen backlog, what it does when one overflows, and this process's
+    open-file limits (asynclab/openfiles.py raised the soft one to the hard one)."""
+    soft, hard = raise_soft_limit()
+    return {
+        "somaxconn": read_int("/proc/sys/net/core/somaxconn"),
+        "tcp_max_syn_backlog": read_int("/proc/sys/net/ipv4/tcp_max_syn_backlog"),
+        "tcp_abort_on_overflow": read_int("/proc/sys/net/ipv4/tcp_abort_on_overflow"),
+        "open_files": {"soft": soft, "hard": hard},
+    }
+
+
 def build_manifest(
     settings: LabSettings,
     profile: Profile,
@@ -118,6 +139,7 @@ def build_manifest(
             for c in profile.cells
         },
         "postgres": postgres_settings or postgres_facts(settings),
+        "network": network_facts(),
         "settings": settings.public(),  # results are shared: no password
         "lab": lab,
         "calibration": None,

@@ -27,6 +27,7 @@ from asynclab.bench.generator import (
     pinned_service_cpus,
     service_cpu_count,
 )
+from asynclab.bench.idle import TIMEOUT_S as IDLE_TIMEOUT_S
 from asynclab.bench.idle import wait_idle
 from asynclab.bench.interrupt import stop_signals_interrupt
 from asynclab.bench.labs import BenchLab, open_lab
@@ -46,7 +47,8 @@ from asynclab.bench.sampler import infra_pids
 from asynclab.bench.scenarios import get_scenario
 from asynclab.bench.startup import Startups, record, record_all
 from asynclab.lab import Lab
-from asynclab.procs import cpu_plan, http_ok, port_in_use
+from asynclab.openfiles import shortfall
+from asynclab.procs import LabError, cpu_plan, http_ok, port_in_use
 from asynclab.registry import SERVICES, get_service
 from asynclab.settings import LabSettings
 from asynclab.target_check import Answer, check
@@ -70,6 +72,21 @@ def _no_wrk_reason(lab: BenchLab) -> str | None:
     return None
 
 
+def overlong_queue(run: Run, settings: LabSettings) -> str | None:
+    """Why the requests ``run``'s users leave queued (in the listen backlog, or waiting for a
+    thread) would outlast ``wait_idle``; None when they drain within it. 1,000 users on
+    flask-sync's 3 workers leave about 1,000 s of one-second sleeps behind, which would be
+    served, to clients long gone, during the next runs: a restart drops them."""
+    if run.external or run.tool in OPEN_TOOLS:  # no service of the lab; levels are loads
+        return None
+    ceiling = slot_ceiling(get_scenario(run.scenario), get_variant(run.variant), settings,
+                           run.users)  # fmt: skip
+    if ceiling is None or ceiling.rps <= 0 or run.users / ceiling.rps <= IDLE_TIMEOUT_S:
+        return None
+    return (f"its queue ({run.users} users, {ceiling.note}) would take about "
+            f"{run.users / ceiling.rps:,.0f} s to drain")  # fmt: skip
+
+
 class Bench:
     """``label_prefix`` goes before the scenario label of every Locust run (``"act 1: "``);
     ``lab`` replaces the one ``settings`` select (``labs.open_lab``).
@@ -90,6 +107,12 @@ class Bench:
     ) -> None:
         self.label_prefix = label_prefix
         self.lab: BenchLab = lab or open_lab(settings, echo)
+        # Compose's containers have the engine's limits, not this shell's.
+        if not isinstance(self.lab, ComposeLab):
+            most = max((u for c in profile.cells if not c.open_loop for u in c.users), default=0)
+            why = shortfall(most)
+            if why:
+                raise LabError(why)
         if profile.wrk_check and isinstance(self.lab, ComposeLab):
             echo(
                 "compose mode: skipping the Locust/wrk comparison (wrk would run on this "
@@ -365,6 +388,15 @@ class Bench:
             f"p99 {row['p99_ms']} ms, ceiling {row['ceiling_rps']}, "
             f"generator CPU {row['generator_cpu']}{flags} ({time.monotonic() - started:.0f} s)"
         )
+        self._flush_queue(run)
+
+    def _flush_queue(self, run: Run) -> None:
+        """Restart the variant when the requests its users left queued would take longer to
+        drain than ``wait_idle`` waits (``overlong_queue``)."""
+        why = overlong_queue(run, self.settings)
+        if why:
+            self.echo(f"restarting {run.variant}: {why}")
+            self.lab.switch(get_variant(run.variant).framework, run.variant)
 
     def _open_loop(
         self, run: Run, url: str, pid: int | None, warmup: float, out_dir: Path

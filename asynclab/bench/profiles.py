@@ -3,7 +3,8 @@
 ``quick`` is the demo (three lessons, under four minutes on two cores); ``full`` covers every
 scenario and variant with three repetitions (hours, not minutes); ``servers`` is the servers
 and frameworks lesson alone (about ten minutes); ``parity`` is "Is FastAPI on par with Node and
-Go?" alone (about half an hour); ``smoke`` is for tests.
+Go?" alone (about half an hour); ``connections`` is "Thousands of connections" alone (about 25
+minutes); ``smoke`` is for tests.
 """
 
 from __future__ import annotations
@@ -207,6 +208,12 @@ PARITY_CELLS = (
     ScenarioLevels("fanout", (64,)),
 )
 
+# Thousands of connections (asynclab.bench.connections): each concurrency model once, its
+# users each holding one request of a second on /io/sleep, which no pool caps.
+CONNECTIONS_VARIANTS = ("flask-sync", "flask-gthread", "flask-gevent", "fastapi-async",
+                        "fastapi-def", "node-single", "go-single")  # fmt: skip
+CONNECTIONS_CELL = ScenarioLevels("io_sleep", (1000, 2000, 5000), 2, variants=CONNECTIONS_VARIANTS)
+
 PROFILES: dict[str, Profile] = {
     "quick": Profile(
         name="quick",
@@ -242,6 +249,7 @@ PROFILES: dict[str, Profile] = {
             # The open-loop lesson (asynclab.bench.open_loop): its windows stretch to 3,000
             # requests at least, so about 50 minutes more, most of them flask-sync's.
             ScenarioLevels("io_db", OPEN_LOADS, tools=OPEN_TOOLS, variants=OPEN_VARIANTS),
+            CONNECTIONS_CELL,
         ),
         repetitions=3,
         warmup_s=5,
@@ -266,6 +274,18 @@ PROFILES: dict[str, Profile] = {
         cells=PARITY_CELLS,
         repetitions=3,
         warmup_s=3,
+        duration_s=8,
+    ),
+    # Thousands of connections alone (about 25 minutes: a variant that cannot hold its users
+    # warms up for up to a minute, then restarts to drop its queue).
+    "connections": Profile(
+        name="connections",
+        variants=CONNECTIONS_VARIANTS,
+        cells=(CONNECTIONS_CELL,),
+        repetitions=2,
+        # 5,000 users connect at once: handshakes past a full SYN queue are retried after 1 s
+        # and 3 s, which the warm-up must cover.
+        warmup_s=10,
         duration_s=8,
     ),
     "smoke": Profile(

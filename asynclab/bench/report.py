@@ -13,6 +13,8 @@ from typing import Any
 
 from asynclab.bench import memory, startup
 from asynclab.bench.charts import latency_chart, throughput_chart
+from asynclab.bench.connections import section as connections_section
+from asynclab.bench.connections import verdict_texts as connection_verdicts
 from asynclab.bench.document import Block, Heading, Image, Para, Table, html_page, markdown
 from asynclab.bench.open_lesson import section as open_section
 from asynclab.bench.parity import explain, full_text, generator_name, spread_note
@@ -176,9 +178,11 @@ def build_report(set_dir: Path) -> ReportOutputs:
     blocks: list[Block] = [Heading(f"asynclab bench: {summary.get('profile', '?')} profile", 1)]
     blocks += _header(summary, manifest)
     blocks.append(Heading("Lessons"))
-    if not found and external_only(manifest):
+    # Not a comparison of two variants: each variant's own verdict (asynclab.bench.connections).
+    held_blocks, held_charts, held = connections_section(rows, manifest, charts_dir)
+    if not found and not held and external_only(manifest):
         blocks.append(Para("No lesson could be judged: this set measured external targets only."))
-    elif not found:
+    elif not found and not held:
         blocks.append(Para("No lesson could be judged: the set lacks the variants it compares."))
     if manifest.get("targets"):
         blocks.append(Para(EXTERNAL_LESSONS, "note"))
@@ -206,6 +210,9 @@ def build_report(set_dir: Path) -> ReportOutputs:
     memory_blocks, memory_charts = memory.section(found, all_cells, manifest, charts_dir)
     blocks += memory_blocks
     outputs.charts += memory_charts
+    blocks += held_blocks
+    outputs.charts += held_charts
+    outputs.verdicts += connection_verdicts(held)
     blocks.append(Heading("Charts"))
     scenarios = sorted({c.scenario for c in all_cells.values() if c.tool == "locust"},
                        key=_scenario_order)  # fmt: skip
@@ -238,8 +245,8 @@ def build_report(set_dir: Path) -> ReportOutputs:
     title = f"asynclab bench ({summary.get('profile', '?')})"
     write_atomic(outputs.markdown, markdown(blocks, set_dir))
     write_atomic(outputs.html, html_page(title, blocks))
-    write_json(set_dir / "verdicts.json",
-               [_verdict_json(v) for v in found] + [v.to_json() for v in open_found])  # fmt: skip
+    write_json(set_dir / "verdicts.json", [_verdict_json(v) for v in found]
+               + [v.to_json() for v in open_found] + [h.to_json() for h in held])  # fmt: skip
     return outputs
 
 

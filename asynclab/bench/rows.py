@@ -119,9 +119,9 @@ def build_row(
         cores = usable_cores(scenario, variant, settings, service_cpus)
     if isinstance(result, LoadResult):
         p95, failures, exit_code = result.p95_ms, result.failures, result.returncode
-        infra = dict(result.infra_cpu)
+        infra, kinds = dict(result.infra_cpu), result.failure_kinds
     else:
-        p95, failures, exit_code, infra = None, result.errors, None, {}
+        p95, failures, exit_code, infra, kinds = None, result.errors, None, {}, None
     # wrk's socket errors are not among its requests: never count below zero.
     ok_rps = max(0, requests - failures) / result.window_s if result.window_s else 0.0
     row: dict[str, Any] = {
@@ -143,6 +143,8 @@ def build_row(
         "p95_ms": _round(p95),
         "p99_ms": _round(result.p99_ms),
         "error_rate": _round(result.error_rate, 5),
+        # Refused, reset, timed out, error statuses... (asynclab.bench.failures); null: unknown.
+        "failure_kinds": kinds,
         "ceiling_rps": _round(ceiling.rps, 1) if ceiling else None,
         "ceiling_kind": ceiling.kind if ceiling else None,
         "ceiling_note": ceiling.note if ceiling else no_ceiling,

@@ -2,7 +2,8 @@
 
 ``bound`` names the resource a request holds while it waits, which decides its Little's-law
 ceiling (see ``ceilings.py``): ``db`` a pooled connection, ``upstream`` an HTTP connection,
-``fanout`` several of them, ``blocking`` a whole event loop or worker, ``cpu`` only CPU time.
+``fanout`` several of them, ``blocking`` a whole event loop or worker, ``sleep`` nothing but the
+server's own slot (a worker, a thread, a greenlet; none in async handlers), ``cpu`` only CPU time.
 ``postgres`` is the TechEmpower database tests: each request holds a pooled connection for
 round trips whose length nobody sets (it grows with Postgres' own load), so they get no
 ceiling rather than a CPU one they never approach.
@@ -13,11 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-Bound = Literal["cpu", "db", "upstream", "fanout", "blocking", "postgres", "none"]
+Bound = Literal["cpu", "db", "upstream", "fanout", "blocking", "sleep", "postgres", "none"]
 
 WAIT_MS = 50
 FANOUT_CALLS = 5
 QUERIES = 20
+# Thousands of connections: each user holds one request of about a second, so that 5,000 users
+# ask for 5,000 requests a second at most, within one generator core.
+CONNECTIONS_WAIT_MS = 1000
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,10 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("io_upstream", "loadtests/io_wait.py", "IoUpstream", f"/io/upstream?ms={WAIT_MS}",
                  f"I/O wait on the upstream, {WAIT_MS} ms", "upstream", WAIT_MS,
                  args=("--ms", str(WAIT_MS))),
+        Scenario("io_sleep", "loadtests/io_wait.py", "IoSleep",
+                 f"/io/sleep?ms={CONNECTIONS_WAIT_MS}",
+                 f"Connections: a {CONNECTIONS_WAIT_MS / 1000:g} s wait with no pool behind it",
+                 "sleep", CONNECTIONS_WAIT_MS, args=("--ms", str(CONNECTIONS_WAIT_MS))),
         Scenario("fanout", "loadtests/fanout.py", "Fanout",
                  f"/fanout?calls={FANOUT_CALLS}&ms={WAIT_MS}",
                  f"Fan-out, {FANOUT_CALLS} upstream calls of {WAIT_MS} ms", "fanout", WAIT_MS,

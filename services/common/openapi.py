@@ -204,6 +204,11 @@ DOCS: dict[tuple[str, str], Doc] = {
     ),
     ("GET", "/io/db"): Doc("pg_sleep on a pooled connection", WAITED, ("422", "503")),
     ("GET", "/io/upstream"): Doc("One upstream call", WAITED, ("422", "502")),
+    ("GET", "/io/sleep"): Doc(
+        "A wait with no pool behind it: asyncio.sleep in async handlers, time.sleep in sync ones",
+        WAITED,
+        ("422",),
+    ),
     ("GET", "/fanout"): Doc(
         "Several upstream calls: concurrent in async handlers, sequential in sync ones",
         FANOUT,

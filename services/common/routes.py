@@ -139,6 +139,9 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/cpu/native", WorkNative, cpu_native),
     Route("GET", "/io/db", Wait, "sleep"),
     Route("GET", "/io/upstream", Wait, "upstream"),
+    # A wait with no pool behind it: what bounds it is the server's own slots (thousands of
+    # connections: asyncio.sleep in async handlers, time.sleep in def and sync ones).
+    Route("GET", "/io/sleep", Wait, "pause"),
     Route("GET", "/fanout", Fanout, "fanout", check=errors.within_wait_budget),
     # time.sleep: in an async def handler it blocks the event loop, the pitfall; in a def one it
     # blocks one worker or thread, the control.

@@ -85,6 +85,12 @@ class SyncBackend:
             cur.execute(SLEEP, (ms / 1000,))
         return {"ms": ms}
 
+    def pause(self, ms: int) -> dict[str, int]:
+        """A wait with nothing behind it: no pool, no connection, only the worker's slot (a
+        thread, a process, or a greenlet where gevent has patched ``time.sleep``)."""
+        time.sleep(ms / 1000)
+        return {"ms": ms}
+
     def insert_item(self, item: ItemIn) -> dict[str, Any]:
         with self._cursor() as cur:
             cur.execute(INSERT_ITEM, (item.name, item.price, item.quantity, item.tags))

@@ -126,6 +126,11 @@ class AsyncBackend:
             await conn.execute(sql.SLEEP, ms / 1000)
         return {"ms": ms}
 
+    async def pause(self, ms: int) -> dict[str, int]:
+        """A wait with nothing behind it: a timer on the event loop, which holds no slot."""
+        await asyncio.sleep(ms / 1000)
+        return {"ms": ms}
+
     async def insert_item(self, item: ItemIn) -> dict[str, Any]:
         async with self._connection() as conn:
             row = await conn.fetchrow(

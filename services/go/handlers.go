@@ -49,6 +49,7 @@ func (s *service) routes() []route {
 		{"GET", "/cpu/native", s.cpuNative},
 		{"GET", "/io/db", s.sleepInDatabase},
 		{"GET", "/io/upstream", s.callUpstream},
+		{"GET", "/io/sleep", s.pause},
 		{"GET", "/fanout", s.fanout},
 		{"GET", "/pitfall/blocking", s.blockingSleep},
 		{"POST", "/items", s.createItem},
@@ -167,6 +168,17 @@ func (s *service) callUpstream(_ *http.Request, p params) (answer, *apiError) {
 	if err := s.up.call(values[0]); err != nil {
 		return answer{}, err
 	}
+	return jsonAnswer(200, waited(values[0])), nil
+}
+
+// pause is a wait with nothing behind it: time.Sleep parks the request's goroutine, which holds
+// no thread, so only memory bounds how many wait at once.
+func (s *service) pause(_ *http.Request, p params) (answer, *apiError) {
+	values, err := parseQuery(p.query(), waitMS)
+	if err != nil {
+		return answer{}, err
+	}
+	time.Sleep(time.Duration(values[0]) * time.Millisecond)
 	return jsonAnswer(200, waited(values[0])), nil
 }
 

@@ -139,7 +139,7 @@ def test_every_scenario_asks_what_the_services_accept() -> None:
     scenario measures 422s. (Locust's defaults are these constants: locust_support.DEFAULTS.)"""
     models: dict[str, type[BaseModel]] = {
         "/cpu/python": WorkPython, "/cpu/native": WorkNative, "/io/db": Wait,
-        "/io/upstream": Wait, "/pitfall/blocking": Wait, "/fanout": Fanout,
+        "/io/upstream": Wait, "/io/sleep": Wait, "/pitfall/blocking": Wait, "/fanout": Fanout,
     }  # fmt: skip
     for scenario in SCENARIOS.values():
         route, _, query = scenario.path.partition("?")

@@ -51,7 +51,7 @@ def test_cpu_result_depends_on_work(client: httpx.Client, path: str) -> None:
     assert len(results) == 3
 
 
-@pytest.mark.parametrize("path", ["/io/db", "/io/upstream", "/pitfall/blocking"])
+@pytest.mark.parametrize("path", ["/io/db", "/io/upstream", "/io/sleep", "/pitfall/blocking"])
 @pytest.mark.parametrize(("params", "ms"), [({}, 50), ({"ms": "0"}, 0), ({"ms": "20"}, 20)])
 def test_waits_report_their_ms(
     client: httpx.Client, framework: str, path: str, params: dict[str, str], ms: int

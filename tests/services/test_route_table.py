@@ -123,6 +123,40 @@ def test_go_serves_the_table() -> None:
     assert_same("Go", found, with_head(table() | ADDED))
 
 
+# Builds the Fastify application with nothing behind it (no database, no upstream: building
+# reaches neither) and prints every route Fastify registers, HEAD included, as "METHOD /path".
+NODE_ROUTES = """
+const path = require('node:path')
+const root = process.argv[1]
+const resolved = require.resolve('fastify', { paths: [path.join(root, 'services/node')] })
+const Fastify = require(resolved)
+const found = []
+require.cache[resolved].exports = (options) => {
+  const app = Fastify(options)
+  app.addHook('onRoute', (r) => {
+    for (const m of [].concat(r.method)) found.push(`${m} ${r.url}`)
+  })
+  return app
+}
+const { build } = require(path.join(root, 'services/node/src/app.js'))
+build({ openapiPath: path.join(root, 'services/common/openapi.json') },
+  { database: null, upstream: null, metrics: { render: () => '', local: null } })
+console.log(found.join('\\n'))
+"""
+
+
+def test_node_serves_the_table() -> None:
+    """The routes Fastify registers in the Node service (routes.js' table) are the Python
+    services' table, in Starlette's syntax."""
+    listed = subprocess.run(
+        ["node", "-e", NODE_ROUTES, str(ROOT)], check=True, capture_output=True, text=True,
+        timeout=30,
+    ).stdout  # fmt: skip
+    pairs = (line.split(" ", 1) for line in listed.splitlines())
+    found = {(method, re.sub(r":(\w+)", r"{\1}", path)) for method, path in pairs}
+    assert_same("Node", found, with_head(table() | ADDED))
+
+
 def contract_routes() -> Routes:
     """The rows of docs/contract.md's "Routes" table: | `GET /json` | ... |."""
     text = CONTRACT.read_text()

@@ -41,6 +41,8 @@ function calls (config, database, upstream, metrics) {
     cpuNative: async (iterations) => ({ work: iterations, result: await work.cpuNative(iterations) }),
     sleep: (ms) => database.sleep(ms),
     upstream: (ms) => upstream.call(ms),
+    // A timer on the event loop: a wait with nothing behind it, which holds no slot.
+    pause: (ms) => new Promise((resolve) => setTimeout(resolve, ms, { ms })),
     fanout: (count, ms) => upstream.fanout(count, ms),
     pitfallSleep: (ms) => {
       work.blockingSleep(ms)

@@ -25,6 +25,7 @@ const ROUTES = [
   route('GET', '/cpu/native', 'WorkNative', 'cpuNative'),
   route('GET', '/io/db', 'Wait', 'sleep'),
   route('GET', '/io/upstream', 'Wait', 'upstream'),
+  route('GET', '/io/sleep', 'Wait', 'pause'),
   route('GET', '/fanout', 'Fanout', 'fanout'),
   route('GET', '/pitfall/blocking', 'Wait', 'pitfallSleep'),
   route('POST', '/items', 'ItemIn', 'insertItem', { status: 201 }),
