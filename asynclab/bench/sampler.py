@@ -16,6 +16,7 @@ worker, and would charge a multi-process service for memory it does not hold.
 from __future__ import annotations
 
 import bisect
+import math
 import threading
 import time
 from collections.abc import Mapping
@@ -74,6 +75,8 @@ def tree_cpu_seconds(pid: int) -> float | None:
 
 
 MIB = 1024 * 1024
+# Resident memory is read at most this often (its samples are a subset of the CPU ones).
+MEMORY_INTERVAL_S = 1.0
 
 
 def tree_resident_bytes(pid: int) -> float | None:
@@ -126,6 +129,7 @@ class CpuSampler:
         self.times: list[float] = []
         self.samples: list[dict[str, float | None]] = []
         self.resident_bytes: list[dict[str, float | None]] = []  # beside ``samples``
+        self._memory_at = -math.inf  # when memory was last read: the first sample reads it
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name="cpu-sampler", daemon=True)
@@ -142,7 +146,13 @@ class CpuSampler:
         sample = {name: tree_cpu_seconds(pid) for name, pid in pids}
         if self.cpus:
             sample[CPUS] = busy_cpu_seconds(self.cpus)
-        held = {name: tree_resident_bytes(pid) for name, pid in pids if name in self.memory}
+        held: dict[str, float | None] = {}
+        if self.memory and now - self._memory_at >= MEMORY_INTERVAL_S:
+            # Reading a tree's memory (smaps_rollup of every process: milliseconds, on no
+            # pinned CPU) costs far more than its CPU times, and more for more processes:
+            # once a second, so that measuring does not charge the multi-process variants.
+            self._memory_at = now
+            held = {name: tree_resident_bytes(pid) for name, pid in pids if name in self.memory}
         self.samples.append(sample)
         self.resident_bytes.append(held)
         self.times.append(now)
