@@ -36,10 +36,9 @@ from asynclab.bench.open_loop import (
     WINDOW_REQUESTS,
 )
 from asynclab.bench.profiles import OPEN_TOOLS
-from asynclab.bench.rows import FLAG_TEXT
 from asynclab.bench.scenarios import get_scenario
 from asynclab.bench.targets import CEILING_SHARE
-from asynclab.bench.verdicts import TIMES, Outcome, Spread, classify
+from asynclab.bench.verdicts import TIMES, Outcome, Spread, classify, flags_text
 
 TITLE = "Open loop: the tail a closed loop hides"
 HIDDEN_WORDS: dict[Outcome, str] = {
@@ -88,11 +87,7 @@ class OpenCell:
 
     def flag_text(self) -> str:
         """``"achieved more than 2% below the target arrival rate in 3 runs"``."""
-        return ", ".join(f"{FLAG_TEXT.get(f, f)} in {_runs(n)}" for f, n in self.flags.items())
-
-
-def _runs(n: int) -> str:
-    return "1 run" if n == 1 else f"{n} runs"
+        return flags_text(self.flags)
 
 
 def _spread(rows: list[dict[str, Any]], key: str) -> Spread | None:

@@ -247,11 +247,16 @@ class Cell:
 
     def flag_text(self) -> str:
         """``"errors above 1% in 3 runs"``."""
-        return ", ".join(f"{FLAG_TEXT.get(f, f)} in {_runs(n)}" for f, n in self.flags.items())
+        return flags_text(self.flags)
 
 
 def _runs(n: int) -> str:
     return "1 run" if n == 1 else f"{n} runs"
+
+
+def flags_text(flags: dict[str, int]) -> str:
+    """``"errors above 1% in 3 runs"``: a cell's flags and in how many runs each."""
+    return ", ".join(f"{FLAG_TEXT.get(f, f)} in {_runs(n)}" for f, n in flags.items())
 
 
 def _median(values: Iterable[float | None]) -> float | None:
@@ -428,7 +433,7 @@ class Verdict:
                 f"({TIMES}{c.cpu_ms / b.cpu_ms:.2f})"
             )
         if self.flags:
-            what = ", ".join(f"{FLAG_TEXT.get(f, f)} in {_runs(n)}" for f, n in self.flags.items())
+            what = flags_text(self.flags)
             line += f". Flagged runs, left out: {what}"
         if self.skipped_levels:
             levels = ", ".join(str(u) for u in self.skipped_levels)
